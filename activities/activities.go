@@ -1,0 +1,115 @@
+// Package activities holds civicflow's Temporal activities: every side
+// effect of a workflow (writes to the read model, calls to other systems)
+// happens here, idempotently, so that a retried activity never writes twice.
+package activities
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"go.temporal.io/sdk/temporal"
+
+	"civicflow"
+	"civicflow/postgres"
+)
+
+// Platform is the household economic verification platform.
+type Platform interface {
+	Check(ctx context.Context, idNumber string) (*civicflow.CheckResult, error)
+}
+
+// Activities holds the dependencies of all activities. Register a pointer
+// to it with the worker; workflows call its methods through a nil pointer
+// of the same type.
+type Activities struct {
+	Store    *postgres.DB
+	Platform Platform
+}
+
+// retryable turns domain errors that no retry can fix into non-retryable
+// Temporal errors whose type is the domain code; other errors are retried.
+func retryable(err error) error {
+	if err == nil {
+		return nil
+	}
+	var e *civicflow.Error
+	if errors.As(err, &e) && (e.Code == civicflow.EINVALID || e.Code == civicflow.ENOTFOUND) {
+		return temporal.NewNonRetryableApplicationError(e.Message, e.Code, err)
+	}
+	return err
+}
+
+// RecordInput is the input of RecordTransition.
+type RecordInput struct {
+	Transition postgres.Transition
+}
+
+// RecordTransition writes one step of a case to the read model and its
+// timeline. It is idempotent through the step's key.
+func (a *Activities) RecordTransition(ctx context.Context, in RecordInput) error {
+	return retryable(a.Store.RecordTransition(ctx, in.Transition))
+}
+
+// CheckInput is the input of CheckHousehold.
+type CheckInput struct {
+	CaseID int64
+	Round  int // investigation round: 1, then one more after each objection or return
+}
+
+// CheckHousehold runs the household economic check (家庭经济状况核对) on the
+// city's verification platform and stores the answer for the round. The ID
+// number is read from the store here so that it never enters workflow
+// history.
+func (a *Activities) CheckHousehold(ctx context.Context, in CheckInput) (*civicflow.CheckResult, error) {
+	id, err := a.Store.PersonIDNumber(ctx, in.CaseID)
+	if err != nil {
+		return nil, retryable(err)
+	}
+	res, err := a.Platform.Check(ctx, id)
+	if err != nil {
+		return nil, fmt.Errorf("household check for case %d: %w", in.CaseID, err)
+	}
+	if err := a.Store.SaveCheckResult(ctx, in.CaseID, in.Round, *res); err != nil {
+		return nil, retryable(err)
+	}
+	return res, nil
+}
+
+// AllocateInput is the input of AllocateBed.
+type AllocateInput struct {
+	CaseID       int64
+	CareLevel    civicflow.CareLevel
+	DistrictCode string
+}
+
+// AllocateBed finds a bed or a wait-list place for the case (idempotent).
+func (a *Activities) AllocateBed(ctx context.Context, in AllocateInput) (*postgres.Placement, error) {
+	p, err := a.Store.AllocateBed(ctx, in.CaseID, in.CareLevel, in.DistrictCode)
+	return p, retryable(err)
+}
+
+// AdmissionInput is the input of ConfirmAdmission.
+type AdmissionInput struct {
+	AllocationID int64
+	Transition   postgres.Transition
+}
+
+// ConfirmAdmission marks the bed occupied and completes the case in the
+// read model (idempotent).
+func (a *Activities) ConfirmAdmission(ctx context.Context, in AdmissionInput) error {
+	return retryable(a.Store.ConfirmAdmission(ctx, in.AllocationID, in.Transition))
+}
+
+// ReleaseInput is the input of ReleaseBed.
+type ReleaseInput struct {
+	AllocationID int64
+	Transition   postgres.Transition
+}
+
+// ReleaseBed records a resident leaving and gives the bed to the first
+// wait-listed case (idempotent).
+func (a *Activities) ReleaseBed(ctx context.Context, in ReleaseInput) (*postgres.Departure, error) {
+	d, err := a.Store.ReleaseBed(ctx, in.AllocationID, in.Transition)
+	return d, retryable(err)
+}

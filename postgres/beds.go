@@ -1,0 +1,279 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+
+	"civicflow"
+)
+
+// NewInstitution is a designated institution with its beds per care level.
+type NewInstitution struct {
+	Name         string
+	DistrictCode string
+	Beds         map[civicflow.CareLevel]int
+}
+
+// EnsureInstitution creates an institution and its beds unless one with the
+// same name exists, and returns its ID. Seeding runs it at every start.
+func (db *DB) EnsureInstitution(ctx context.Context, ni NewInstitution) (int64, error) {
+	var id int64
+	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
+		err := tx.QueryRow(ctx, `SELECT id FROM institutions WHERE name = $1`, ni.Name).Scan(&id)
+		if err == nil {
+			return nil
+		}
+		if err != pgx.ErrNoRows {
+			return err
+		}
+		if err := tx.QueryRow(ctx, `INSERT INTO institutions (name, district_code) VALUES ($1, $2) RETURNING id`,
+			ni.Name, ni.DistrictCode).Scan(&id); err != nil {
+			return err
+		}
+		for _, level := range []civicflow.CareLevel{civicflow.CareSelf, civicflow.CareSemiDependent, civicflow.CareDependent} {
+			for i := 1; i <= ni.Beds[level]; i++ {
+				label := fmt.Sprintf("%s-%02d", level, i)
+				if _, err := tx.Exec(ctx, `INSERT INTO beds (institution_id, label, care_level) VALUES ($1, $2, $3)`, id, label, level); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	return id, mapError("ensure institution "+ni.Name, err)
+}
+
+// Institutions lists institutions (of one district, or all for "") with
+// total and free beds per care level.
+func (db *DB) Institutions(ctx context.Context, district string) ([]civicflow.Institution, error) {
+	rows, err := db.pool.Query(ctx, `SELECT i.id, i.name, i.district_code, b.care_level, count(b.id),
+			count(b.id) FILTER (WHERE a.id IS NULL)
+		FROM institutions i JOIN beds b ON b.institution_id = i.id
+		LEFT JOIN bed_allocations a ON a.bed_id = b.id AND a.released_at IS NULL
+		WHERE ($1 = '' OR i.district_code = $1)
+		GROUP BY i.id, b.care_level ORDER BY i.id, b.care_level`, district)
+	if err != nil {
+		return nil, mapError("list institutions", err)
+	}
+	defer rows.Close()
+	var out []civicflow.Institution
+	for rows.Next() {
+		var id int64
+		var name, dist string
+		var level civicflow.CareLevel
+		var total, free int
+		if err := rows.Scan(&id, &name, &dist, &level, &total, &free); err != nil {
+			return nil, mapError("list institutions", err)
+		}
+		if len(out) == 0 || out[len(out)-1].ID != id {
+			out = append(out, civicflow.Institution{ID: id, Name: name, DistrictCode: dist,
+				Beds: map[civicflow.CareLevel]int{}, FreeBeds: map[civicflow.CareLevel]int{}})
+		}
+		out[len(out)-1].Beds[level] = total
+		out[len(out)-1].FreeBeds[level] = free
+	}
+	return out, mapError("list institutions", rows.Err())
+}
+
+// lockCareLevel serialises every allocation decision for one care level, so
+// that a bed freed while a case joins the wait-list is never missed and the
+// wait-list is served strictly in order. The partial unique indexes on
+// bed_allocations make double allocation impossible in any case.
+func lockCareLevel(ctx context.Context, tx pgx.Tx, level civicflow.CareLevel) error {
+	_, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('beds:' || $1, 42))`, string(level))
+	return err
+}
+
+// Placement is the outcome of AllocateBed: a bed, or a place on the wait-list.
+type Placement struct {
+	Allocation *civicflow.Allocation `json:"allocation,omitempty"`
+	Waitlisted bool                  `json:"waitlisted"`
+	Position   int                   `json:"position,omitempty"` // 1-based, among cases waiting for this care level
+}
+
+// AllocateBed gives the case a free bed of the care level in a designated
+// institution, preferring the case's district. When none is free, or cases
+// queued earlier for this care level are still waiting, the case joins the
+// wait-list. Calling it again for the same case returns its current bed or
+// wait-list place: it is idempotent.
+func (db *DB) AllocateBed(ctx context.Context, caseID int64, level civicflow.CareLevel, district string) (*Placement, error) {
+	var p Placement
+	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
+		if err := lockCareLevel(ctx, tx, level); err != nil {
+			return err
+		}
+		a, err := currentAllocation(ctx, tx, caseID)
+		if err == nil {
+			p.Allocation = a
+			return nil
+		}
+		if err != pgx.ErrNoRows {
+			return err
+		}
+		var ahead int
+		if err := tx.QueryRow(ctx, `SELECT count(*) FROM waitlist WHERE care_level = $1 AND case_id <> $2
+				AND position < coalesce((SELECT position FROM waitlist WHERE case_id = $2), 9223372036854775807)`,
+			level, caseID).Scan(&ahead); err != nil {
+			return err
+		}
+		var bedID int64
+		if ahead == 0 {
+			err = tx.QueryRow(ctx, `SELECT b.id FROM beds b JOIN institutions i ON i.id = b.institution_id
+				WHERE b.care_level = $1 AND i.designated
+				  AND NOT EXISTS (SELECT 1 FROM bed_allocations a WHERE a.bed_id = b.id AND a.released_at IS NULL)
+				ORDER BY (i.district_code = $2) DESC, i.id, b.id LIMIT 1`, level, district).Scan(&bedID)
+			if err != nil && err != pgx.ErrNoRows {
+				return err
+			}
+		}
+		if bedID == 0 {
+			if _, err := tx.Exec(ctx, `INSERT INTO waitlist (case_id, care_level, district_code) VALUES ($1, $2, $3)
+				ON CONFLICT (case_id) DO NOTHING`, caseID, level, district); err != nil {
+				return err
+			}
+			p.Waitlisted, p.Position = true, ahead+1
+			return nil
+		}
+		a, err = allocate(ctx, tx, caseID, bedID)
+		p.Allocation = a
+		return err
+	})
+	if err != nil {
+		return nil, mapError(fmt.Sprintf("allocate bed for case %d", caseID), err)
+	}
+	return &p, nil
+}
+
+func allocate(ctx context.Context, tx pgx.Tx, caseID, bedID int64) (*civicflow.Allocation, error) {
+	var allocID int64
+	if err := tx.QueryRow(ctx, `INSERT INTO bed_allocations (bed_id, case_id) VALUES ($1, $2) RETURNING id`, bedID, caseID).Scan(&allocID); err != nil {
+		return nil, err
+	}
+	if _, err := tx.Exec(ctx, `DELETE FROM waitlist WHERE case_id = $1`, caseID); err != nil {
+		return nil, err
+	}
+	if _, err := tx.Exec(ctx, `UPDATE cases SET institution_id = b.institution_id, bed_id = b.id, allocation_id = $2, updated_at = now()
+		FROM beds b WHERE b.id = $3 AND cases.id = $1`, caseID, allocID, bedID); err != nil {
+		return nil, err
+	}
+	return currentAllocation(ctx, tx, caseID)
+}
+
+const allocationColumns = `a.id, a.case_id, a.bed_id, b.label, i.id, i.name, b.care_level, a.allocated_at, a.admitted_at, a.released_at`
+
+func scanAllocation(row pgx.Row) (*civicflow.Allocation, error) {
+	var a civicflow.Allocation
+	err := row.Scan(&a.ID, &a.CaseID, &a.BedID, &a.BedLabel, &a.InstitutionID, &a.Institution, &a.CareLevel,
+		&a.AllocatedAt, &a.AdmittedAt, &a.ReleasedAt)
+	return &a, err
+}
+
+func currentAllocation(ctx context.Context, tx pgx.Tx, caseID int64) (*civicflow.Allocation, error) {
+	return scanAllocation(tx.QueryRow(ctx, `SELECT `+allocationColumns+` FROM bed_allocations a
+		JOIN beds b ON b.id = a.bed_id JOIN institutions i ON i.id = b.institution_id
+		WHERE a.case_id = $1 AND a.released_at IS NULL`, caseID))
+}
+
+// Allocation returns an allocation by ID.
+func (db *DB) Allocation(ctx context.Context, id int64) (*civicflow.Allocation, error) {
+	a, err := scanAllocation(db.pool.QueryRow(ctx, `SELECT `+allocationColumns+` FROM bed_allocations a
+		JOIN beds b ON b.id = a.bed_id JOIN institutions i ON i.id = b.institution_id WHERE a.id = $1`, id))
+	if err != nil {
+		return nil, mapError(fmt.Sprintf("allocation %d", id), err)
+	}
+	return a, nil
+}
+
+// CaseAllocation returns the case's current bed allocation.
+func (db *DB) CaseAllocation(ctx context.Context, caseID int64) (*civicflow.Allocation, error) {
+	var a *civicflow.Allocation
+	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) (err error) {
+		a, err = currentAllocation(ctx, tx, caseID)
+		return err
+	})
+	if err != nil {
+		return nil, mapError(fmt.Sprintf("allocation of case %d", caseID), err)
+	}
+	return a, nil
+}
+
+// ConfirmAdmission marks the case's allocation admitted and records the
+// transition, in one transaction. Repeating it changes nothing.
+func (db *DB) ConfirmAdmission(ctx context.Context, allocationID int64, t Transition) error {
+	return mapError("confirm admission", pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `UPDATE bed_allocations SET admitted_at = $2
+			WHERE id = $1 AND case_id = $3 AND admitted_at IS NULL AND released_at IS NULL`, allocationID, t.At, t.CaseID); err != nil {
+			return err
+		}
+		return recordTransition(ctx, tx, t)
+	}))
+}
+
+// Departure is the outcome of ReleaseBed.
+type Departure struct {
+	CaseID       int64 `json:"case_id"`       // the case that left
+	NextCaseID   int64 `json:"next_case_id"`  // the wait-listed case that got the bed, 0 if none
+	AllocationID int64 `json:"allocation_id"` // the next case's new allocation
+	Released     bool  `json:"released"`      // false when the allocation had already been released
+}
+
+// ReleaseBed ends an admitted allocation (the resident left), records the
+// departure on the case and gives the bed to the first case waiting for its
+// care level, all in one transaction. Repeating it changes nothing.
+func (db *DB) ReleaseBed(ctx context.Context, allocationID int64, t Transition) (*Departure, error) {
+	var d Departure
+	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
+		a, err := scanAllocation(tx.QueryRow(ctx, `SELECT `+allocationColumns+` FROM bed_allocations a
+			JOIN beds b ON b.id = a.bed_id JOIN institutions i ON i.id = b.institution_id WHERE a.id = $1`, allocationID))
+		if err != nil {
+			return err
+		}
+		if err := lockCareLevel(ctx, tx, a.CareLevel); err != nil {
+			return err
+		}
+		d.CaseID = a.CaseID
+		tag, err := tx.Exec(ctx, `UPDATE bed_allocations SET released_at = $2, release_reason = $3
+			WHERE id = $1 AND released_at IS NULL AND admitted_at IS NOT NULL`, allocationID, t.At, t.Reasons)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return nil
+		}
+		d.Released = true
+		t.CaseID = a.CaseID
+		if err := recordTransition(ctx, tx, t); err != nil {
+			return err
+		}
+		var next int64
+		err = tx.QueryRow(ctx, `SELECT case_id FROM waitlist WHERE care_level = $1 ORDER BY position LIMIT 1`, a.CareLevel).Scan(&next)
+		if err == pgx.ErrNoRows {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		na, err := allocate(ctx, tx, next, a.BedID)
+		if err != nil {
+			return err
+		}
+		d.NextCaseID, d.AllocationID = next, na.ID
+		return nil
+	})
+	if err != nil {
+		return nil, mapError(fmt.Sprintf("release allocation %d", allocationID), err)
+	}
+	return &d, nil
+}
+
+// Waitlist returns the case IDs waiting for a care level, in order.
+func (db *DB) Waitlist(ctx context.Context, level civicflow.CareLevel) ([]int64, error) {
+	rows, err := db.pool.Query(ctx, `SELECT case_id FROM waitlist WHERE care_level = $1 ORDER BY position`, level)
+	if err != nil {
+		return nil, mapError("list waitlist", err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	return ids, mapError("list waitlist", err)
+}

@@ -1,0 +1,269 @@
+package workflows
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/mock"
+	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/testsuite"
+
+	"civicflow"
+	"civicflow/activities"
+	"civicflow/postgres"
+)
+
+var (
+	township  = civicflow.Actor{UserID: 1, Username: "ts", Role: civicflow.RoleTownshipOfficial, Jurisdiction: "610113001"}
+	otherTS   = civicflow.Actor{UserID: 9, Username: "other", Role: civicflow.RoleTownshipOfficial, Jurisdiction: "610113002"}
+	reviewer  = civicflow.Actor{UserID: 2, Username: "dr", Role: civicflow.RoleDistrictReviewer, Jurisdiction: "610113"}
+	staff     = civicflow.Actor{UserID: 3, Username: "st", Role: civicflow.RoleInstitutionStaff, Jurisdiction: "610113", InstitutionID: 7}
+	wrongInst = civicflow.Actor{UserID: 4, Username: "st2", Role: civicflow.RoleInstitutionStaff, Jurisdiction: "610113", InstitutionID: 8}
+	applicant = civicflow.Actor{Role: civicflow.RoleApplicant, CaseID: 42}
+)
+
+// recorder stands in for the activities: it keeps the transitions the
+// workflow asked to record, in order.
+type recorder struct {
+	mu          sync.Mutex
+	transitions []postgres.Transition
+	checks      int
+	allocations int
+	waitFirst   int // number of AllocateBed calls that answer "waitlisted"
+}
+
+func (r *recorder) stages() []civicflow.Stage {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []civicflow.Stage
+	for _, t := range r.transitions {
+		out = append(out, t.To)
+	}
+	return out
+}
+
+func (r *recorder) actions() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []string
+	for _, t := range r.transitions {
+		out = append(out, t.Action)
+	}
+	return out
+}
+
+type harness struct {
+	t   *testing.T
+	env *testsuite.TestWorkflowEnvironment
+	rec *recorder
+}
+
+func setup(t *testing.T, birth time.Time) *harness {
+	t.Helper()
+	var s testsuite.WorkflowTestSuite
+	env := s.NewTestWorkflowEnvironment()
+	rec := &recorder{}
+	env.RegisterWorkflowWithOptions(CentralisedCare, workflowOptions(CentralisedCareWorkflow))
+	env.RegisterActivity(&activities.Activities{})
+	record := func(t postgres.Transition) {
+		rec.mu.Lock()
+		defer rec.mu.Unlock()
+		for _, old := range rec.transitions {
+			if old.Key == t.Key {
+				return
+			}
+		}
+		rec.transitions = append(rec.transitions, t)
+	}
+	env.OnActivity(a.RecordTransition, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in activities.RecordInput) error { record(in.Transition); return nil })
+	env.OnActivity(a.ConfirmAdmission, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in activities.AdmissionInput) error { record(in.Transition); return nil })
+	env.OnActivity(a.CheckHousehold, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in activities.CheckInput) (*civicflow.CheckResult, error) {
+			rec.mu.Lock()
+			rec.checks++
+			rec.mu.Unlock()
+			return &civicflow.CheckResult{Found: true, Eligible: true, MonthlyIncomePerCap: 400}, nil
+		})
+	env.OnActivity(a.AllocateBed, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in activities.AllocateInput) (*postgres.Placement, error) {
+			rec.mu.Lock()
+			defer rec.mu.Unlock()
+			rec.allocations++
+			if rec.allocations <= rec.waitFirst {
+				return &postgres.Placement{Waitlisted: true, Position: 1}, nil
+			}
+			return &postgres.Placement{Allocation: &civicflow.Allocation{ID: 99, InstitutionID: 7, BedID: 5,
+				CareLevel: in.CareLevel, Institution: "雁塔区社会福利院", BedLabel: "dependent-01"}}, nil
+		})
+	return &harness{t: t, env: env, rec: rec}
+}
+
+func (h *harness) start() {
+	h.env.ExecuteWorkflow(CentralisedCareWorkflow, CentralisedCareInput{
+		CaseID: 42, Reference: "TK-610113-000042", DistrictCode: "610113", TownshipCode: "610113001",
+		BirthDate: time.Date(1945, 3, 12, 0, 0, 0, 0, time.UTC), SelfCare: civicflow.CareDependent,
+	})
+}
+
+// act schedules an update at delay and checks how it ends: wantErr "" means
+// success, otherwise the error type (civicflow code) of the rejection.
+func (h *harness) act(delay time.Duration, action civicflow.Action, req ActionRequest, wantErr string) {
+	h.env.RegisterDelayedCallback(func() {
+		h.env.UpdateWorkflow(string(action), "", &testsuite.TestUpdateCallback{
+			OnAccept: func() {
+				if wantErr != "" && wantErr != "late" {
+					h.t.Errorf("%s by %s: accepted, want rejected with %s", action, req.Actor, wantErr)
+				}
+			},
+			OnReject: func(err error) {
+				if wantErr == "" {
+					h.t.Errorf("%s by %s: rejected: %v", action, req.Actor, err)
+					return
+				}
+				var ae *temporal.ApplicationError
+				if !errors.As(err, &ae) || ae.Type() != wantErr {
+					h.t.Errorf("%s: rejected with %v, want type %s", action, err, wantErr)
+				}
+			},
+			OnComplete: func(_ any, err error) {
+				if wantErr == "" && err != nil {
+					h.t.Errorf("%s: failed: %v", action, err)
+				}
+			},
+		}, req)
+	}, delay)
+}
+
+func visit(opinion string) *HomeVisit {
+	return &HomeVisit{VisitedOn: "2026-11-20", Visitors: []string{"王芳"}, Findings: "lives alone, bedridden",
+		CareLevel: civicflow.CareDependent, Opinion: opinion}
+}
+
+func (h *harness) result() CaseState {
+	h.t.Helper()
+	require.True(h.t, h.env.IsWorkflowCompleted())
+	require.NoError(h.t, h.env.GetWorkflowError())
+	var st CaseState
+	require.NoError(h.t, h.env.GetWorkflowResult(&st))
+	return st
+}
+
+func TestCentralisedCareHappyPath(t *testing.T) {
+	h := setup(t, time.Time{})
+	h.act(time.Minute, civicflow.ActionAccept, ActionRequest{Actor: township}, "")
+	h.act(time.Hour, civicflow.ActionRecordInvestigation, ActionRequest{Actor: township, HomeVisit: visit(OpinionEligible)}, "")
+	// The notice lasts 7 days from about 1h; review after it.
+	h.act(8*24*time.Hour, civicflow.ActionApprove, ActionRequest{Actor: reviewer}, "")
+	h.act(9*24*time.Hour, civicflow.ActionConfirmAdmission, ActionRequest{Actor: staff}, "")
+	h.start()
+	st := h.result()
+	require.Equal(t, civicflow.StageCompleted, st.Stage)
+	require.Equal(t, []civicflow.Stage{civicflow.StageIntake, civicflow.StageInvestigation, civicflow.StageInvestigation,
+		civicflow.StageInvestigation, civicflow.StagePublicNotice, civicflow.StageDistrictReview, civicflow.StagePlacement,
+		civicflow.StageAwaitingAdmission, civicflow.StageCompleted}, h.rec.stages())
+	require.Equal(t, 1, h.rec.checks)
+	require.True(t, st.Listed)
+	require.Equal(t, int64(99), st.AllocationID)
+	require.NotNil(t, st.SupportStart)
+	require.Equal(t, 1, st.SupportStart.Day())
+	require.Equal(t, civicflow.CareDependent, st.CareLevel)
+}
+
+func TestCentralisedCareWrongActorsAndStages(t *testing.T) {
+	h := setup(t, time.Time{})
+	h.act(time.Minute, civicflow.ActionAccept, ActionRequest{Actor: otherTS}, civicflow.EFORBIDDEN)
+	h.act(2*time.Minute, civicflow.ActionAccept, ActionRequest{Actor: reviewer}, civicflow.EFORBIDDEN)
+	h.act(3*time.Minute, civicflow.ActionApprove, ActionRequest{Actor: reviewer}, civicflow.ECONFLICT)
+	h.act(4*time.Minute, civicflow.ActionRequestSupplements, ActionRequest{Actor: township}, civicflow.EINVALID)
+	h.act(5*time.Minute, civicflow.ActionReject, ActionRequest{Actor: township, Reasons: "  "}, civicflow.EINVALID)
+	h.act(6*time.Minute, civicflow.ActionWithdraw, ActionRequest{Actor: civicflow.Actor{Role: civicflow.RoleApplicant, CaseID: 41}}, civicflow.EFORBIDDEN)
+	h.act(7*time.Minute, civicflow.ActionReject, ActionRequest{Actor: township, Reasons: "not registered here"}, "")
+	h.start()
+	st := h.result()
+	require.Equal(t, civicflow.StageRejected, st.Stage)
+	require.Equal(t, []string{"submitted", "reject"}, h.rec.actions())
+}
+
+func TestCentralisedCareSupplementsLoop(t *testing.T) {
+	h := setup(t, time.Time{})
+	h.act(time.Minute, civicflow.ActionRequestSupplements, ActionRequest{Actor: township,
+		Items: []string{"户口簿复印件", "残疾人证"}}, "")
+	h.act(time.Hour, civicflow.ActionProvideSupplements, ActionRequest{Actor: applicant, DocumentIDs: []int64{3, 4}}, "")
+	h.act(2*time.Hour, civicflow.ActionAccept, ActionRequest{Actor: township}, "")
+	h.act(3*time.Hour, civicflow.ActionWithdraw, ActionRequest{Actor: applicant, Reasons: "moved in with daughter"}, "")
+	h.start()
+	st := h.result()
+	require.Equal(t, civicflow.StageWithdrawn, st.Stage)
+	require.Equal(t, []string{"submitted", "request_supplements", "provide_supplements", "accept", "economic_check_completed", "withdraw"}, h.rec.actions())
+	require.Equal(t, []string{"户口簿复印件", "残疾人证"}, h.rec.transitions[1].WaitingFor)
+	require.Empty(t, h.rec.transitions[2].WaitingFor)
+}
+
+func TestCentralisedCareObjectionAndReturn(t *testing.T) {
+	h := setup(t, time.Time{})
+	h.act(time.Minute, civicflow.ActionAccept, ActionRequest{Actor: township}, "")
+	h.act(time.Hour, civicflow.ActionRecordInvestigation, ActionRequest{Actor: township, HomeVisit: visit(OpinionEligible)}, "")
+	h.act(3*24*time.Hour, civicflow.ActionLodgeObjection, ActionRequest{Actor: township, Reasons: "neighbour says a son supports him", Objector: "村民"}, "")
+	h.act(4*24*time.Hour, civicflow.ActionRecordInvestigation, ActionRequest{Actor: township, HomeVisit: visit(OpinionEligible)}, "")
+	h.act(12*24*time.Hour, civicflow.ActionReturn, ActionRequest{Actor: reviewer, Reasons: "income proof missing"}, "")
+	h.act(13*24*time.Hour, civicflow.ActionRecordInvestigation, ActionRequest{Actor: township, HomeVisit: visit(OpinionEligible)}, "")
+	h.act(21*24*time.Hour, civicflow.ActionReject, ActionRequest{Actor: reviewer, Reasons: "has an able supporter"}, "")
+	h.start()
+	st := h.result()
+	require.Equal(t, civicflow.StageRejected, st.Stage)
+	require.Equal(t, 3, st.Round)
+	require.Equal(t, 3, h.rec.checks)
+	require.Equal(t, []string{"submitted", "accept", "economic_check_completed", "record_investigation", "public_notice_started",
+		"lodge_objection", "economic_check_completed", "record_investigation", "public_notice_started", "public_notice_ended",
+		"return", "economic_check_completed", "record_investigation", "public_notice_started", "public_notice_ended", "reject"},
+		h.rec.actions())
+}
+
+func TestCentralisedCareIneligibleOpinionRejects(t *testing.T) {
+	h := setup(t, time.Time{})
+	h.act(time.Minute, civicflow.ActionAccept, ActionRequest{Actor: township}, "")
+	h.act(time.Hour, civicflow.ActionRecordInvestigation, ActionRequest{Actor: township, HomeVisit: visit(OpinionIneligible)}, civicflow.EINVALID)
+	h.act(2*time.Hour, civicflow.ActionRecordInvestigation, ActionRequest{Actor: township, HomeVisit: visit(OpinionIneligible), Reasons: "income above the line"}, "")
+	h.start()
+	st := h.result()
+	require.Equal(t, civicflow.StageRejected, st.Stage)
+}
+
+func TestCentralisedCareWaitlistThenPlacement(t *testing.T) {
+	h := setup(t, time.Time{})
+	h.rec.waitFirst = 1
+	h.act(time.Minute, civicflow.ActionAccept, ActionRequest{Actor: township}, "")
+	h.act(time.Hour, civicflow.ActionRecordInvestigation, ActionRequest{Actor: township, HomeVisit: visit(OpinionEligible)}, "")
+	h.act(8*24*time.Hour, civicflow.ActionApprove, ActionRequest{Actor: reviewer, CareLevel: civicflow.CareSemiDependent}, "")
+	h.act(9*24*time.Hour, civicflow.ActionConfirmAdmission, ActionRequest{Actor: staff}, civicflow.EFORBIDDEN) // no bed yet: not their case
+	h.env.RegisterDelayedCallback(func() { h.env.SignalWorkflow(SignalBedOffered, BedOffer{AllocationID: 99}) }, 30*24*time.Hour)
+	h.act(31*24*time.Hour, civicflow.ActionConfirmAdmission, ActionRequest{Actor: wrongInst}, civicflow.EFORBIDDEN)
+	h.act(32*24*time.Hour, civicflow.ActionConfirmAdmission, ActionRequest{Actor: staff}, "")
+	h.start()
+	st := h.result()
+	require.Equal(t, civicflow.StageCompleted, st.Stage)
+	require.Equal(t, civicflow.CareSemiDependent, st.CareLevel)
+	acts := h.rec.actions()
+	require.Equal(t, []string{"approve", "waitlisted", "bed_allocated", "confirm_admission"}, acts[len(acts)-4:])
+	require.Equal(t, 2, h.rec.allocations)
+}
+
+func TestCentralisedCareMinorNotListed(t *testing.T) {
+	h := setup(t, time.Time{})
+	h.act(time.Minute, civicflow.ActionAccept, ActionRequest{Actor: township}, "")
+	h.act(time.Hour, civicflow.ActionRecordInvestigation, ActionRequest{Actor: township, HomeVisit: visit(OpinionEligible)}, "")
+	h.act(2*time.Hour, civicflow.ActionWithdraw, ActionRequest{Actor: applicant}, "")
+	h.env.ExecuteWorkflow(CentralisedCareWorkflow, CentralisedCareInput{
+		CaseID: 42, DistrictCode: "610113", TownshipCode: "610113001",
+		BirthDate: time.Now().AddDate(-10, 0, 0), SelfCare: civicflow.CareSelf,
+	})
+	st := h.result()
+	require.False(t, st.Listed)
+	require.Equal(t, civicflow.StageWithdrawn, st.Stage)
+}

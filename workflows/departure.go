@@ -1,0 +1,39 @@
+package workflows
+
+import (
+	"fmt"
+
+	"go.temporal.io/sdk/workflow"
+
+	"civicflow"
+	"civicflow/activities"
+	"civicflow/postgres"
+)
+
+// Departure records that a resident left an institution: it frees the bed,
+// gives it to the first wait-listed case of the same care level and wakes
+// that case's workflow. The workflow ID is derived from the allocation, so a
+// repeated request does nothing new.
+func Departure(ctx workflow.Context, in DepartureInput) (postgres.Departure, error) {
+	ctx = workflow.WithActivityOptions(ctx, recordOptions)
+	var d postgres.Departure
+	err := workflow.ExecuteActivity(ctx, a.ReleaseBed, activities.ReleaseInput{
+		AllocationID: in.AllocationID,
+		Transition: postgres.Transition{
+			Key: fmt.Sprintf("departure-%d", in.AllocationID), Action: string(civicflow.ActionRecordDeparture),
+			From: civicflow.StageCompleted, To: civicflow.StageDeparted, Actor: in.Actor, Reasons: in.Reasons,
+			At: workflow.Now(ctx), Details: map[string]any{"allocation_id": in.AllocationID},
+		},
+	}).Get(ctx, &d)
+	if err != nil {
+		return d, fmt.Errorf("release bed: %w", err)
+	}
+	if d.NextCaseID != 0 {
+		err := workflow.SignalExternalWorkflow(ctx, civicflow.CaseWorkflowID(d.NextCaseID), "", SignalBedOffered,
+			BedOffer{AllocationID: d.AllocationID}).Get(ctx, nil)
+		if err != nil {
+			return d, fmt.Errorf("offer bed to case %d: %w", d.NextCaseID, err)
+		}
+	}
+	return d, nil
+}

@@ -1,0 +1,115 @@
+// Package workflows holds civicflow's Temporal workflows: one per process,
+// deterministic, with every side effect in an activity. Official actions are
+// Temporal updates whose validators reject a wrong actor, a wrong stage or
+// missing reasons before anything is written to history.
+package workflows
+
+import (
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+
+	"civicflow"
+)
+
+// TaskQueue is the task queue of civicflow's workflows and activities.
+const TaskQueue = "civicflow"
+
+// Query, signal and update names. Update names are the action names of the
+// civicflow package (civicflow.Action). Never rename one: running cases use
+// them.
+const (
+	QueryState       = "state"
+	SignalBedOffered = "bed_offered"
+)
+
+// Search attributes, registered through the operator API at start-up so
+// that the Temporal UI can filter cases.
+var (
+	AttrCaseType = temporal.NewSearchAttributeKeyKeyword("CivicflowCaseType")
+	AttrStage    = temporal.NewSearchAttributeKeyKeyword("CivicflowStage")
+	AttrDistrict = temporal.NewSearchAttributeKeyKeyword("CivicflowDistrict")
+	AttrTownship = temporal.NewSearchAttributeKeyKeyword("CivicflowTownship")
+)
+
+// SearchAttributes lists the keys to register.
+func SearchAttributes() []temporal.SearchAttributeKeyKeyword {
+	return []temporal.SearchAttributeKeyKeyword{AttrCaseType, AttrStage, AttrDistrict, AttrTownship}
+}
+
+// CentralisedCareInput starts the workflow of one centralised-care case.
+// Fields may be added, never removed or renamed.
+type CentralisedCareInput struct {
+	CaseID       int64
+	Reference    string
+	DistrictCode string
+	TownshipCode string
+	BirthDate    time.Time
+	SelfCare     civicflow.CareLevel // as reported; the investigation confirms it
+	// NoticePeriod is the length of 公示; zero means civicflow.PublicNoticePeriod.
+	NoticePeriod time.Duration
+}
+
+// HomeVisit is what the township official records after 入户调查.
+type HomeVisit struct {
+	VisitedOn string              `json:"visited_on"` // YYYY-MM-DD
+	Visitors  []string            `json:"visitors"`
+	Findings  string              `json:"findings"`
+	CareLevel civicflow.CareLevel `json:"care_level"`
+	// Opinion is the township's preliminary opinion (初审): eligible, or
+	// ineligible with Reasons, which ends the case.
+	Opinion string `json:"opinion"`
+}
+
+// Preliminary opinions.
+const (
+	OpinionEligible   = "eligible"
+	OpinionIneligible = "ineligible"
+)
+
+// ActionRequest is the input of every action update.
+type ActionRequest struct {
+	Actor       civicflow.Actor     `json:"actor"`
+	Reasons     string              `json:"reasons,omitempty"`
+	Items       []string            `json:"items,omitempty"`        // request_supplements: everything missing, at once
+	DocumentIDs []int64             `json:"document_ids,omitempty"` // provide_supplements
+	Note        string              `json:"note,omitempty"`
+	HomeVisit   *HomeVisit          `json:"home_visit,omitempty"` // record_investigation
+	Objector    string              `json:"objector,omitempty"`   // lodge_objection
+	CareLevel   civicflow.CareLevel `json:"care_level,omitempty"` // approve: the confirmed care level
+}
+
+// ActionResult is what an action update returns once the read model shows it.
+type ActionResult struct {
+	Stage civicflow.Stage `json:"stage"`
+	Seq   int             `json:"version"`
+}
+
+// CaseState is the workflow's view of a case, returned by QueryState.
+type CaseState struct {
+	CaseID        int64                  `json:"case_id"`
+	Stage         civicflow.Stage        `json:"stage"`
+	Seq           int                    `json:"version"`
+	Round         int                    `json:"investigation_round"`
+	WaitingFor    []string               `json:"waiting_for"`
+	CareLevel     civicflow.CareLevel    `json:"care_level,omitempty"`
+	HomeVisit     *HomeVisit             `json:"home_visit,omitempty"`
+	Check         *civicflow.CheckResult `json:"check,omitempty"`
+	NoticeEndsAt  *time.Time             `json:"notice_ends_at,omitempty"`
+	Listed        bool                   `json:"listed"`
+	AllocationID  int64                  `json:"allocation_id,omitempty"`
+	InstitutionID int64                  `json:"institution_id,omitempty"`
+	SupportStart  *time.Time             `json:"support_start,omitempty"`
+}
+
+// BedOffer is the payload of SignalBedOffered.
+type BedOffer struct {
+	AllocationID int64
+}
+
+// DepartureInput starts the workflow recording a resident leaving.
+type DepartureInput struct {
+	AllocationID int64
+	Actor        civicflow.Actor
+	Reasons      string
+}

@@ -1,0 +1,26 @@
+package workflows
+
+import (
+	"go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
+
+	"civicflow/activities"
+)
+
+// Names of the workflow types. They are fixed explicitly so that renaming a
+// Go function never breaks running cases.
+const (
+	CentralisedCareWorkflow = "CentralisedCare"
+	DepartureWorkflow       = "Departure"
+)
+
+// Register adds civicflow's workflows and the activities behind them to w.
+func Register(w worker.Registry, acts *activities.Activities) {
+	w.RegisterWorkflowWithOptions(CentralisedCare, workflowOptions(CentralisedCareWorkflow))
+	w.RegisterWorkflowWithOptions(Departure, workflowOptions(DepartureWorkflow))
+	w.RegisterActivity(acts)
+}
+
+func workflowOptions(name string) workflow.RegisterOptions {
+	return workflow.RegisterOptions{Name: name}
+}
