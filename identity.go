@@ -55,7 +55,9 @@ func ParseIDNumber(s string, now time.Time) (IDNumber, string) {
 	if err != nil {
 		return "", "birth date " + s[6:14] + " is not a real date"
 	}
-	if birth.Before(time.Date(1890, 1, 1, 0, 0, 0, 0, time.UTC)) || birth.After(now) {
+	today := now.In(chinaZone) // compare dates as in China, not instants
+	if birth.Before(time.Date(1890, 1, 1, 0, 0, 0, 0, time.UTC)) ||
+		birth.After(time.Date(today.Year(), today.Month(), today.Day(), 0, 0, 0, 0, time.UTC)) {
 		return "", "birth date " + s[6:14] + " is out of range"
 	}
 	sum := 0

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
@@ -17,14 +18,23 @@ func (db *DB) AddDocument(ctx context.Context, caseID int64, filename, contentTy
 	sum := sha256.Sum256(content)
 	d := civicflow.Document{CaseID: caseID, Filename: filename, ContentType: contentType,
 		Size: int64(len(content)), SHA256: hex.EncodeToString(sum[:]), UploadedBy: uploadedBy}
-	err := db.pool.QueryRow(ctx, `WITH ins AS (
+	// When a concurrent upload of the same content commits after this
+	// statement took its snapshot, the insert does nothing and the select
+	// cannot see that row yet: a second statement, with a new snapshot, does.
+	var err error
+	for attempt := 0; attempt < 2; attempt++ {
+		err = db.pool.QueryRow(ctx, `WITH ins AS (
 			INSERT INTO documents (case_id, filename, content_type, size, sha256, content, uploaded_by)
 			VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (case_id, sha256) DO NOTHING
 			RETURNING id, filename, created_at)
 		SELECT id, filename, created_at FROM ins
 		UNION ALL SELECT id, filename, created_at FROM documents WHERE case_id = $1 AND sha256 = $5
 		LIMIT 1`,
-		caseID, filename, contentType, d.Size, d.SHA256, content, uploadedBy).Scan(&d.ID, &d.Filename, &d.CreatedAt)
+			caseID, filename, contentType, d.Size, d.SHA256, content, uploadedBy).Scan(&d.ID, &d.Filename, &d.CreatedAt)
+		if !errors.Is(err, pgx.ErrNoRows) {
+			break
+		}
+	}
 	if err != nil {
 		return nil, mapError("add document", err)
 	}

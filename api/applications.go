@@ -1,0 +1,318 @@
+package api
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+
+	"civicflow"
+	"civicflow/postgres"
+	"civicflow/workflows"
+)
+
+// applicationRequest is the body of POST /api/v1/applications.
+type applicationRequest struct {
+	Person    personInput    `json:"person" validate:"required"`
+	Applicant applicantInput `json:"applicant" validate:"required"`
+	Statement string         `json:"statement" validate:"max=2000"`
+}
+
+type personInput struct {
+	Name              string           `json:"name" validate:"required,personname"`
+	IDNumber          string           `json:"id_number" validate:"required,idnumber"`
+	Phone             string           `json:"phone" validate:"omitempty,mobile"`
+	HukouTownshipCode string           `json:"hukou_township_code" validate:"required,len=9,numeric"`
+	CommunityCode     string           `json:"community_code" validate:"omitempty,len=12,numeric"`
+	Address           string           `json:"address" validate:"required,notblank,max=200"`
+	SelfCare          string           `json:"self_care" validate:"required,oneof=self_care semi_dependent dependent"`
+	Disability        *disabilityInput `json:"disability"`
+}
+
+type disabilityInput struct {
+	Kind  string `json:"kind" validate:"required,oneof=intellectual mental physical visual hearing speech"`
+	Grade int    `json:"grade" validate:"required,min=1,max=4"`
+}
+
+type applicantInput struct {
+	Relation string `json:"relation" validate:"required,oneof=self relative agent community"`
+	Name     string `json:"name" validate:"required_unless=Relation self,omitempty,personname"`
+	Phone    string `json:"phone" validate:"omitempty,mobile"`
+	Email    string `json:"email" validate:"omitempty,email,max=254"`
+}
+
+// submitResponse answers a submission.
+type submitResponse struct {
+	CaseID     int64           `json:"case_id"`
+	Reference  string          `json:"reference"`
+	AccessCode string          `json:"access_code"`
+	Stage      civicflow.Stage `json:"stage"`
+	Replayed   bool            `json:"replayed"`
+	TrackURL   string          `json:"track_url"`
+}
+
+func (s *Server) submit(c echo.Context) error {
+	ctx := c.Request().Context()
+	var req applicationRequest
+	if err := s.bind(c, &req); err != nil {
+		return err
+	}
+	app, err := s.toApplication(ctx, req)
+	if err != nil {
+		return err
+	}
+	key := strings.TrimSpace(c.Request().Header.Get("Idempotency-Key"))
+	if len(key) > 255 {
+		return civicflow.Invalid(civicflow.FieldError{Field: "Idempotency-Key", Reason: "must be at most 255 characters"})
+	}
+	canonical, err := json.Marshal(req)
+	if err != nil {
+		return err
+	}
+	hash := sha256.Sum256(canonical)
+	created, err := s.store.CreateApplication(ctx, postgres.NewCase{Application: *app, IdempotencyKey: key, RequestHash: hash[:]})
+	if err != nil {
+		return err
+	}
+	// Start (or find) the case's workflow. A replayed request whose first
+	// attempt wrote the case but failed to start it starts it now.
+	if err := s.startCase(ctx, created.CaseID, created.Reference, app); err != nil {
+		return err
+	}
+	stage := s.awaitStage(ctx, created.CaseID, civicflow.StageSubmitted, 5*time.Second)
+	status := http.StatusCreated
+	if created.Replayed {
+		status = http.StatusOK
+	}
+	return c.JSON(status, submitResponse{CaseID: created.CaseID, Reference: created.Reference,
+		AccessCode: created.AccessCode, Stage: stage, Replayed: created.Replayed,
+		TrackURL: "/api/v1/applications/" + created.Reference})
+}
+
+// toApplication checks what the validator cannot (hukou inside Xi'an, the
+// eligibility rule on ability to work) and builds the domain value.
+func (s *Server) toApplication(ctx context.Context, req applicationRequest) (*civicflow.Application, error) {
+	now := time.Now()
+	id, _ := civicflow.ParseIDNumber(req.Person.IDNumber, now)
+	var bad []civicflow.FieldError
+	tw, err := s.store.Jurisdiction(ctx, req.Person.HukouTownshipCode)
+	switch {
+	case civicflow.ErrorCode(err) == civicflow.ENOTFOUND || (err == nil && tw.Level != civicflow.LevelTownship):
+		bad = append(bad, civicflow.FieldError{Field: "person.hukou_township_code",
+			Reason: "must be a street office or town of Xi'an: this process is for residents registered (户籍) in Xi'an"})
+	case err != nil:
+		return nil, err
+	}
+	if req.Person.CommunityCode != "" && !strings.HasPrefix(req.Person.CommunityCode, req.Person.HukouTownshipCode) {
+		bad = append(bad, civicflow.FieldError{Field: "person.community_code", Reason: "must be a community of the hukou township"})
+	} else if req.Person.CommunityCode != "" {
+		if cj, err := s.store.Jurisdiction(ctx, req.Person.CommunityCode); err != nil || cj.Level != civicflow.LevelCommunity {
+			bad = append(bad, civicflow.FieldError{Field: "person.community_code", Reason: "is not a known community"})
+		}
+	}
+	age := civicflow.AgeOn(id.BirthDate(), now.In(civicflow.ChinaZone()))
+	var dis *civicflow.Disability
+	if d := req.Person.Disability; d != nil {
+		dis = &civicflow.Disability{Kind: civicflow.DisabilityKind(d.Kind), Grade: d.Grade}
+	}
+	if !civicflow.UnableToWorkByAge(age) && (dis == nil || !dis.Kind.QualifiesAsUnableToWork(dis.Grade)) {
+		bad = append(bad, civicflow.FieldError{Field: "person.disability",
+			Reason: "the person must be aged 60 or over, or under 16, or have an intellectual or mental disability of grade 1-3, a physical disability of grade 1-2 or a visual disability of grade 1"})
+	}
+	if req.Applicant.Relation != string(civicflow.RelationSelf) && req.Applicant.Phone == "" && req.Person.Phone == "" {
+		bad = append(bad, civicflow.FieldError{Field: "applicant.phone", Reason: "give a phone number so the township can reach the applicant"})
+	}
+	if len(bad) > 0 {
+		return nil, civicflow.Invalid(bad...)
+	}
+	applicantName := req.Applicant.Name
+	if req.Applicant.Relation == string(civicflow.RelationSelf) && applicantName == "" {
+		applicantName = req.Person.Name
+	}
+	return &civicflow.Application{
+		Person: civicflow.Person{Name: req.Person.Name, IDNumber: string(id), BirthDate: id.BirthDate(), Male: id.Male(),
+			Phone: req.Person.Phone, TownshipCode: req.Person.HukouTownshipCode},
+		CommunityCode: req.Person.CommunityCode, Address: strings.TrimSpace(req.Person.Address),
+		Relation: civicflow.Relation(req.Applicant.Relation), ApplicantName: applicantName,
+		ApplicantPhone: req.Applicant.Phone, ApplicantEmail: req.Applicant.Email,
+		SelfCare: civicflow.CareLevel(req.Person.SelfCare), Disability: dis, Statement: req.Statement,
+	}, nil
+}
+
+func (s *Server) startCase(ctx context.Context, caseID int64, ref string, app *civicflow.Application) error {
+	district := civicflow.DistrictOf(app.Person.TownshipCode)
+	_, err := s.temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+		ID:                       civicflow.CaseWorkflowID(caseID),
+		TaskQueue:                s.cfg.TaskQueue,
+		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
+		TypedSearchAttributes: temporal.NewSearchAttributes(
+			workflows.AttrCaseType.ValueSet(string(civicflow.CaseTypeCentralisedCare)),
+			workflows.AttrStage.ValueSet(string(civicflow.StageSubmitted)),
+			workflows.AttrDistrict.ValueSet(district),
+			workflows.AttrTownship.ValueSet(app.Person.TownshipCode),
+		),
+	}, workflows.CentralisedCareWorkflow, workflows.CentralisedCareInput{
+		CaseID: caseID, Reference: ref, DistrictCode: district, TownshipCode: app.Person.TownshipCode,
+		BirthDate: app.Person.BirthDate, SelfCare: app.SelfCare, NoticePeriod: s.cfg.NoticePeriod,
+	})
+	var started *serviceerror.WorkflowExecutionAlreadyStarted
+	if err != nil && !errors.As(err, &started) {
+		return &civicflow.Error{Code: civicflow.EUNAVAILABLE,
+			Message: "the application was recorded but its processing could not start; send the same request again with the same Idempotency-Key"}
+	}
+	return nil
+}
+
+// awaitStage polls the read model until the case leaves stage from, for at
+// most wait, and returns the stage it then shows.
+func (s *Server) awaitStage(ctx context.Context, caseID int64, from civicflow.Stage, wait time.Duration) civicflow.Stage {
+	deadline := time.Now().Add(wait)
+	for {
+		cs, err := s.store.Case(ctx, caseID)
+		if err != nil || cs.Stage != from || time.Now().After(deadline) {
+			if err != nil {
+				return from
+			}
+			return cs.Stage
+		}
+		select {
+		case <-ctx.Done():
+			return from
+		case <-time.After(25 * time.Millisecond):
+		}
+	}
+}
+
+// applicantCase is what the applicant sees: no officials' names, personal
+// data masked, what is asked of them, and a dated history.
+type applicantCase struct {
+	Reference    string               `json:"reference"`
+	Stage        civicflow.Stage      `json:"stage"`
+	StageSince   time.Time            `json:"stage_since"`
+	WaitingFor   []string             `json:"waiting_for"`
+	PersonName   string               `json:"person_name"`
+	IDNumber     string               `json:"id_number_masked"`
+	CanWithdraw  bool                 `json:"can_withdraw"`
+	Papers       []civicflow.Document `json:"papers"`
+	Placement    *placementView       `json:"placement,omitempty"`
+	SupportStart *time.Time           `json:"support_start,omitempty"`
+	History      []historyEntry       `json:"history"`
+}
+
+type placementView struct {
+	Institution string              `json:"institution"`
+	Bed         string              `json:"bed"`
+	CareLevel   civicflow.CareLevel `json:"care_level"`
+}
+
+type historyEntry struct {
+	At      time.Time       `json:"at"`
+	Action  string          `json:"action"`
+	Stage   civicflow.Stage `json:"stage"`
+	By      string          `json:"by"`
+	Reasons string          `json:"reasons,omitempty"`
+}
+
+func (s *Server) applicantView(c echo.Context) error {
+	cs := c.Get(ctxCase).(*civicflow.Case)
+	return s.renderApplicantCase(c, cs.ID)
+}
+
+func (s *Server) renderApplicantCase(c echo.Context, caseID int64) error {
+	ctx := c.Request().Context()
+	cs, err := s.store.Case(ctx, caseID)
+	if err != nil {
+		return err
+	}
+	events, err := s.store.Events(ctx, cs.ID)
+	if err != nil {
+		return err
+	}
+	docs, err := s.store.Documents(ctx, cs.ID)
+	if err != nil {
+		return err
+	}
+	v := applicantCase{Reference: cs.Reference, Stage: cs.Stage, StageSince: cs.StageEnteredAt, WaitingFor: cs.WaitingFor,
+		PersonName: cs.PersonName, IDNumber: cs.IDNumberMasked, CanWithdraw: cs.Stage.BeforeDecision(),
+		Papers: docs, SupportStart: cs.SupportStart, History: []historyEntry{}}
+	if v.Papers == nil {
+		v.Papers = []civicflow.Document{}
+	}
+	if cs.AllocationID != 0 {
+		if al, err := s.store.Allocation(ctx, cs.AllocationID); err == nil {
+			v.Placement = &placementView{Institution: al.Institution, Bed: al.BedLabel, CareLevel: al.CareLevel}
+		}
+	}
+	for _, e := range events {
+		by := "civicflow"
+		switch e.Actor.Role {
+		case civicflow.RoleApplicant:
+			by = "applicant"
+		case civicflow.RoleTownshipOfficial:
+			by = "street office / town"
+		case civicflow.RoleDistrictReviewer:
+			by = "district civil-affairs bureau"
+		case civicflow.RoleInstitutionStaff:
+			by = "care institution"
+		}
+		v.History = append(v.History, historyEntry{At: e.At, Action: e.Action, Stage: e.ToStage, By: by, Reasons: e.Reasons})
+	}
+	return c.JSON(http.StatusOK, v)
+}
+
+type supplementsRequest struct {
+	DocumentIDs []int64 `json:"document_ids" validate:"max=50"`
+	Note        string  `json:"note" validate:"max=2000"`
+}
+
+func (s *Server) provideSupplements(c echo.Context) error {
+	cs := c.Get(ctxCase).(*civicflow.Case)
+	var req supplementsRequest
+	if err := s.bind(c, &req); err != nil {
+		return err
+	}
+	docs, err := s.store.Documents(c.Request().Context(), cs.ID)
+	if err != nil {
+		return err
+	}
+	known := map[int64]bool{}
+	for _, d := range docs {
+		known[d.ID] = true
+	}
+	for i, id := range req.DocumentIDs {
+		if !known[id] {
+			return civicflow.Invalid(civicflow.FieldError{Field: "document_ids[" + itoa(i) + "]", Reason: "is not a paper of this case; upload it first"})
+		}
+	}
+	if err := s.runAction(c, cs, actorOf(c), civicflow.ActionProvideSupplements,
+		workflows.ActionRequest{DocumentIDs: req.DocumentIDs, Note: req.Note}); err != nil {
+		return err
+	}
+	return s.renderApplicantCase(c, cs.ID)
+}
+
+type withdrawRequest struct {
+	Reasons string `json:"reasons" validate:"max=2000"`
+}
+
+func (s *Server) withdraw(c echo.Context) error {
+	cs := c.Get(ctxCase).(*civicflow.Case)
+	var req withdrawRequest
+	if err := s.bind(c, &req); err != nil {
+		return err
+	}
+	if err := s.runAction(c, cs, actorOf(c), civicflow.ActionWithdraw, workflows.ActionRequest{Reasons: req.Reasons}); err != nil {
+		return err
+	}
+	return s.renderApplicantCase(c, cs.ID)
+}

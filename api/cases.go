@@ -1,0 +1,331 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+
+	"civicflow"
+	"civicflow/postgres"
+	"civicflow/workflows"
+)
+
+func itoa(i int) string { return strconv.Itoa(i) }
+
+// runAction authorises an action against the read model, then sends it to
+// the case's workflow as an update and waits until the workflow has
+// recorded it. The workflow's validator checks everything again against its
+// own state; a rejection there writes nothing to history.
+func (s *Server) runAction(c echo.Context, cs *civicflow.Case, actor civicflow.Actor, act civicflow.Action, req workflows.ActionRequest) error {
+	if err := civicflow.Authorize(actor, act, cs.Scope()); err != nil {
+		return err
+	}
+	req.Actor = actor
+	ctx, cancel := context.WithTimeout(c.Request().Context(), s.cfg.ActionTimeout)
+	defer cancel()
+	handle, err := s.temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
+		WorkflowID:   cs.WorkflowID,
+		UpdateName:   string(act),
+		UpdateID:     c.Request().Header.Get("Idempotency-Key"),
+		Args:         []any{req},
+		WaitForStage: client.WorkflowUpdateStageCompleted,
+	})
+	if err == nil {
+		var res workflows.ActionResult
+		err = handle.Get(ctx, &res)
+	}
+	if err != nil {
+		return s.actionError(ctx, cs, err)
+	}
+	return nil
+}
+
+func (s *Server) actionError(ctx context.Context, cs *civicflow.Case, err error) error {
+	if de := fromTemporal(err); civicflow.ErrorCode(de) != civicflow.EINTERNAL {
+		return de
+	}
+	var nf *serviceerror.NotFound
+	if errors.As(err, &nf) {
+		// The workflow ended (or never started) after the read model was read.
+		if fresh, ferr := s.store.Case(ctx, cs.ID); ferr == nil {
+			return civicflow.Errorf(civicflow.ECONFLICT, "the case is closed (stage %s)", fresh.Stage)
+		}
+		return civicflow.Errorf(civicflow.ECONFLICT, "the case is not running")
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return &civicflow.Error{Code: civicflow.EUNAVAILABLE,
+			Message: "the action was not confirmed in time; send it again with the same Idempotency-Key to apply it once"}
+	}
+	return err
+}
+
+// caseListItem is one row of the officials' case list.
+type caseListItem struct {
+	Reference      string          `json:"reference"`
+	Stage          civicflow.Stage `json:"stage"`
+	PersonName     string          `json:"person_name"`
+	IDNumberMasked string          `json:"id_number_masked"`
+	DistrictCode   string          `json:"district_code"`
+	TownshipCode   string          `json:"township_code"`
+	StageEnteredAt time.Time       `json:"stage_entered_at"`
+	CreatedAt      time.Time       `json:"created_at"`
+	ID             int64           `json:"id"`
+}
+
+type listQuery struct {
+	Stage    string `query:"stage" validate:"omitempty,max=40"`
+	District string `query:"district" validate:"omitempty,len=6,numeric"`
+	Township string `query:"township" validate:"omitempty,len=9,numeric"`
+	After    int64  `query:"after" validate:"min=0"`
+	Limit    int    `query:"limit" validate:"min=0,max=500"`
+}
+
+// scopeFilter narrows a case query to what the actor may read.
+func scopeFilter(a civicflow.Actor) (postgres.CaseFilter, error) {
+	switch a.Role {
+	case civicflow.RoleTownshipOfficial:
+		return postgres.CaseFilter{TownshipCode: a.Jurisdiction}, nil
+	case civicflow.RoleDistrictReviewer:
+		return postgres.CaseFilter{DistrictCode: a.Jurisdiction}, nil
+	case civicflow.RoleSupervisor:
+		if a.Jurisdiction == civicflow.CityCode {
+			return postgres.CaseFilter{}, nil
+		}
+		return postgres.CaseFilter{DistrictCode: a.Jurisdiction}, nil
+	case civicflow.RoleInstitutionStaff:
+		return postgres.CaseFilter{InstitutionID: a.InstitutionID}, nil
+	}
+	return postgres.CaseFilter{}, civicflow.Errorf(civicflow.EFORBIDDEN, "role %s does not read cases", a.Role)
+}
+
+func (s *Server) listCases(c echo.Context) error {
+	var q listQuery
+	if err := (&echo.DefaultBinder{}).BindQueryParams(c, &q); err != nil {
+		return civicflow.Invalid(civicflow.FieldError{Field: "query", Reason: "after and limit must be whole numbers"})
+	}
+	if err := s.validate(q); err != nil {
+		return err
+	}
+	if q.Stage != "" && !civicflow.Stage(q.Stage).Valid() {
+		return civicflow.Invalid(civicflow.FieldError{Field: "stage", Reason: "is not a known stage"})
+	}
+	actor := actorOf(c)
+	f, err := scopeFilter(actor)
+	if err != nil {
+		return err
+	}
+	if q.District != "" {
+		if f.DistrictCode != "" && f.DistrictCode != q.District || f.TownshipCode != "" && civicflow.DistrictOf(f.TownshipCode) != q.District {
+			return civicflow.Errorf(civicflow.EFORBIDDEN, "district %s is outside your jurisdiction", q.District)
+		}
+		f.DistrictCode = q.District
+	}
+	if q.Township != "" {
+		if f.TownshipCode != "" && f.TownshipCode != q.Township || f.DistrictCode != "" && civicflow.DistrictOf(q.Township) != f.DistrictCode {
+			return civicflow.Errorf(civicflow.EFORBIDDEN, "township %s is outside your jurisdiction", q.Township)
+		}
+		f.TownshipCode = q.Township
+	}
+	f.Stage, f.AfterID, f.Limit = civicflow.Stage(q.Stage), q.After, q.Limit
+	cases, err := s.store.Cases(c.Request().Context(), f)
+	if err != nil {
+		return err
+	}
+	items := make([]caseListItem, 0, len(cases))
+	for _, cs := range cases {
+		items = append(items, caseListItem{ID: cs.ID, Reference: cs.Reference, Stage: cs.Stage, PersonName: cs.PersonName,
+			IDNumberMasked: cs.IDNumberMasked, DistrictCode: cs.DistrictCode, TownshipCode: cs.TownshipCode,
+			StageEnteredAt: cs.StageEnteredAt, CreatedAt: cs.CreatedAt})
+	}
+	resp := map[string]any{"cases": items}
+	if len(cases) > 0 && len(cases) == f.Limit || (f.Limit == 0 && len(cases) == 100) {
+		resp["next_after"] = cases[len(cases)-1].ID
+	}
+	return c.JSON(http.StatusOK, resp)
+}
+
+// officialCase loads the case named in the path and checks the official
+// may read it.
+func (s *Server) officialCase(c echo.Context) (*civicflow.Case, error) {
+	cs, err := s.store.CaseByReference(c.Request().Context(), c.Param("ref"))
+	if err != nil {
+		return nil, err
+	}
+	actor := actorOf(c)
+	if !civicflow.CanReadCases(actor.Role) || !civicflow.InJurisdiction(actor, cs.Scope()) {
+		return nil, civicflow.Errorf(civicflow.EFORBIDDEN, "this case is outside your jurisdiction")
+	}
+	return cs, nil
+}
+
+type caseDetailView struct {
+	*civicflow.Case
+	AllowedActions []civicflow.Action      `json:"allowed_actions"`
+	Timeline       []civicflow.Event       `json:"timeline"`
+	Papers         []civicflow.Document    `json:"papers"`
+	Checks         []civicflow.CheckResult `json:"economic_checks"`
+	Allocation     *civicflow.Allocation   `json:"allocation,omitempty"`
+}
+
+func (s *Server) caseDetail(c echo.Context) error {
+	cs, err := s.officialCase(c)
+	if err != nil {
+		return err
+	}
+	return s.renderCase(c, cs.ID)
+}
+
+func (s *Server) renderCase(c echo.Context, caseID int64) error {
+	ctx := c.Request().Context()
+	cs, err := s.store.Case(ctx, caseID)
+	if err != nil {
+		return err
+	}
+	v := caseDetailView{Case: cs, AllowedActions: civicflow.AllowedActions(actorOf(c), cs.Scope())}
+	if v.AllowedActions == nil {
+		v.AllowedActions = []civicflow.Action{}
+	}
+	if v.Timeline, err = s.store.Events(ctx, cs.ID); err != nil {
+		return err
+	}
+	if v.Papers, err = s.store.Documents(ctx, cs.ID); err != nil {
+		return err
+	}
+	if v.Checks, err = s.store.CheckResults(ctx, cs.ID); err != nil {
+		return err
+	}
+	if cs.AllocationID != 0 {
+		if v.Allocation, err = s.store.Allocation(ctx, cs.AllocationID); err != nil {
+			return err
+		}
+	}
+	return c.JSON(http.StatusOK, v)
+}
+
+// actionRequest is the body of POST /api/v1/cases/:ref/actions/:action.
+// Which fields an action needs is checked by the workflow's validator.
+type actionRequest struct {
+	Reasons   string          `json:"reasons" validate:"max=4000"`
+	Items     []string        `json:"items" validate:"max=50,dive,max=200"`
+	Note      string          `json:"note" validate:"max=4000"`
+	HomeVisit *homeVisitInput `json:"home_visit"`
+	Objector  string          `json:"objector" validate:"max=100"`
+	CareLevel string          `json:"care_level" validate:"omitempty,oneof=self_care semi_dependent dependent"`
+}
+
+type homeVisitInput struct {
+	VisitedOn string   `json:"visited_on" validate:"required,date"`
+	Visitors  []string `json:"visitors" validate:"required,min=1,max=10,dive,max=64"`
+	Findings  string   `json:"findings" validate:"required,notblank,max=4000"`
+	CareLevel string   `json:"care_level" validate:"required,oneof=self_care semi_dependent dependent"`
+	Opinion   string   `json:"opinion" validate:"required,oneof=eligible ineligible"`
+}
+
+// officialActions are the actions officials take through this route; the
+// applicant's own actions have their own routes.
+var officialActions = map[civicflow.Action]bool{
+	civicflow.ActionAccept: true, civicflow.ActionRequestSupplements: true, civicflow.ActionReject: true,
+	civicflow.ActionRecordInvestigation: true, civicflow.ActionLodgeObjection: true, civicflow.ActionApprove: true,
+	civicflow.ActionReturn: true, civicflow.ActionConfirmAdmission: true,
+}
+
+func (s *Server) act(c echo.Context) error {
+	act := civicflow.Action(c.Param("action"))
+	if !officialActions[act] {
+		return civicflow.Errorf(civicflow.ENOTFOUND, "unknown action %q", c.Param("action"))
+	}
+	cs, err := s.officialCase(c)
+	if err != nil {
+		return err
+	}
+	var req actionRequest
+	if err := s.bind(c, &req); err != nil {
+		return err
+	}
+	wreq := workflows.ActionRequest{Reasons: req.Reasons, Items: req.Items, Note: req.Note, Objector: req.Objector,
+		CareLevel: civicflow.CareLevel(req.CareLevel)}
+	if v := req.HomeVisit; v != nil {
+		if d, _ := time.Parse("2006-01-02", v.VisitedOn); d.After(time.Now()) {
+			return civicflow.Invalid(civicflow.FieldError{Field: "home_visit.visited_on", Reason: "must not be in the future"})
+		}
+		wreq.HomeVisit = &workflows.HomeVisit{VisitedOn: v.VisitedOn, Visitors: v.Visitors, Findings: v.Findings,
+			CareLevel: civicflow.CareLevel(v.CareLevel), Opinion: v.Opinion}
+	}
+	if err := s.runAction(c, cs, actorOf(c), act, wreq); err != nil {
+		return err
+	}
+	return s.renderCase(c, cs.ID)
+}
+
+func (s *Server) listInstitutions(c echo.Context) error {
+	district := c.QueryParam("district")
+	if district != "" && (len(district) != 6 || civicflow.DistrictOf(district) != district) {
+		return civicflow.Invalid(civicflow.FieldError{Field: "district", Reason: "must be a 6-digit district code"})
+	}
+	is, err := s.store.Institutions(c.Request().Context(), district)
+	if err != nil {
+		return err
+	}
+	if is == nil {
+		is = []civicflow.Institution{}
+	}
+	return c.JSON(http.StatusOK, map[string]any{"institutions": is})
+}
+
+type departureRequest struct {
+	Reasons string `json:"reasons" validate:"required,notblank,max=2000"`
+}
+
+func (s *Server) recordDeparture(c echo.Context) error {
+	ctx := c.Request().Context()
+	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
+	if err != nil || id <= 0 {
+		return civicflow.Errorf(civicflow.ENOTFOUND, "unknown allocation %q", c.Param("id"))
+	}
+	var req departureRequest
+	if err := s.bind(c, &req); err != nil {
+		return err
+	}
+	al, err := s.store.Allocation(ctx, id)
+	if err != nil {
+		return err
+	}
+	actor := actorOf(c)
+	if actor.Role != civicflow.RoleInstitutionStaff {
+		return civicflow.Errorf(civicflow.EFORBIDDEN, "only staff of the institution record a resident leaving")
+	}
+	if actor.InstitutionID != al.InstitutionID {
+		return civicflow.Errorf(civicflow.EFORBIDDEN, "this resident is in another institution")
+	}
+	if al.ReleasedAt != nil {
+		return civicflow.Errorf(civicflow.ECONFLICT, "the resident's departure was already recorded")
+	}
+	if al.AdmittedAt == nil {
+		return civicflow.Errorf(civicflow.ECONFLICT, "the resident has not been admitted yet")
+	}
+	run, err := s.temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+		ID: civicflow.DepartureWorkflowID(id), TaskQueue: s.cfg.TaskQueue,
+	}, workflows.DepartureWorkflow, workflows.DepartureInput{AllocationID: id, Actor: actor, Reasons: req.Reasons})
+	if err != nil {
+		return civicflow.Errorf(civicflow.EUNAVAILABLE, "the departure could not be recorded now; try again")
+	}
+	wctx, cancel := context.WithTimeout(ctx, s.cfg.ActionTimeout)
+	defer cancel()
+	var d postgres.Departure
+	if err := run.Get(wctx, &d); err != nil {
+		return s.actionError(wctx, &civicflow.Case{ID: al.CaseID}, err)
+	}
+	resp := map[string]any{"allocation_id": id, "released": true}
+	if d.NextCaseID != 0 {
+		if next, err := s.store.Case(ctx, d.NextCaseID); err == nil {
+			resp["bed_offered_to"] = next.Reference
+		}
+	}
+	return c.JSON(http.StatusOK, resp)
+}

@@ -1,0 +1,162 @@
+// Package api is civicflow's HTTP API, served by Echo. It is the only way
+// into the workflows: it authenticates officials and applicants, validates
+// input, checks authorisation against the read model, and starts or updates
+// Temporal workflows. It never runs activities itself.
+package api
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/go-playground/validator/v10"
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+	"go.temporal.io/sdk/client"
+
+	"civicflow/postgres"
+)
+
+// Config holds the API's settings.
+type Config struct {
+	// TaskQueue is where new case workflows are started.
+	TaskQueue string
+	// NoticePeriod overrides the 7-day public notice (for demos and tests).
+	NoticePeriod time.Duration
+	// ActionTimeout bounds how long an action waits for its workflow.
+	ActionTimeout time.Duration
+}
+
+// Server is the HTTP API.
+type Server struct {
+	store     *postgres.DB
+	temporal  client.Client
+	cfg       Config
+	log       *slog.Logger
+	validator *validator.Validate
+	echo      *echo.Echo
+}
+
+// New builds the server and its routes.
+func New(store *postgres.DB, tc client.Client, cfg Config, log *slog.Logger) *Server {
+	if cfg.ActionTimeout <= 0 {
+		cfg.ActionTimeout = 30 * time.Second
+	}
+	s := &Server{store: store, temporal: tc, cfg: cfg, log: log, validator: newValidator()}
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.HTTPErrorHandler = s.handleError
+	e.Use(middleware.Recover())
+	e.Use(middleware.RequestID())
+	e.Use(middleware.RequestLoggerWithConfig(middleware.RequestLoggerConfig{
+		LogMethod: true, LogURIPath: true, LogStatus: true, LogLatency: true, LogRequestID: true, LogError: true,
+		LogValuesFunc: func(c echo.Context, v middleware.RequestLoggerValues) error {
+			s.log.Info("request", "method", v.Method, "path", v.URIPath, "status", v.Status,
+				"latency_ms", v.Latency.Milliseconds(), "request_id", v.RequestID)
+			return nil
+		},
+	}))
+	for _, r := range s.routes() {
+		h := r.handler
+		switch r.auth {
+		case authOfficial:
+			h = s.requireOfficial(h)
+		case authApplicant:
+			h = s.requireApplicant(h)
+		}
+		e.Add(r.method, r.path, h, middleware.BodyLimit(r.bodyLimit()))
+	}
+	s.echo = e
+	return s
+}
+
+// Handler returns the HTTP handler.
+func (s *Server) Handler() http.Handler { return s.echo }
+
+// Echo returns the Echo instance, for tests that inspect routes.
+func (s *Server) Echo() *echo.Echo { return s.echo }
+
+type authKind int
+
+const (
+	authNone authKind = iota
+	authOfficial
+	authApplicant
+)
+
+// route is one row of the route table.
+type route struct {
+	method  string
+	path    string
+	auth    authKind
+	handler echo.HandlerFunc
+	upload  bool // multipart file upload: larger body limit
+}
+
+func (r route) bodyLimit() string {
+	if r.upload {
+		return "11M"
+	}
+	return "1M"
+}
+
+// routes is the single table of the API. docs/api.md and openapi.json
+// describe the same routes; a test keeps them in step.
+func (s *Server) routes() []route {
+	return []route{
+		{http.MethodGet, "/healthz", authNone, s.healthz, false},
+		{http.MethodGet, "/readyz", authNone, s.readyz, false},
+		{http.MethodGet, "/api/v1/openapi.json", authNone, s.openAPI, false},
+		{http.MethodGet, "/api/v1/jurisdictions", authNone, s.listJurisdictions, false},
+
+		{http.MethodPost, "/api/v1/applications", authNone, s.submit, false},
+		{http.MethodGet, "/api/v1/applications/:ref", authApplicant, s.applicantView, false},
+		{http.MethodPost, "/api/v1/applications/:ref/papers", authApplicant, s.applicantUpload, true},
+		{http.MethodPost, "/api/v1/applications/:ref/supplements", authApplicant, s.provideSupplements, false},
+		{http.MethodPost, "/api/v1/applications/:ref/withdraw", authApplicant, s.withdraw, false},
+
+		{http.MethodPost, "/api/v1/auth/login", authNone, s.login, false},
+		{http.MethodPost, "/api/v1/auth/logout", authOfficial, s.logout, false},
+		{http.MethodGet, "/api/v1/me", authOfficial, s.me, false},
+
+		{http.MethodGet, "/api/v1/cases", authOfficial, s.listCases, false},
+		{http.MethodGet, "/api/v1/cases/:ref", authOfficial, s.caseDetail, false},
+		{http.MethodPost, "/api/v1/cases/:ref/actions/:action", authOfficial, s.act, false},
+		{http.MethodPost, "/api/v1/cases/:ref/papers", authOfficial, s.officialUpload, true},
+		{http.MethodGet, "/api/v1/cases/:ref/papers/:id", authOfficial, s.downloadPaper, false},
+
+		{http.MethodGet, "/api/v1/institutions", authOfficial, s.listInstitutions, false},
+		{http.MethodPost, "/api/v1/allocations/:id/departure", authOfficial, s.recordDeparture, false},
+	}
+}
+
+func (s *Server) healthz(c echo.Context) error {
+	return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
+}
+
+func (s *Server) readyz(c echo.Context) error {
+	ctx, cancel := context.WithTimeout(c.Request().Context(), 3*time.Second)
+	defer cancel()
+	checks := map[string]string{"postgres": "ok", "temporal": "ok"}
+	ready := true
+	if err := s.store.Ping(ctx); err != nil {
+		checks["postgres"], ready = err.Error(), false
+	}
+	if _, err := s.temporal.CheckHealth(ctx, &client.CheckHealthRequest{}); err != nil {
+		checks["temporal"], ready = err.Error(), false
+	}
+	status := http.StatusOK
+	if !ready {
+		status = http.StatusServiceUnavailable
+	}
+	return c.JSON(status, map[string]any{"ready": ready, "checks": checks})
+}
+
+func (s *Server) listJurisdictions(c echo.Context) error {
+	js, err := s.store.Jurisdictions(c.Request().Context())
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]any{"jurisdictions": js})
+}

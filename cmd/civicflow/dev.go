@@ -1,0 +1,127 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"golang.org/x/sync/errgroup"
+
+	"civicflow/demo"
+	"civicflow/devenv"
+	"civicflow/verification"
+)
+
+// runDev brings up the whole system in one process tree and stops all of it
+// on Ctrl-C. Data persists under cfg.DataDir between runs.
+func runDev(ctx context.Context, cfg config, log *slog.Logger, out io.Writer) error {
+	dataDir, err := filepath.Abs(cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(dataDir, 0o755); err != nil {
+		return fmt.Errorf("create data dir: %w", err)
+	}
+	if cfg.DatabaseURL == "" {
+		fmt.Fprintf(out, "starting PostgreSQL (data in %s, port %d)...\n", filepath.Join(dataDir, "postgres"), cfg.PostgresPort)
+		pg, err := devenv.StartPostgres(ctx, devenv.PostgresOptions{DataDir: filepath.Join(dataDir, "postgres"), Port: cfg.PostgresPort})
+		if err != nil {
+			return fmt.Errorf("start postgres: %w", err)
+		}
+		defer pg.Stop()
+		cfg.DatabaseURL = pg.URL()
+	}
+	var temporalUI string
+	if cfg.TemporalAddress == "" {
+		fmt.Fprintf(out, "starting Temporal dev server (store %s, port %d)...\n", filepath.Join(dataDir, "temporal.db"), cfg.TemporalPort)
+		logf, err := os.OpenFile(filepath.Join(dataDir, "temporal.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+		if err != nil {
+			return err
+		}
+		defer logf.Close()
+		tmp, err := devenv.StartTemporal(ctx, devenv.TemporalOptions{DBFile: filepath.Join(dataDir, "temporal.db"),
+			Port: cfg.TemporalPort, UIPort: cfg.TemporalUIPort, Namespace: cfg.TemporalNamespace, Log: logf})
+		if err != nil {
+			return fmt.Errorf("start temporal: %w", err)
+		}
+		defer tmp.Stop()
+		cfg.TemporalAddress, temporalUI = tmp.Address(), tmp.UIURL()
+	}
+
+	db, err := openStore(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if _, err := db.Migrate(ctx); err != nil {
+		return err
+	}
+	password := cfg.DemoPassword
+	if password == "" {
+		password = demo.DefaultPassword
+	}
+	logins, err := demo.Seed(ctx, db, password)
+	if err != nil {
+		return err
+	}
+	tc, err := dialTemporal(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer tc.Close()
+
+	verifierURL := cfg.VerificationURL
+	var verifierLn net.Listener
+	vs, err := verification.NewDevServer()
+	if err != nil {
+		return err
+	}
+	if verifierURL == "" {
+		if verifierLn, err = net.Listen("tcp", cfg.VerifierAddr); err != nil {
+			return fmt.Errorf("listen for the verification stand-in on %s: %w", cfg.VerifierAddr, err)
+		}
+		verifierURL = "http://" + verifierLn.Addr().String()
+	}
+	apiLn, err := net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("listen on %s (set CIVICFLOW_HTTP_ADDR to use another address): %w", cfg.HTTPAddr, err)
+	}
+	w := newWorker(cfg, tc, db, verifierURL)
+	if err := w.Start(); err != nil {
+		return fmt.Errorf("start worker: %w", err)
+	}
+	defer w.Stop()
+
+	g, gctx := errgroup.WithContext(ctx)
+	if verifierLn != nil {
+		g.Go(func() error { return serveHTTP(gctx, verifierLn, vs) })
+	}
+	g.Go(func() error { return serveHTTP(gctx, apiLn, newAPI(cfg, tc, db, log).Handler()) })
+
+	apiURL := "http://" + apiLn.Addr().String()
+	fmt.Fprintf(out, "\ncivicflow is running.\n")
+	fmt.Fprintf(out, "  API                 %s   (OpenAPI: %s/api/v1/openapi.json)\n", apiURL, apiURL)
+	if temporalUI != "" {
+		fmt.Fprintf(out, "  Temporal UI         %s\n", temporalUI)
+	}
+	fmt.Fprintf(out, "  Temporal            %s (namespace %s)\n", cfg.TemporalAddress, cfg.TemporalNamespace)
+	fmt.Fprintf(out, "  PostgreSQL          %s\n", cfg.DatabaseURL)
+	fmt.Fprintf(out, "  Verification stand-in %s\n", verifierURL)
+	fmt.Fprintf(out, "  Public notice lasts %s (CIVICFLOW_NOTICE_PERIOD)\n\n", cfg.NoticePeriod)
+	printLogins(out, logins, password)
+	fmt.Fprintf(out, "\nResidents known to the verification stand-in: %s\n", strings.Join(vs.SeededIDNumbers(), " "))
+	fmt.Fprintf(out, "Walk a case through every stage: see README.md. Press Ctrl-C to stop.\n\n")
+
+	err = g.Wait()
+	fmt.Fprintln(out, "stopping...")
+	if err != nil && !errors.Is(err, context.Canceled) {
+		return err
+	}
+	return nil
+}

@@ -1,0 +1,87 @@
+// Command civicflow runs civicflow: the HTTP API, the Temporal worker, the
+// database migrations, and `dev`, which brings up everything on one machine.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+const usage = `civicflow — social-assistance applications as durable workflows
+
+usage: civicflow <command>
+
+commands:
+  dev       run everything in one process tree: a private PostgreSQL cluster and a
+            Temporal dev server (data under CIVICFLOW_DATA_DIR, default .data),
+            migrations, demo data, the verification-platform stand-in, worker and API
+  api       serve the HTTP API (needs CIVICFLOW_DATABASE_URL, CIVICFLOW_TEMPORAL_ADDRESS)
+  worker    run the Temporal worker (also CIVICFLOW_VERIFICATION_URL)
+  migrate   apply database migrations and exit
+  seed      create demo institutions and officials (idempotent)
+  verifier  serve the verification-platform stand-in on CIVICFLOW_VERIFIER_ADDR
+
+Configuration is by environment; see docs/operations.md.
+`
+
+func main() {
+	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "civicflow:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("civicflow", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprint(stderr, usage) }
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() == 0 {
+		fs.Usage()
+		return errors.New("no command given")
+	}
+	cfg, err := loadConfig()
+	if err != nil {
+		return err
+	}
+	log := newLogger(stderr, cfg.LogLevel)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	switch cmd := fs.Arg(0); cmd {
+	case "dev":
+		return runDev(ctx, cfg, log, stdout)
+	case "api":
+		return runAPI(ctx, cfg, log)
+	case "worker":
+		return runWorker(ctx, cfg, log)
+	case "migrate":
+		return runMigrate(ctx, cfg, stdout)
+	case "seed":
+		return runSeed(ctx, cfg, stdout)
+	case "verifier":
+		return runVerifier(ctx, cfg, log)
+	case "help":
+		fs.Usage()
+		return nil
+	default:
+		fs.Usage()
+		return fmt.Errorf("unknown command %q", cmd)
+	}
+}
+
+func newLogger(w io.Writer, level string) *slog.Logger {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		l = slog.LevelInfo
+	}
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l}))
+}
