@@ -67,7 +67,9 @@ func (s Stage) Terminal() bool {
 	return false
 }
 
-// BeforeDecision reports whether the applicant may still withdraw.
+// BeforeDecision reports whether the district has not yet decided: papers
+// may still be added. (Withdrawal also needs a running workflow, so it is
+// not offered in StageSubmitted; see the rules in access.go.)
 func (s Stage) BeforeDecision() bool {
 	switch s {
 	case StageSubmitted, StageIntake, StageAwaitingSupplements, StageInvestigation,

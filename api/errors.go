@@ -113,4 +113,3 @@ func (s *Server) handleError(err error, c echo.Context) {
 		s.log.Error("write error response", "err", err)
 	}
 }
-

@@ -136,15 +136,11 @@ func (c *careCase) stepLocked(ctx workflow.Context, s step) error {
 		At: workflow.Now(ctx), WaitingFor: s.waitingFor, CareLevel: s.careLevel,
 		NoticeEndsAt: s.noticeEndsAt, SupportStart: s.supportStart,
 	}
-	var err error
-	if s.admit != 0 {
-		err = workflow.ExecuteActivity(ctx, a.ConfirmAdmission, activities.AdmissionInput{AllocationID: s.admit, Transition: t}).Get(ctx, nil)
-	} else {
-		err = workflow.ExecuteActivity(ctx, a.RecordTransition, activities.RecordInput{Transition: t}).Get(ctx, nil)
-	}
-	if err != nil {
-		return fmt.Errorf("record %s: %w", s.action, err)
-	}
+	// The state moves first, so that an update validated while the write is
+	// in flight already sees the stage the read model is about to show (the
+	// API checks against the read model and may send it at once). Handlers
+	// wait on the lock held here before they act.
+	prev := c.state
 	changed := c.state.Stage != s.to
 	c.state.Seq, c.state.Stage = seq, s.to
 	if s.waitingFor != nil {
@@ -160,6 +156,16 @@ func (c *careCase) stepLocked(ctx workflow.Context, s step) error {
 	}
 	if s.supportStart != nil {
 		c.state.SupportStart = s.supportStart
+	}
+	var err error
+	if s.admit != 0 {
+		err = workflow.ExecuteActivity(ctx, a.ConfirmAdmission, activities.AdmissionInput{AllocationID: s.admit, Transition: t}).Get(ctx, nil)
+	} else {
+		err = workflow.ExecuteActivity(ctx, a.RecordTransition, activities.RecordInput{Transition: t}).Get(ctx, nil)
+	}
+	if err != nil {
+		c.state = prev // only a non-retryable (invalid) write gets here
+		return fmt.Errorf("record %s: %w", s.action, err)
 	}
 	if changed {
 		if err := workflow.UpsertTypedSearchAttributes(ctx, AttrStage.ValueSet(string(s.to))); err != nil {
@@ -301,6 +307,7 @@ func (c *careCase) apply(ctx workflow.Context, act civicflow.Action, req ActionR
 	case civicflow.ActionLodgeObjection:
 		s.to = civicflow.StageInvestigation
 		s.details = map[string]any{"objector": req.Objector}
+		c.startRound()
 	case civicflow.ActionApprove:
 		s.to, s.careLevel = civicflow.StagePlacement, req.CareLevel
 		if s.careLevel == "" {
@@ -308,6 +315,7 @@ func (c *careCase) apply(ctx workflow.Context, act civicflow.Action, req ActionR
 		}
 	case civicflow.ActionReturn:
 		s.to = civicflow.StageInvestigation
+		c.startRound()
 	case civicflow.ActionConfirmAdmission:
 		s.to, s.admit = civicflow.StageCompleted, c.state.AllocationID
 		start := civicflow.SupportStart(workflow.Now(ctx))
@@ -319,17 +327,15 @@ func (c *careCase) apply(ctx workflow.Context, act civicflow.Action, req ActionR
 	if err := c.stepLocked(ctx, s); err != nil {
 		return err
 	}
-	switch act {
-	case civicflow.ActionRecordInvestigation:
+	if act == civicflow.ActionRecordInvestigation {
 		c.state.HomeVisit = req.HomeVisit
-	case civicflow.ActionLodgeObjection, civicflow.ActionReturn:
-		c.startRound()
 	}
 	return nil
 }
 
 // startRound begins an investigation round: a new home visit and a new
-// household check are needed.
+// household check are needed. Callers start the round before the step that
+// enters investigation, so the main loop never sees the stage without it.
 func (c *careCase) startRound() {
 	c.state.Round++
 	c.state.HomeVisit = nil

@@ -1,0 +1,34 @@
+package main
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+	historypb "go.temporal.io/api/history/v1"
+	"google.golang.org/protobuf/encoding/protojson"
+)
+
+// saveHistory writes a workflow's history to workflows/testdata/histories
+// when CIVICFLOW_SAVE_HISTORIES is set, for the replay tests in package
+// workflows. Run `make histories` after changing a workflow on purpose.
+func saveHistory(t *testing.T, e *e2eSystem, workflowID, name string) {
+	t.Helper()
+	if os.Getenv("CIVICFLOW_SAVE_HISTORIES") == "" {
+		return
+	}
+	it := e.tc.GetWorkflowHistory(context.Background(), workflowID, "", false, 0)
+	var h historypb.History
+	for it.HasNext() {
+		ev, err := it.Next()
+		require.NoError(t, err)
+		h.Events = append(h.Events, ev)
+	}
+	b, err := protojson.MarshalOptions{Indent: "  "}.Marshal(&h)
+	require.NoError(t, err)
+	dir := filepath.Join("..", "..", "workflows", "testdata", "histories")
+	require.NoError(t, os.MkdirAll(dir, 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, name+".json"), b, 0o644))
+}
