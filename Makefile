@@ -7,7 +7,7 @@ TEMPORAL_CLI_VERSION := v1.5.1
 # sudo only when not already root
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: help deps build run test clean
+.PHONY: help deps build run test histories clean
 
 help: ## List the targets
 	@echo "civicflow make targets:"
@@ -39,6 +39,10 @@ run: deps build ## Run `civicflow dev` (local Postgres + Temporal + app); Ctrl-C
 test: deps ## go vet, then all tests with real Postgres and Temporal
 	go vet ./...
 	CIVICFLOW_TEMPORAL_BIN=$(CURDIR)/bin/temporal CIVICFLOW_REQUIRE_SERVICES=1 go test -count=1 -timeout 30m ./...
+
+histories: deps ## Re-record the workflow histories replayed by the tests (after an intended workflow change)
+	CIVICFLOW_TEMPORAL_BIN=$(CURDIR)/bin/temporal CIVICFLOW_REQUIRE_SERVICES=1 CIVICFLOW_SAVE_HISTORIES=1 \
+		go test -count=1 -run 'TestE2E' ./cmd/civicflow/
 
 clean: ## Remove bin/ and .data/ (local service data included)
 	@for d in bin .data; do \

@@ -473,6 +473,7 @@ func TestE2ERejectionsAndWithdrawal(t *testing.T) {
 	r = e.postJSON(t, "/api/v1/applications/"+b.Ref+"/withdraw", map[string]string{"X-Access-Code": b.Code}, map[string]any{"reasons": "已由女儿照料"})
 	require.Equal(t, http.StatusOK, r.Status, string(r.Raw))
 	require.Equal(t, "withdrawn", r.str("stage"))
+	require.Equal(t, http.StatusConflict, e.act(t, ts, b.Ref, "record_investigation", visitBody("eligible")).Status)
 
 	// Objection during notice, then return by the district, then refusal.
 	c := e.toReview(t, ts, "self_care")
@@ -493,6 +494,8 @@ func TestE2ERejectionsAndWithdrawal(t *testing.T) {
 	cs, err := e.db.Case(context.Background(), c.ID)
 	require.NoError(t, err)
 	require.Equal(t, civicflow.StageRejected, cs.Stage)
+	saveHistory(t, e, civicflow.CaseWorkflowID(c.ID), "centralised_care_returned_rejected")
+	saveHistory(t, e, civicflow.CaseWorkflowID(b.ID), "centralised_care_withdrawn")
 }
 
 func TestE2EWaitlistAndDeparture(t *testing.T) {
@@ -575,6 +578,8 @@ func TestE2EWaitlistAndDeparture(t *testing.T) {
 	require.Equal(t, old.BedID, al.BedID, "the freed bed went to the first waiting case")
 	r = e.postJSON(t, fmt.Sprintf("/api/v1/allocations/%d/departure", mine.AllocationID), st, map[string]any{"reasons": "again"})
 	require.Equal(t, http.StatusConflict, r.Status)
+	saveHistory(t, e, civicflow.CaseWorkflowID(waiting[0].ID), "centralised_care_waitlisted_placed")
+	saveHistory(t, e, civicflow.DepartureWorkflowID(mine.AllocationID), "departure_bed_offered")
 }
 
 func TestE2EWorkerRestartLosesNothing(t *testing.T) {
