@@ -7,7 +7,7 @@ TEMPORAL_CLI_VERSION := v1.5.1
 # sudo only when not already root
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: help deps build run test histories clean
+.PHONY: help deps build run test histories clean cluster-test chaos fuzz bench
 
 help: ## List the targets
 	@echo "civicflow make targets:"
@@ -39,6 +39,50 @@ run: deps build ## Run `civicflow dev` (local Postgres + Temporal + app); Ctrl-C
 test: deps ## go vet, then all tests with real Postgres and Temporal
 	go vet ./...
 	CIVICFLOW_TEMPORAL_BIN=$(CURDIR)/bin/temporal CIVICFLOW_REQUIRE_SERVICES=1 go test -count=1 -timeout 30m ./...
+
+# The real Temporal server and its SQL schema tool, pinned (v1.32.1) in
+# tools/temporal-server/go.mod and built from Go modules, for cluster-test.
+TEMPORAL_SERVER_BINS := bin/temporal-server bin/temporal-sql-tool
+
+$(TEMPORAL_SERVER_BINS) &: tools/temporal-server/go.mod tools/temporal-server/go.sum ## Build the Temporal server and temporal-sql-tool into bin/ (several minutes the first time)
+	@start=$$(date +%s); \
+	cd tools/temporal-server && \
+	go build -o $(CURDIR)/bin/temporal-server go.temporal.io/server/cmd/server && \
+	go build -o $(CURDIR)/bin/temporal-sql-tool go.temporal.io/server/cmd/tools/sql && \
+	echo "built bin/temporal-server and bin/temporal-sql-tool in $$(( $$(date +%s) - start ))s"
+
+cluster-test: deps $(TEMPORAL_SERVER_BINS) ## End-to-end tests on the production topology: real Temporal server on PostgreSQL, 2 APIs, 2 workers, restarts
+	@start=$$(date +%s); \
+	$(CURDIR)/bin/temporal-server validate-dynamic-config deploy/temporal/dynamicconfig.yaml && \
+	CIVICFLOW_CLUSTER_TEST=1 CIVICFLOW_REQUIRE_SERVICES=1 \
+		CIVICFLOW_TEMPORAL_SERVER_BIN=$(CURDIR)/bin/temporal-server \
+		CIVICFLOW_TEMPORAL_SQL_TOOL=$(CURDIR)/bin/temporal-sql-tool \
+		go test -count=1 -timeout 30m -run 'TestE2E|TestCluster' -v ./cmd/civicflow/; \
+	status=$$?; \
+	echo "cluster-test: make cluster-test took $$(( $$(date +%s) - start ))s (exit $$status)"; exit $$status
+
+chaos: deps ## Fault tests: cases driven through api/worker processes while each part is killed or restarted
+	@start=$$(date +%s); \
+	CIVICFLOW_CHAOS=1 CIVICFLOW_TEMPORAL_BIN=$(CURDIR)/bin/temporal CIVICFLOW_REQUIRE_SERVICES=1 \
+		go test -count=1 -timeout 20m -run TestChaos -v ./chaos/; \
+	status=$$?; \
+	echo "chaos: make chaos took $$(( $$(date +%s) - start ))s (exit $$status)"; exit $$status
+
+# Fuzz targets and their packages; each runs for FUZZTIME (seeds committed
+# as f.Add calls and under testdata/fuzz run in every `go test`).
+FUZZTIME ?= 10s
+FUZZ_TARGETS := .:FuzzParseIDNumber .:FuzzNameReason .:FuzzWorkingDays ./api:FuzzBind
+
+fuzz: ## Run each fuzz target for FUZZTIME (default 10s)
+	@for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; name=$${t##*:}; \
+		echo "fuzz: $$name in $$pkg for $(FUZZTIME)"; \
+		go test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+	done
+
+# BENCH_FLAGS passes flags to civicflow-bench, e.g. BENCH_FLAGS="-cases 1000 -in-flight 64"
+bench: deps build ## Measure civicflow against the bare engine (~10 min); writes results/ (docs/performance.md)
+	CIVICFLOW_TEMPORAL_BIN=$(CURDIR)/bin/temporal go run ./cmd/civicflow-bench -civicflow bin/civicflow -out results $(BENCH_FLAGS)
 
 histories: deps ## Re-record the workflow histories replayed by the tests (after an intended workflow change)
 	CIVICFLOW_TEMPORAL_BIN=$(CURDIR)/bin/temporal CIVICFLOW_REQUIRE_SERVICES=1 CIVICFLOW_SAVE_HISTORIES=1 \

@@ -19,6 +19,7 @@ const (
 	EUNAUTHORIZED = "unauthorized" // no valid credentials
 	ETOOLARGE     = "too_large"    // payload beyond a limit
 	EUNAVAILABLE  = "unavailable"  // a dependency is down; retrying later may work
+	ETOOMANY      = "rate_limited" // too many attempts (failed logins, access codes); wait and retry
 	EINTERNAL     = "internal"     // a bug or an unexpected failure; details are logged, not shown
 )
 
@@ -34,6 +35,9 @@ type Error struct {
 	Code    string
 	Message string
 	Fields  []FieldError
+	// Reference names the existing case a conflict is about (a duplicate
+	// application); adapters decide how much of it the caller may see.
+	Reference string
 }
 
 func (e *Error) Error() string {

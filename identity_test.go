@@ -317,6 +317,10 @@ func FuzzParseIDNumber(f *testing.F) {
 		"610113800101123", "99011319800101123X", "61011319450230123X",
 		"", "x", "\xff\xfe", "６１０１１３１９８００１０１１２３５",
 		"11010519491231002\xff", "1101051949123100\xffX",
+		// Added for issue 9 (hostile input): leap days, future births,
+		// embedded NUL and spaces, a full-width X, one character too many.
+		idWith("61011320000229001"), idWith("61011319000229001"), idWith("61011399991231001"),
+		"110105194912310\x0002X", "1101051949 1231002X", "11010519491231002Ｘ", "11010519491231002X1",
 	} {
 		f.Add(s)
 	}

@@ -68,36 +68,45 @@ type Disability struct {
 
 // Case is the read model of one application, as kept in PostgreSQL.
 type Case struct {
-	ID             int64       `json:"id"`
-	Reference      string      `json:"reference"`
-	Type           CaseType    `json:"case_type"`
-	Stage          Stage       `json:"stage"`
-	WorkflowID     string      `json:"workflow_id"`
-	PersonID       int64       `json:"person_id"`
-	PersonName     string      `json:"person_name"`
-	IDNumberMasked string      `json:"id_number_masked"`
-	PhoneMasked    string      `json:"phone_masked,omitempty"`
-	BirthDate      time.Time   `json:"birth_date"`
-	DistrictCode   string      `json:"district_code"`
-	TownshipCode   string      `json:"township_code"`
-	CommunityCode  string      `json:"community_code"`
-	Address        string      `json:"address"`
-	Relation       Relation    `json:"relation"`
-	ApplicantName  string      `json:"applicant_name"`
-	SelfCare       CareLevel   `json:"reported_self_care"`
-	CareLevel      CareLevel   `json:"care_level,omitempty"`
-	Disability     *Disability `json:"disability,omitempty"`
-	Statement      string      `json:"statement"`
-	WaitingFor     []string    `json:"waiting_for"`
-	InstitutionID  int64       `json:"institution_id,omitempty"`
-	BedID          int64       `json:"bed_id,omitempty"`
-	AllocationID   int64       `json:"allocation_id,omitempty"`
-	SupportStart   *time.Time  `json:"support_start,omitempty"`
-	NoticeEndsAt   *time.Time  `json:"notice_ends_at,omitempty"`
-	Seq            int         `json:"version"`
-	StageEnteredAt time.Time   `json:"stage_entered_at"`
-	CreatedAt      time.Time   `json:"created_at"`
-	UpdatedAt      time.Time   `json:"updated_at"`
+	ID             int64     `json:"id"`
+	Reference      string    `json:"reference"`
+	Type           CaseType  `json:"case_type"`
+	Stage          Stage     `json:"stage"`
+	WorkflowID     string    `json:"workflow_id"`
+	PersonID       int64     `json:"person_id"`
+	PersonName     string    `json:"person_name"`
+	IDNumberMasked string    `json:"id_number_masked"`
+	PhoneMasked    string    `json:"phone_masked,omitempty"`
+	BirthDate      time.Time `json:"birth_date"`
+	DistrictCode   string    `json:"district_code"`
+	TownshipCode   string    `json:"township_code"`
+	CommunityCode  string    `json:"community_code"`
+	Address        string    `json:"address"`
+	Relation       Relation  `json:"relation"`
+	ApplicantName  string    `json:"applicant_name"`
+	SelfCare       CareLevel `json:"reported_self_care"`
+	CareLevel      CareLevel `json:"care_level,omitempty"`
+	// Disability is sealed at rest and not read into the case: see
+	// DisabilityRecorded, and the audited reveal for the details.
+	Disability         *Disability `json:"disability,omitempty"`
+	DisabilityRecorded bool        `json:"disability_recorded"`
+	Statement          string      `json:"statement"`
+	WaitingFor         []string    `json:"waiting_for"`
+	InstitutionID      int64       `json:"institution_id,omitempty"`
+	BedID              int64       `json:"bed_id,omitempty"`
+	AllocationID       int64       `json:"allocation_id,omitempty"`
+	SupportStart       *time.Time  `json:"support_start,omitempty"`
+	NoticeEndsAt       *time.Time  `json:"notice_ends_at,omitempty"`
+	Seq                int         `json:"version"`
+	StageEnteredAt     time.Time   `json:"stage_entered_at"`
+	// StageDueAt is when the current stage is due (issue 4); nil: no
+	// limit, the clock is stopped (waiting for the applicant) or closed.
+	StageDueAt *time.Time `json:"stage_due_at,omitempty"`
+	// AssignedUserID is the official a supervisor made responsible; 0:
+	// every official of the role in the case's jurisdiction.
+	AssignedUserID int64     `json:"assigned_user_id,omitempty"`
+	CreatedAt      time.Time `json:"created_at"`
+	UpdatedAt      time.Time `json:"updated_at"`
 }
 
 // Scope returns the authorisation scope of the case.

@@ -25,6 +25,9 @@ type Platform interface {
 type Activities struct {
 	Store    *postgres.DB
 	Platform Platform
+	// Notifier sends notifications from the outbox; nil in a worker
+	// without mail configured (see notifications.go).
+	Notifier *Notifier
 }
 
 // retryable turns domain errors that no retry can fix into non-retryable

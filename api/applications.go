@@ -81,8 +81,9 @@ func (s *Server) submit(c echo.Context) error {
 	hash := sha256.Sum256(canonical)
 	created, err := s.store.CreateApplication(ctx, postgres.NewCase{Application: *app, IdempotencyKey: key, RequestHash: hash[:]})
 	if err != nil {
-		return err
+		return s.duplicateError(c, err)
 	}
+	c.Set(ctxAuditTarget, created.Reference)
 	// Start (or find) the case's workflow. A replayed request whose first
 	// attempt wrote the case but failed to start it starts it now.
 	if err := s.startCase(ctx, created.CaseID, created.Reference, app); err != nil {

@@ -2,11 +2,13 @@ package api
 
 import (
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/labstack/echo/v4"
 
 	"civicflow"
+	"civicflow/postgres"
 )
 
 const (
@@ -43,7 +45,30 @@ func (s *Server) requireApplicant(next echo.HandlerFunc) echo.HandlerFunc {
 		if code == "" {
 			return civicflow.Errorf(civicflow.EUNAUTHORIZED, "send the case's access code in the "+HeaderAccessCode+" header")
 		}
-		cs, err := s.store.CaseByAccessCode(c.Request().Context(), c.Param("ref"), code)
+		ctx := c.Request().Context()
+		ref := c.Param("ref")
+		// Guessing is throttled per reference and per client address, with
+		// counters in PostgreSQL (see docs/security.md).
+		refKey, ipKey := "ref:"+clip(ref, 64), clientKey("code-ip:", c)
+		if until, err := s.store.LockedUntil(ctx, refKey, ipKey); err != nil {
+			return err
+		} else if !until.IsZero() {
+			_ = s.audit(c, postgres.AuditEntry{Action: "applicant.access", TargetType: "case", TargetID: ref,
+				Outcome: postgres.OutcomeDenied, Details: map[string]any{"reason": "throttled"}})
+			return rateLimited(c, until, "too many wrong access codes")
+		}
+		cs, err := s.store.CaseByAccessCode(ctx, ref, code)
+		if civicflow.ErrorCode(err) == civicflow.EUNAUTHORIZED {
+			if _, ferr := s.store.RecordFailure(ctx, refKey, s.cfg.Limits.AccessCode); ferr != nil {
+				return ferr
+			}
+			if _, ferr := s.store.RecordFailure(ctx, ipKey, s.cfg.Limits.AccessCodePerIP); ferr != nil {
+				return ferr
+			}
+			_ = s.audit(c, postgres.AuditEntry{Action: "applicant.access", TargetType: "case", TargetID: ref,
+				Outcome: postgres.OutcomeDenied, Details: map[string]any{"reason": "wrong_code"}})
+			return err
+		}
 		if err != nil {
 			return err
 		}
@@ -67,10 +92,39 @@ func (s *Server) login(c echo.Context) error {
 	if err := s.bind(c, &req); err != nil {
 		return err
 	}
-	sess, err := s.store.Login(c.Request().Context(), req.Username, req.Password)
+	ctx := c.Request().Context()
+	// Failed logins lock the username (whether it exists or not, so that
+	// the lock tells nothing) and throttle the client address.
+	userKey, ipKey := "user:"+strings.ToLower(req.Username), clientKey("login-ip:", c)
+	who := civicflow.Actor{Role: "anonymous", Username: clip(req.Username, 64)}
+	if until, err := s.store.LockedUntil(ctx, userKey, ipKey); err != nil {
+		return err
+	} else if !until.IsZero() {
+		_ = s.audit(c, postgres.AuditEntry{Actor: who, Action: "auth.login", TargetType: "user", TargetID: who.Username,
+			Outcome: postgres.OutcomeDenied, Details: map[string]any{"reason": "locked"}})
+		return rateLimited(c, until, "too many failed logins for this account or from this address")
+	}
+	sess, err := s.store.Login(ctx, req.Username, req.Password)
+	if civicflow.ErrorCode(err) == civicflow.EUNAUTHORIZED {
+		until, ferr := s.store.RecordFailure(ctx, userKey, s.cfg.Limits.Login)
+		if ferr != nil {
+			return ferr
+		}
+		if _, ferr := s.store.RecordFailure(ctx, ipKey, s.cfg.Limits.LoginPerIP); ferr != nil {
+			return ferr
+		}
+		_ = s.audit(c, postgres.AuditEntry{Actor: who, Action: "auth.login", TargetType: "user", TargetID: who.Username,
+			Outcome: postgres.OutcomeDenied, Details: map[string]any{"reason": "wrong_credentials", "locked": !until.IsZero()}})
+		return err
+	}
 	if err != nil {
 		return err
 	}
+	if err := s.store.ClearFailures(ctx, userKey); err != nil {
+		return err
+	}
+	_ = s.audit(c, postgres.AuditEntry{Actor: sess.User.Actor(), Action: "auth.login", TargetType: "user",
+		TargetID: strconv.FormatInt(sess.User.ID, 10), Outcome: postgres.OutcomeSuccess})
 	return c.JSON(http.StatusOK, sess)
 }
 

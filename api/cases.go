@@ -23,8 +23,18 @@ func itoa(i int) string { return strconv.Itoa(i) }
 // recorded it. The workflow's validator checks everything again against its
 // own state; a rejection there writes nothing to history.
 func (s *Server) runAction(c echo.Context, cs *civicflow.Case, actor civicflow.Actor, act civicflow.Action, req workflows.ActionRequest) error {
+	key := c.Request().Header.Get("Idempotency-Key")
 	if err := civicflow.Authorize(actor, act, cs.Scope()); err != nil {
-		return err
+		// A retry of an action whose first attempt was applied but not
+		// answered (a crash, a timeout) finds the read model already past
+		// the stage the action needs. With its Idempotency-Key it goes to
+		// the workflow anyway: Temporal answers a known update ID with the
+		// first attempt's outcome, and the workflow's validator refuses a
+		// new action in the wrong stage without writing history. Role and
+		// jurisdiction are never deferred.
+		if key == "" || civicflow.ErrorCode(err) != civicflow.ECONFLICT {
+			return err
+		}
 	}
 	req.Actor = actor
 	ctx, cancel := context.WithTimeout(c.Request().Context(), s.cfg.ActionTimeout)
@@ -32,7 +42,7 @@ func (s *Server) runAction(c echo.Context, cs *civicflow.Case, actor civicflow.A
 	handle, err := s.temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
 		WorkflowID:   cs.WorkflowID,
 		UpdateName:   string(act),
-		UpdateID:     c.Request().Header.Get("Idempotency-Key"),
+		UpdateID:     key,
 		Args:         []any{req},
 		WaitForStage: client.WorkflowUpdateStageCompleted,
 	})
@@ -58,11 +68,28 @@ func (s *Server) actionError(ctx context.Context, cs *civicflow.Case, err error)
 		}
 		return civicflow.Errorf(civicflow.ECONFLICT, "the case is not running")
 	}
-	if errors.Is(err, context.DeadlineExceeded) {
+	if errors.Is(err, context.DeadlineExceeded) || temporalUnavailable(err) {
 		return &civicflow.Error{Code: civicflow.EUNAVAILABLE,
 			Message: "the action was not confirmed in time; send it again with the same Idempotency-Key to apply it once"}
 	}
 	return err
+}
+
+// temporalUnavailable reports whether err says Temporal could not be
+// reached or did not answer in time (a restart, an overload): worth a retry
+// with the same Idempotency-Key, not an internal error.
+func temporalUnavailable(err error) bool {
+	var (
+		unavailable *serviceerror.Unavailable
+		deadline    *serviceerror.DeadlineExceeded
+		exhausted   *serviceerror.ResourceExhausted
+		canceled    *serviceerror.Canceled
+		busy        *serviceerror.WorkflowNotReady
+		aborted     *serviceerror.Aborted // e.g. an update lost when the server restarted
+		nsDown      *serviceerror.NamespaceUnavailable
+	)
+	return errors.As(err, &unavailable) || errors.As(err, &deadline) || errors.As(err, &exhausted) ||
+		errors.As(err, &canceled) || errors.As(err, &busy) || errors.As(err, &aborted) || errors.As(err, &nsDown)
 }
 
 // caseListItem is one row of the officials' case list.
@@ -157,6 +184,7 @@ func (s *Server) officialCase(c echo.Context) (*civicflow.Case, error) {
 	if err != nil {
 		return nil, err
 	}
+	c.Set(ctxCase, cs) // the request log names the case, refused or not
 	actor := actorOf(c)
 	if !civicflow.CanReadCases(actor.Role) || !civicflow.InJurisdiction(actor, cs.Scope()) {
 		return nil, civicflow.Errorf(civicflow.EFORBIDDEN, "this case is outside your jurisdiction")

@@ -151,6 +151,14 @@ func (s *Server) bind(c echo.Context, dst any) error {
 	if !utf8.Valid(body) {
 		return echo.NewHTTPError(http.StatusBadRequest, "the request body is not valid UTF-8")
 	}
+	// PostgreSQL text cannot hold NUL: refuse it here, as invalid input,
+	// rather than let a workflow fail to record it later.
+	if bytes.Contains(body, []byte(`\u0000`)) {
+		return civicflow.Invalid(civicflow.FieldError{Field: "body", Reason: "text must not contain NUL characters (\\u0000)"})
+	}
+	if err := checkStructure(body); err != nil {
+		return err
+	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(dst); err != nil {
@@ -163,6 +171,92 @@ func (s *Server) bind(c echo.Context, dst any) error {
 		return echo.NewHTTPError(http.StatusBadRequest, "malformed JSON: data after the end of the object")
 	}
 	return s.validate(dst)
+}
+
+// maxJSONDepth bounds how deeply objects and arrays may nest in a request
+// body; no request type nests more than a few levels.
+const maxJSONDepth = 16
+
+// checkStructure refuses what encoding/json would silently accept or
+// struggle with: a key given twice in one object (encoding/json keeps the
+// last one, so two parties could read the same body differently) and
+// nesting deeper than maxJSONDepth. Syntax errors are left to the decoder,
+// which reports them with their position.
+func checkStructure(body []byte) error {
+	type frame struct {
+		object    bool
+		keys      map[string]bool
+		expectKey bool
+		key       string // current key (object) or index (array)
+		index     int
+		path      string
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	var stack []*frame
+	childPath := func() string {
+		if len(stack) == 0 {
+			return ""
+		}
+		top := stack[len(stack)-1]
+		name := top.key
+		if !top.object {
+			name = "[" + itoa(top.index) + "]"
+		}
+		switch {
+		case top.path == "":
+			return strings.TrimPrefix(name, ".")
+		case top.object:
+			return top.path + "." + name
+		}
+		return top.path + name
+	}
+	valueDone := func() {
+		if len(stack) == 0 {
+			return
+		}
+		if top := stack[len(stack)-1]; top.object {
+			top.expectKey = true
+		} else {
+			top.index++
+		}
+	}
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil // io.EOF, or a syntax error the decoder reports
+		}
+		if n := len(stack); n > 0 && stack[n-1].object && stack[n-1].expectKey {
+			top := stack[n-1]
+			if d, ok := tok.(json.Delim); ok && d == '}' {
+				stack = stack[:n-1]
+				valueDone()
+				continue
+			}
+			key, _ := tok.(string)
+			if top.keys[key] {
+				top.key = key
+				return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("malformed JSON: duplicate key %q", childPath()))
+			}
+			top.keys[key], top.key, top.expectKey = true, key, false
+			continue
+		}
+		switch tok {
+		case json.Delim('{'), json.Delim('['):
+			if len(stack) >= maxJSONDepth {
+				return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("malformed JSON: nested more than %d levels deep", maxJSONDepth))
+			}
+			object := tok == json.Delim('{')
+			stack = append(stack, &frame{object: object, keys: map[string]bool{}, expectKey: object, path: childPath()})
+		case json.Delim(']'):
+			if len(stack) > 0 {
+				stack = stack[:len(stack)-1]
+			}
+			valueDone()
+		default:
+			valueDone()
+		}
+	}
 }
 
 func decodeError(err error) error {

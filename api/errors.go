@@ -19,6 +19,9 @@ type errorDetail struct {
 	Code    string                 `json:"code"`
 	Message string                 `json:"message"`
 	Fields  []civicflow.FieldError `json:"fields,omitempty"`
+	// Reference names the open case of a duplicate application (masked
+	// unless the caller may see it).
+	Reference string `json:"reference,omitempty"`
 }
 
 // statusOf maps domain error codes to HTTP statuses: the one place this
@@ -32,6 +35,7 @@ var statusOf = map[string]int{
 	civicflow.ETOOLARGE:     http.StatusRequestEntityTooLarge,
 	civicflow.EUNAVAILABLE:  http.StatusServiceUnavailable,
 	civicflow.EINTERNAL:     http.StatusInternalServerError,
+	civicflow.ETOOMANY:      http.StatusTooManyRequests,
 }
 
 // Codes for protocol-level errors that have no domain meaning.
@@ -50,6 +54,7 @@ var codeOfStatus = map[int]string{
 	http.StatusUnauthorized:          civicflow.EUNAUTHORIZED,
 	http.StatusForbidden:             civicflow.EFORBIDDEN,
 	http.StatusServiceUnavailable:    civicflow.EUNAVAILABLE,
+	http.StatusTooManyRequests:       civicflow.ETOOMANY,
 }
 
 // fromTemporal turns an error from a workflow (an update validator or
@@ -81,7 +86,7 @@ func (s *Server) handleError(err error, c echo.Context) {
 	switch {
 	case errors.As(err, &de):
 		status = statusOf[de.Code]
-		body.Error = errorDetail{Code: de.Code, Message: de.Message, Fields: de.Fields}
+		body.Error = errorDetail{Code: de.Code, Message: de.Message, Fields: de.Fields, Reference: de.Reference}
 	case errors.As(err, &he):
 		status = he.Code
 		msg, ok := he.Message.(string)

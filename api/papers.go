@@ -14,6 +14,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"civicflow"
+	"civicflow/postgres"
 )
 
 // readPaper reads the multipart field "file", checks its size and detects
@@ -86,6 +87,8 @@ func (s *Server) applicantUpload(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	auditDetail(c, "document_id", d.ID)
+	auditDetail(c, "sha256", d.SHA256)
 	return c.JSON(http.StatusCreated, d)
 }
 
@@ -109,6 +112,8 @@ func (s *Server) officialUpload(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	auditDetail(c, "document_id", d.ID)
+	auditDetail(c, "sha256", d.SHA256)
 	return c.JSON(http.StatusCreated, d)
 }
 
@@ -121,9 +126,15 @@ func (s *Server) downloadPaper(c echo.Context) error {
 	if err != nil {
 		return civicflow.Errorf(civicflow.ENOTFOUND, "unknown paper %q", c.Param("id"))
 	}
+	auditDetail(c, "document_id", id)
 	d, content, err := s.store.DocumentContent(c.Request().Context(), cs.ID, id)
 	if err != nil {
 		return err
+	}
+	// A paper shows personal data unmasked: record the read before it is sent.
+	if err := s.audit(c, postgres.AuditEntry{Action: "case.paper_download", TargetType: "case", TargetID: cs.Reference,
+		Outcome: postgres.OutcomeSuccess}); err != nil {
+		return civicflow.Errorf(civicflow.EUNAVAILABLE, "the read could not be recorded in the audit trail, so nothing is shown; try again")
 	}
 	c.Response().Header().Set("Content-Disposition", fmt.Sprintf("attachment; filename*=UTF-8''%s", urlEscape(d.Filename)))
 	c.Response().Header().Set("X-Content-SHA256", d.SHA256)

@@ -7,6 +7,7 @@ package api
 import (
 	"context"
 	"log/slog"
+	"net"
 	"net/http"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 	"github.com/labstack/echo/v4/middleware"
 	"go.temporal.io/sdk/client"
 
+	"civicflow"
 	"civicflow/postgres"
 )
 
@@ -26,6 +28,19 @@ type Config struct {
 	NoticePeriod time.Duration
 	// ActionTimeout bounds how long an action waits for its workflow.
 	ActionTimeout time.Duration
+
+	// Security (issue 3): see docs/security.md.
+	// CORSOrigins are the browser origins allowed to call the API besides
+	// its own; empty: none.
+	CORSOrigins []string
+	// TrustedProxies are the networks whose X-Forwarded-For is believed;
+	// empty: the client address is the TCP peer.
+	TrustedProxies []*net.IPNet
+	// Limits throttle guessing; zero fields take DefaultLimits.
+	Limits Limits
+	// Middleware runs after routing, around every route (metrics, tracing);
+	// c.Path() is the route template there.
+	Middleware []echo.MiddlewareFunc
 }
 
 // Server is the HTTP API.
@@ -43,20 +58,27 @@ func New(store *postgres.DB, tc client.Client, cfg Config, log *slog.Logger) *Se
 	if cfg.ActionTimeout <= 0 {
 		cfg.ActionTimeout = 30 * time.Second
 	}
+	cfg.Limits = cfg.Limits.withDefaults()
 	s := &Server{store: store, temporal: tc, cfg: cfg, log: log, validator: newValidator()}
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.handleError
 	e.Use(middleware.Recover())
 	e.Use(middleware.RequestID())
+	s.useSecurity(e)
 	e.Use(middleware.RequestLoggerWithConfig(middleware.RequestLoggerConfig{
 		LogMethod: true, LogURIPath: true, LogStatus: true, LogLatency: true, LogRequestID: true, LogError: true,
 		LogValuesFunc: func(c echo.Context, v middleware.RequestLoggerValues) error {
-			s.log.Info("request", "method", v.Method, "path", v.URIPath, "status", v.Status,
-				"latency_ms", v.Latency.Milliseconds(), "request_id", v.RequestID)
+			attrs := []any{"method", v.Method, "path", v.URIPath, "route", c.Path(), "status", v.Status,
+				"latency_ms", v.Latency.Milliseconds(), "request_id", v.RequestID}
+			if cs, ok := c.Get(ctxCase).(*civicflow.Case); ok && cs != nil {
+				attrs = append(attrs, "case_id", cs.ID, "workflow_id", civicflow.CaseWorkflowID(cs.ID))
+			}
+			s.log.Info("request", attrs...)
 			return nil
 		},
 	}))
+	e.Use(cfg.Middleware...)
 	for _, r := range s.routes() {
 		h := r.handler
 		switch r.auth {
@@ -65,6 +87,7 @@ func New(store *postgres.DB, tc client.Client, cfg Config, log *slog.Logger) *Se
 		case authApplicant:
 			h = s.requireApplicant(h)
 		}
+		h = s.audited(r.method, r.path, h)
 		e.Add(r.method, r.path, h, middleware.BodyLimit(r.bodyLimit()))
 	}
 	s.echo = e
@@ -128,6 +151,32 @@ func (s *Server) routes() []route {
 
 		{http.MethodGet, "/api/v1/institutions", authOfficial, s.listInstitutions, false},
 		{http.MethodPost, "/api/v1/allocations/:id/departure", authOfficial, s.recordDeparture, false},
+
+		{http.MethodGet, "/api/v1/notifications", authOfficial, s.listNotifications, false},
+		{http.MethodPost, "/api/v1/notifications/:id/retry", authOfficial, s.retryNotification, false},
+
+		{http.MethodPost, "/api/v1/cases/:ref/reveal", authOfficial, s.reveal, false},
+		{http.MethodGet, "/api/v1/admin/users", authOfficial, s.listUsers, false},
+		{http.MethodPost, "/api/v1/admin/users", authOfficial, s.createUser, false},
+		{http.MethodPost, "/api/v1/admin/users/:id/disable", authOfficial, s.disableUser, false},
+		{http.MethodPost, "/api/v1/admin/users/:id/enable", authOfficial, s.enableUser, false},
+		{http.MethodPost, "/api/v1/admin/users/:id/password", authOfficial, s.resetPassword, false},
+		{http.MethodPost, "/api/v1/admin/users/:id/role", authOfficial, s.assignRole, false},
+
+		// Deadlines and supervision (issue 4, api/deadlines.go, api/stuck.go).
+		{http.MethodGet, "/api/v1/admin/calendar", authOfficial, s.listCalendar, false},
+		{http.MethodPut, "/api/v1/admin/calendar/:date", authOfficial, s.putCalendarDay, false},
+		{http.MethodDelete, "/api/v1/admin/calendar/:date", authOfficial, s.deleteCalendarDay, false},
+		{http.MethodGet, "/api/v1/admin/deadlines", authOfficial, s.listDeadlineRules, false},
+		{http.MethodPut, "/api/v1/admin/deadlines/:jurisdiction/:stage", authOfficial, s.putDeadlineRule, false},
+		{http.MethodDelete, "/api/v1/admin/deadlines/:jurisdiction/:stage", authOfficial, s.deleteDeadlineRule, false},
+		{http.MethodGet, "/api/v1/supervision/overdue", authOfficial, s.listOverdue, false},
+		{http.MethodGet, "/api/v1/supervision/overdue/counts", authOfficial, s.overdueCounts, false},
+		{http.MethodGet, "/api/v1/supervision/stage-durations", authOfficial, s.stageDurations, false},
+		{http.MethodGet, "/api/v1/supervision/stuck", authOfficial, s.listStuck, false},
+		{http.MethodPost, "/api/v1/supervision/cases/:ref/reassign", authOfficial, s.reassign, false},
+		{http.MethodPost, "/api/v1/supervision/cases/:ref/notes", authOfficial, s.addSupervisoryNote, false},
+		{http.MethodPost, "/api/v1/supervision/cases/:ref/remind", authOfficial, s.remindNow, false},
 	}
 }
 
@@ -140,11 +189,14 @@ func (s *Server) readyz(c echo.Context) error {
 	defer cancel()
 	checks := map[string]string{"postgres": "ok", "temporal": "ok"}
 	ready := true
+	// Details (addresses, users) go to the log, not to the caller.
 	if err := s.store.Ping(ctx); err != nil {
-		checks["postgres"], ready = err.Error(), false
+		checks["postgres"], ready = "unavailable", false
+		s.log.Warn("readiness: postgres", "err", err)
 	}
 	if _, err := s.temporal.CheckHealth(ctx, &client.CheckHealthRequest{}); err != nil {
-		checks["temporal"], ready = err.Error(), false
+		checks["temporal"], ready = "unavailable", false
+		s.log.Warn("readiness: temporal", "err", err)
 	}
 	status := http.StatusOK
 	if !ready {

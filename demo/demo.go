@@ -63,12 +63,27 @@ func Seed(ctx context.Context, db *postgres.DB, password string) ([]Login, error
 	}
 	out := make([]Login, 0, len(users))
 	for _, u := range users {
-		_, err := db.EnsureUser(ctx, postgres.NewUser{Username: u.Username, DisplayName: u.display, Password: password,
+		id, err := db.EnsureUser(ctx, postgres.NewUser{Username: u.Username, DisplayName: u.display, Password: password,
 			Role: u.Role, Jurisdiction: u.Jurisdiction, InstitutionID: ids[u.institution]})
 		if err != nil {
 			return nil, fmt.Errorf("seed user: %w", err)
 		}
+		// Every demo official gets mail (shown by the local mail sink); the
+		// city supervisor reads it in English.
+		if err := db.SetUserEmail(ctx, id, Email(u.Username), demoLocale(u.Username)); err != nil {
+			return nil, fmt.Errorf("seed user email: %w", err)
+		}
 		out = append(out, u.Login)
 	}
 	return out, nil
+}
+
+// Email is the address of a demo official (delivered to the mail sink only).
+func Email(username string) string { return username + "@civicflow.localhost" }
+
+func demoLocale(username string) string {
+	if username == "sv.city" {
+		return "en"
+	}
+	return "zh"
 }

@@ -337,9 +337,12 @@ func TestAdmissionAndRelease(t *testing.T) {
 	requireSameTime(t, departure.At, c.StageEnteredAt)
 	evs, err = db.Events(ctx, resident)
 	require.NoError(t, err)
-	require.Len(t, evs, 3)
-	require.Equal(t, "departed", evs[2].Key)
-	require.Equal(t, civicflow.StageDeparted, evs[2].ToStage)
+	// Allocation, admission, the note that the applicant (no e-mail) could
+	// not be told of the admission (notifications.go), departure.
+	require.Len(t, evs, 4)
+	require.Equal(t, postgres.ActionNoticeNotSent, evs[2].Action)
+	require.Equal(t, "departed", evs[3].Key)
+	require.Equal(t, civicflow.StageDeparted, evs[3].ToStage)
 	_, err = db.CaseAllocation(ctx, resident)
 	requireCode(t, err, civicflow.ENOTFOUND)
 

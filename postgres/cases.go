@@ -65,13 +65,27 @@ func (db *DB) CreateApplication(ctx context.Context, nc NewCase) (*Created, erro
 			}
 		}
 		a := nc.Application
+		// Personal data is sealed before it reaches the database; the person
+		// is found by the keyed hash of the ID number, never the number.
+		sp, err := db.sealPerson(a.Person.IDNumber, a.Person.Phone)
+		if err != nil {
+			return err
+		}
+		sc, err := db.sealCaseContact(a.ApplicantPhone, a.ApplicantEmail, a.Disability)
+		if err != nil {
+			return err
+		}
 		var personID int64
-		err := tx.QueryRow(ctx, `INSERT INTO persons (id_number, name, birth_date, male, phone, hukou_township_code)
-			VALUES ($1, $2, $3, $4, nullif($5, ''), $6)
-			ON CONFLICT (id_number) DO UPDATE SET name = excluded.name, phone = coalesce(excluded.phone, persons.phone),
+		err = tx.QueryRow(ctx, `INSERT INTO persons (id_number_enc, id_number_hash, id_number_masked, name, birth_date, male,
+				phone_enc, phone_masked, hukou_township_code)
+			VALUES ($1, $2, $3, $4, $5, $6, nullif($7, ''), nullif($8, ''), $9)
+			ON CONFLICT (id_number_hash) DO UPDATE SET name = excluded.name,
+				phone_enc = coalesce(excluded.phone_enc, persons.phone_enc),
+				phone_masked = coalesce(excluded.phone_masked, persons.phone_masked),
 				hukou_township_code = excluded.hukou_township_code, updated_at = now()
 			RETURNING id`,
-			a.Person.IDNumber, a.Person.Name, a.Person.BirthDate, a.Person.Male, a.Person.Phone, a.Person.TownshipCode).Scan(&personID)
+			sp.idNumberEnc, sp.idNumberHash, sp.idNumberMasked, a.Person.Name, a.Person.BirthDate, a.Person.Male,
+			sp.phoneEnc, sp.phoneMasked, a.Person.TownshipCode).Scan(&personID)
 		if err != nil {
 			return mapError("record person", err)
 		}
@@ -82,20 +96,27 @@ func (db *DB) CreateApplication(ctx context.Context, nc NewCase) (*Created, erro
 		district := civicflow.DistrictOf(a.Person.TownshipCode)
 		ref := fmt.Sprintf("TK-%s-%06d", district, caseID)
 		code := newAccessCode()
-		var dkind *string
-		var dgrade *int
-		if a.Disability != nil {
-			k := string(a.Disability.Kind)
-			dkind, dgrade = &k, &a.Disability.Grade
+		// A second open application for the person is a conflict that names
+		// the open case (the API masks it for anonymous callers). Checked
+		// first so that the failed insert does not spend a case number; the
+		// unique index still decides under concurrency.
+		var openRef string
+		err = tx.QueryRow(ctx, `SELECT reference FROM cases WHERE person_id = $1 AND case_type = $2
+			AND stage NOT IN ('rejected', 'withdrawn', 'departed')`, personID, civicflow.CaseTypeCentralisedCare).Scan(&openRef)
+		if err == nil {
+			return &civicflow.Error{Code: civicflow.ECONFLICT, Reference: openRef,
+				Message: "an open application for this person already exists"}
+		} else if err != pgx.ErrNoRows {
+			return err
 		}
 		_, err = tx.Exec(ctx, `INSERT INTO cases (id, reference, case_type, stage, workflow_id, person_id,
-				district_code, township_code, community_code, address, relation, applicant_name, applicant_phone,
-				applicant_email, reported_self_care, disability_kind, disability_grade, statement, access_code_hash)
+				district_code, township_code, community_code, address, relation, applicant_name, applicant_phone_enc,
+				applicant_email_enc, reported_self_care, disability_enc, has_disability, statement, access_code_hash)
 			VALUES ($1, $2, $3, 'submitted', $4, $5, $6, $7, nullif($8, ''), $9, $10, $11, nullif($12, ''),
-				nullif($13, ''), $14, $15, $16, $17, $18)`,
+				nullif($13, ''), $14, nullif($15, ''), $15 <> '', $16, $17)`,
 			caseID, ref, civicflow.CaseTypeCentralisedCare, civicflow.CaseWorkflowID(caseID), personID, district,
-			a.Person.TownshipCode, a.CommunityCode, a.Address, a.Relation, a.ApplicantName, a.ApplicantPhone,
-			a.ApplicantEmail, a.SelfCare, dkind, dgrade, a.Statement, accessCodeHash(ref, code))
+			a.Person.TownshipCode, a.CommunityCode, a.Address, a.Relation, a.ApplicantName, sc.phoneEnc,
+			sc.emailEnc, a.SelfCare, sc.disabilityEnc, a.Statement, accessCodeHash(ref, code))
 		if err != nil {
 			if strings.Contains(err.Error(), "cases_one_open_per_person") {
 				return civicflow.Errorf(civicflow.ECONFLICT, "an open application for this person already exists")
@@ -140,32 +161,26 @@ func accessCodeHash(ref, code string) []byte {
 	return h[:]
 }
 
-const caseColumns = `c.id, c.reference, c.case_type, c.stage, c.workflow_id, c.person_id, p.name, p.id_number,
-	coalesce(p.phone, ''), p.birth_date, c.district_code, c.township_code, coalesce(c.community_code, ''), c.address,
-	c.relation, c.applicant_name, c.reported_self_care, coalesce(c.care_level, ''), c.disability_kind, c.disability_grade,
+// caseColumns read the masked copies of personal data only: lists and
+// timelines never open a sealed value.
+const caseColumns = `c.id, c.reference, c.case_type, c.stage, c.workflow_id, c.person_id, p.name, p.id_number_masked,
+	coalesce(p.phone_masked, ''), p.birth_date, c.district_code, c.township_code, coalesce(c.community_code, ''), c.address,
+	c.relation, c.applicant_name, c.reported_self_care, coalesce(c.care_level, ''), c.has_disability,
 	c.statement, c.waiting_for, coalesce(c.institution_id, 0), coalesce(c.bed_id, 0), coalesce(c.allocation_id, 0),
-	c.support_start, c.notice_ends_at, c.seq, c.stage_entered_at, c.created_at, c.updated_at`
+	c.support_start, c.notice_ends_at, c.seq, c.stage_entered_at, c.created_at, c.updated_at,
+	c.stage_due_at, coalesce(c.assigned_user_id, 0)`
 
 func scanCase(row pgx.Row) (*civicflow.Case, error) {
 	var c civicflow.Case
-	var idNumber, phone string
-	var dkind *string
-	var dgrade *int
 	var waiting []byte
-	err := row.Scan(&c.ID, &c.Reference, &c.Type, &c.Stage, &c.WorkflowID, &c.PersonID, &c.PersonName, &idNumber,
-		&phone, &c.BirthDate, &c.DistrictCode, &c.TownshipCode, &c.CommunityCode, &c.Address,
-		&c.Relation, &c.ApplicantName, &c.SelfCare, &c.CareLevel, &dkind, &dgrade,
+	err := row.Scan(&c.ID, &c.Reference, &c.Type, &c.Stage, &c.WorkflowID, &c.PersonID, &c.PersonName, &c.IDNumberMasked,
+		&c.PhoneMasked, &c.BirthDate, &c.DistrictCode, &c.TownshipCode, &c.CommunityCode, &c.Address,
+		&c.Relation, &c.ApplicantName, &c.SelfCare, &c.CareLevel, &c.DisabilityRecorded,
 		&c.Statement, &waiting, &c.InstitutionID, &c.BedID, &c.AllocationID,
-		&c.SupportStart, &c.NoticeEndsAt, &c.Seq, &c.StageEnteredAt, &c.CreatedAt, &c.UpdatedAt)
+		&c.SupportStart, &c.NoticeEndsAt, &c.Seq, &c.StageEnteredAt, &c.CreatedAt, &c.UpdatedAt,
+		&c.StageDueAt, &c.AssignedUserID)
 	if err != nil {
 		return nil, err
-	}
-	c.IDNumberMasked = civicflow.MaskIDNumber(idNumber)
-	if phone != "" {
-		c.PhoneMasked = civicflow.MaskPhone(phone)
-	}
-	if dkind != nil && dgrade != nil {
-		c.Disability = &civicflow.Disability{Kind: civicflow.DisabilityKind(*dkind), Grade: *dgrade}
 	}
 	c.WaitingFor = []string{}
 	if err := json.Unmarshal(waiting, &c.WaitingFor); err != nil {
@@ -266,9 +281,12 @@ func (db *DB) Events(ctx context.Context, caseID int64) ([]civicflow.Event, erro
 // PersonIDNumber returns the unmasked ID number of the person of a case. It
 // is for activities that must send it to other systems.
 func (db *DB) PersonIDNumber(ctx context.Context, caseID int64) (string, error) {
-	var n string
-	err := db.pool.QueryRow(ctx, `SELECT p.id_number FROM cases c JOIN persons p ON p.id = c.person_id WHERE c.id = $1`, caseID).Scan(&n)
-	return n, mapError(fmt.Sprintf("id number of case %d", caseID), err)
+	var sealed string
+	err := db.pool.QueryRow(ctx, `SELECT p.id_number_enc FROM cases c JOIN persons p ON p.id = c.person_id WHERE c.id = $1`, caseID).Scan(&sealed)
+	if err != nil {
+		return "", mapError(fmt.Sprintf("id number of case %d", caseID), err)
+	}
+	return db.keys.open(aadIDNumber, sealed)
 }
 
 // Transition is one step of a case recorded in the read model: a timeline
@@ -288,6 +306,11 @@ type Transition struct {
 	CareLevel    civicflow.CareLevel // "" leaves it
 	NoticeEndsAt *time.Time
 	SupportStart *time.Time
+	// StageDueAt is the due date of the stage the step enters (issue 4,
+	// docs/deadlines.md). A step that changes the stage replaces the due
+	// date (nil: none, or the clock is stopped); one that stays in the
+	// stage keeps it unless it sets a new one.
+	StageDueAt *time.Time
 }
 
 // RecordTransition appends the event and updates the case in one
@@ -330,6 +353,10 @@ func recordTransition(ctx context.Context, tx pgx.Tx, t Transition) error {
 		d := t.SupportStart.In(civicflow.ChinaZone())
 		support = &d
 	}
+	// The stage being left, for the supervisors' statistics (deadlines.go).
+	if err := recordStageVisit(ctx, tx, t); err != nil {
+		return err
+	}
 	_, err = tx.Exec(ctx, `UPDATE cases SET
 			stage = $2,
 			seq = greatest(seq, $3),
@@ -338,10 +365,16 @@ func recordTransition(ctx context.Context, tx pgx.Tx, t Transition) error {
 			care_level = coalesce(nullif($6, ''), care_level),
 			notice_ends_at = CASE WHEN $2 = 'public_notice' THEN coalesce($7, notice_ends_at) ELSE NULL END,
 			support_start = coalesce($8::date, support_start),
+			stage_due_at = CASE WHEN stage <> $2 THEN $9 ELSE coalesce($9, stage_due_at) END,
 			updated_at = now()
 		WHERE id = $1`,
-		t.CaseID, string(t.To), t.Seq, t.At, waiting, string(t.CareLevel), t.NoticeEndsAt, support)
-	return mapError("update case", err)
+		t.CaseID, string(t.To), t.Seq, t.At, waiting, string(t.CareLevel), t.NoticeEndsAt, support, t.StageDueAt)
+	if err != nil {
+		return mapError("update case", err)
+	}
+	// The step's notifications (outbox), in the same transaction: see
+	// postgres/notifications.go and docs/notifications.md.
+	return enqueueNotices(ctx, tx, t)
 }
 
 // SaveCheckResult stores the verification platform's answer for one round

@@ -7,11 +7,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
+	"net"
 	"path"
 	"sort"
 	"strconv"
 	"strings"
+	"syscall"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -24,10 +27,18 @@ import (
 // DB is the store. It is safe for concurrent use.
 type DB struct {
 	pool *pgxpool.Pool
+	keys *Keyring // nil: personal data can be neither sealed nor opened
 }
 
+// Option configures Open.
+type Option func(*DB)
+
+// WithKeyring gives the store the keys that seal and open personal data.
+// Without it, writing or reading personal data unmasked fails.
+func WithKeyring(k *Keyring) Option { return func(db *DB) { db.keys = k } }
+
 // Open connects to url and checks the connection.
-func Open(ctx context.Context, url string) (*DB, error) {
+func Open(ctx context.Context, url string, opts ...Option) (*DB, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("parse database url: %w", err)
@@ -40,7 +51,11 @@ func Open(ctx context.Context, url string) (*DB, error) {
 		pool.Close()
 		return nil, fmt.Errorf("ping postgres: %w", err)
 	}
-	return &DB{pool: pool}, nil
+	db := &DB{pool: pool}
+	for _, o := range opts {
+		o(db)
+	}
+	return db, nil
 }
 
 // Close releases the pool.
@@ -58,7 +73,11 @@ const migrationLock = 7_310_000_001
 
 // Migrate applies every embedded migration not yet applied, in order, each in
 // its own transaction. It reports the versions it applied.
-func (db *DB) Migrate(ctx context.Context) ([]int, error) {
+func (db *DB) Migrate(ctx context.Context) ([]int, error) { return db.MigrateTo(ctx, 0) }
+
+// MigrateTo is Migrate stopping after version target (0: no limit). Tests
+// use it to build a database as an older release left it.
+func (db *DB) MigrateTo(ctx context.Context, target int) ([]int, error) {
 	type migration struct {
 		version int
 		name    string
@@ -97,7 +116,7 @@ func (db *DB) Migrate(ctx context.Context) ([]int, error) {
 		if err := conn.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE version = $1)`, m.version).Scan(&done); err != nil {
 			return applied, fmt.Errorf("check migration %d: %w", m.version, err)
 		}
-		if done {
+		if done || (target > 0 && m.version > target) {
 			continue
 		}
 		sql, err := fs.ReadFile(schema.Migrations, path.Join("migrations", m.name))
@@ -105,7 +124,7 @@ func (db *DB) Migrate(ctx context.Context) ([]int, error) {
 			return applied, fmt.Errorf("read migration %s: %w", m.name, err)
 		}
 		err = pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
-			if _, err := tx.Exec(ctx, string(sql)); err != nil {
+			if err := db.runMigrationSQL(ctx, tx, string(sql)); err != nil {
 				return err
 			}
 			_, err := tx.Exec(ctx, `INSERT INTO schema_migrations (version, name) VALUES ($1, $2)`, m.version, m.name)
@@ -128,21 +147,47 @@ func mapError(what string, err error) error {
 	if errors.Is(err, pgx.ErrNoRows) {
 		return civicflow.Errorf(civicflow.ENOTFOUND, "%s: not found", what)
 	}
+	var de *civicflow.Error
+	if !errors.As(err, &de) && unavailable(err) {
+		return &civicflow.Error{Code: civicflow.EUNAVAILABLE,
+			Message: "the database is unavailable; try again shortly (repeat a request with the same Idempotency-Key)"}
+	}
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
 		switch pgErr.Code {
+		// The messages name no constraint, column or SQL: they reach users.
 		case "23505":
-			return &civicflow.Error{Code: civicflow.ECONFLICT, Message: what + ": already exists (" + pgErr.ConstraintName + ")"}
-		case "23503", "23514", "23502", "22001", "22P02", "22007", "22008":
-			return &civicflow.Error{Code: civicflow.EINVALID, Message: what + ": violates " + constraintName(pgErr)}
+			return &civicflow.Error{Code: civicflow.ECONFLICT, Message: what + ": already exists"}
+		case "23503":
+			return &civicflow.Error{Code: civicflow.EINVALID, Message: what + ": refers to something that does not exist"}
+		case "23514", "23502", "22001", "22P02", "22007", "22008", "22003", "22021", "54000":
+			return &civicflow.Error{Code: civicflow.EINVALID, Message: what + ": a value is not acceptable"}
 		}
 	}
 	return fmt.Errorf("%s: %w", what, err)
 }
 
-func constraintName(e *pgconn.PgError) string {
-	if e.ConstraintName != "" {
-		return "constraint " + e.ConstraintName
+// unavailable reports whether err means the database could not be reached
+// or went away (connection refused or lost, server shutting down or
+// starting up, a timeout), as opposed to a query it refused. Such errors
+// are worth retrying; the API answers them with 503.
+func unavailable(err error) bool {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		// Class 08: connection exception; 57P01-57P03: admin or crash
+		// shutdown, cannot connect now (starting up or shutting down).
+		return strings.HasPrefix(pgErr.Code, "08") || pgErr.Code == "57P01" || pgErr.Code == "57P02" || pgErr.Code == "57P03"
 	}
-	return e.Message
+	var connErr *pgconn.ConnectError
+	var netErr net.Error
+	switch {
+	case errors.As(err, &connErr), errors.As(err, &netErr),
+		errors.Is(err, context.DeadlineExceeded), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF),
+		errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE),
+		pgconn.Timeout(err), pgconn.SafeToRetry(err):
+		return true
+	}
+	// pgx reports a pool or connection closed under it in plain text.
+	msg := err.Error()
+	return strings.Contains(msg, "conn closed") || strings.Contains(msg, "closed pool")
 }

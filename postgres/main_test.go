@@ -148,7 +148,7 @@ func createDatabase(t *testing.T, template string) string {
 // (before the database is dropped: cleanups run last-in first-out).
 func open(t *testing.T, name string) *postgres.DB {
 	t.Helper()
-	db, err := postgres.Open(context.Background(), dbURL(name))
+	db, err := postgres.Open(context.Background(), dbURL(name), postgres.WithKeyring(testKeyring(t)))
 	require.NoError(t, err)
 	t.Cleanup(db.Close)
 	return db

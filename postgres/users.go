@@ -8,7 +8,6 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/hex"
-	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -18,26 +17,20 @@ import (
 	"civicflow"
 )
 
-// passwordIterations follows OWASP's 2023 advice for PBKDF2-HMAC-SHA256.
-// The count is stored with each hash, so raising it later keeps old hashes
-// valid.
-const passwordIterations = 600_000
+// HashPassword derives a storable argon2id hash (see argon2.go).
+func HashPassword(password string) (string, error) { return hashArgon2id(password) }
 
-// HashPassword derives a storable hash: pbkdf2-sha256$iterations$salt$key.
-func HashPassword(password string) (string, error) {
-	salt := make([]byte, 16)
-	if _, err := rand.Read(salt); err != nil {
-		return "", err
+// checkPassword verifies password against a stored hash of either scheme:
+// argon2id, or PBKDF2-SHA256 as written before migration 003 (those are
+// replaced by argon2id at the next successful login).
+func checkPassword(stored, password string) bool {
+	if strings.HasPrefix(stored, "$argon2id$") {
+		return checkArgon2id(stored, password)
 	}
-	key, err := pbkdf2.Key(sha256.New, password, salt, passwordIterations, 32)
-	if err != nil {
-		return "", fmt.Errorf("derive key: %w", err)
-	}
-	return fmt.Sprintf("pbkdf2-sha256$%d$%s$%s", passwordIterations,
-		base64.RawStdEncoding.EncodeToString(salt), base64.RawStdEncoding.EncodeToString(key)), nil
+	return checkPBKDF2(stored, password)
 }
 
-func checkPassword(stored, password string) bool {
+func checkPBKDF2(stored, password string) bool {
 	parts := strings.Split(stored, "$")
 	if len(parts) != 4 || parts[0] != "pbkdf2-sha256" {
 		return false
@@ -130,6 +123,13 @@ func (db *DB) Login(ctx context.Context, username, password string) (*Session, e
 	}
 	if !checkPassword(hash, password) || disabled {
 		return nil, civicflow.Errorf(civicflow.EUNAUTHORIZED, "wrong username or password")
+	}
+	if needsRehash(hash) {
+		// Upgrade an old PBKDF2 (or weaker argon2id) hash now that the
+		// password is known; a failure here does not fail the login.
+		if nh, err := HashPassword(password); err == nil {
+			_, _ = db.pool.Exec(ctx, `UPDATE users SET password_hash = $2 WHERE id = $1 AND password_hash = $3`, u.ID, nh, hash)
+		}
 	}
 	raw := make([]byte, 32)
 	if _, err := rand.Read(raw); err != nil {

@@ -33,7 +33,7 @@ func TestUsersLoginAndSessions(t *testing.T) {
 
 	var stored string
 	require.NoError(t, db.Pool().QueryRow(ctx, `SELECT password_hash FROM users WHERE id = $1`, id).Scan(&stored))
-	require.True(t, strings.HasPrefix(stored, "pbkdf2-sha256$600000$"), stored)
+	require.True(t, strings.HasPrefix(stored, "$argon2id$v=19$m=19456,t=2,p=1$"), stored)
 	require.NotContains(t, stored, nu.Password)
 
 	before := time.Now()

@@ -33,6 +33,7 @@ type household struct {
 type DevServer struct {
 	households map[string]household
 	calls      atomic.Int64
+	faults     faultState // injected failures, for fault tests (faults.go)
 }
 
 // NewDevServer loads the seeded households.
@@ -64,12 +65,19 @@ func (s *DevServer) Calls() int64 { return s.calls.Load() }
 
 // ServeHTTP implements POST /v1/household-checks.
 func (s *DevServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path == FaultsPath {
+		s.serveFaults(w, r)
+		return
+	}
 	if r.URL.Path != "/v1/household-checks" {
 		http.NotFound(w, r)
 		return
 	}
 	if r.Method != http.MethodPost {
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	if s.injectFault(w, r) {
 		return
 	}
 	var req checkRequest

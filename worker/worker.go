@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/operatorservice/v1"
@@ -23,6 +24,10 @@ type Options struct {
 	TaskQueue                  string
 	MaxConcurrentActivities    int
 	MaxConcurrentWorkflowTasks int
+	// StopTimeout is how long Stop waits for running activities before
+	// cancelling their contexts; unfinished ones are retried on another
+	// worker once their timeouts expire.
+	StopTimeout time.Duration
 }
 
 // New returns a worker polling the task queue with civicflow's workflows and
@@ -34,6 +39,7 @@ func New(c client.Client, acts *activities.Activities, o Options) sdkworker.Work
 	w := sdkworker.New(c, o.TaskQueue, sdkworker.Options{
 		MaxConcurrentActivityExecutionSize:     o.MaxConcurrentActivities,
 		MaxConcurrentWorkflowTaskExecutionSize: o.MaxConcurrentWorkflowTasks,
+		WorkerStopTimeout:                      o.StopTimeout,
 	})
 	workflows.Register(w, acts)
 	return w
@@ -52,6 +58,11 @@ func EnsureSearchAttributes(ctx context.Context, c client.Client, namespace stri
 	for _, key := range workflows.SearchAttributes() {
 		if _, ok := have.GetCustomAttributes()[key.GetName()]; !ok {
 			missing[key.GetName()] = enumspb.INDEXED_VALUE_TYPE_KEYWORD
+		}
+	}
+	for _, key := range workflows.DatetimeSearchAttributes() {
+		if _, ok := have.GetCustomAttributes()[key.GetName()]; !ok {
+			missing[key.GetName()] = enumspb.INDEXED_VALUE_TYPE_DATETIME
 		}
 	}
 	if len(missing) == 0 {

@@ -51,15 +51,31 @@ type careCase struct {
 	inFlight int // action updates being applied
 	// checkDone is set when the current round's household check answered.
 	checkDone bool
+
+	// Stage deadlines (versionStageDeadlines, docs/deadlines.md).
+	deadlines      bool                  // this run keeps stage clocks
+	noticeOverride bool                  // the input fixed the notice period (demos, tests)
+	clock          *civicflow.StageClock // the current stage's clock; nil: none
+	clockGen       int                   // bumped whenever clock changes
+	reminded       bool                  // the current clock's reminder was recorded
+	breached       bool                  // the current clock's breach was recorded
 }
+
+// versionStageDeadlines marks runs that keep stage clocks: a StageClock
+// activity when a stage starts, the due date on the case and in the
+// CivicflowStageDue search attribute, and the reminder and breach timers.
+// Runs started before it replay without any of that.
+const versionStageDeadlines = "stage-deadlines"
 
 // CentralisedCare runs one application for centralised support for an
 // extremely poor person (特困人员集中供养) from intake to admission.
 func CentralisedCare(ctx workflow.Context, in CentralisedCareInput) (CaseState, error) {
+	noticeOverride := in.NoticePeriod > 0
 	if in.NoticePeriod <= 0 {
 		in.NoticePeriod = civicflow.PublicNoticePeriod
 	}
 	c := &careCase{in: in, state: CaseState{CaseID: in.CaseID, Stage: civicflow.StageSubmitted, WaitingFor: []string{}}, mu: workflow.NewMutex(ctx)}
+	c.noticeOverride = noticeOverride
 	ctx = workflow.WithActivityOptions(ctx, recordOptions)
 	if err := workflow.SetQueryHandler(ctx, QueryState, func() (CaseState, error) { return c.state, nil }); err != nil {
 		return c.state, err
@@ -75,6 +91,10 @@ func CentralisedCare(ctx workflow.Context, in CentralisedCareInput) (CaseState, 
 		}
 	}
 
+	if workflow.GetVersion(ctx, versionStageDeadlines, workflow.DefaultVersion, 1) >= 1 {
+		c.deadlines = true
+		workflow.Go(ctx, c.watchDeadline)
+	}
 	if err := c.step(ctx, step{action: "submitted", to: civicflow.StageIntake, actor: civicflow.SystemActor}); err != nil {
 		return c.state, err
 	}
@@ -113,7 +133,8 @@ type step struct {
 	careLevel    civicflow.CareLevel
 	noticeEndsAt *time.Time
 	supportStart *time.Time
-	admit        int64 // allocation to mark admitted along with the step
+	admit        int64                 // allocation to mark admitted along with the step
+	clock        *civicflow.StageClock // the entered stage's clock, when the caller read it already
 }
 
 // step records a transition in the read model and then applies it to the
@@ -157,6 +178,14 @@ func (c *careCase) stepLocked(ctx workflow.Context, s step) error {
 	if s.supportStart != nil {
 		c.state.SupportStart = s.supportStart
 	}
+	prevClock, prevGen, prevReminded, prevBreached := c.clock, c.clockGen, c.reminded, c.breached
+	if c.deadlines && changed {
+		if err := c.enterClock(ctx, s, seq, t.At); err != nil {
+			c.state = prev
+			return fmt.Errorf("stage clock for %s: %w", s.to, err)
+		}
+		t.StageDueAt = c.state.StageDueAt
+	}
 	var err error
 	if s.admit != 0 {
 		err = workflow.ExecuteActivity(ctx, a.ConfirmAdmission, activities.AdmissionInput{AllocationID: s.admit, Transition: t}).Get(ctx, nil)
@@ -165,9 +194,18 @@ func (c *careCase) stepLocked(ctx workflow.Context, s step) error {
 	}
 	if err != nil {
 		c.state = prev // only a non-retryable (invalid) write gets here
+		c.clock, c.clockGen, c.reminded, c.breached = prevClock, prevGen, prevReminded, prevBreached
 		return fmt.Errorf("record %s: %w", s.action, err)
 	}
-	if changed {
+	if changed && c.deadlines {
+		due := AttrStageDue.ValueUnset()
+		if c.state.StageDueAt != nil {
+			due = AttrStageDue.ValueSet(*c.state.StageDueAt)
+		}
+		if err := workflow.UpsertTypedSearchAttributes(ctx, AttrStage.ValueSet(string(s.to)), due); err != nil {
+			return fmt.Errorf("upsert stage attributes: %w", err)
+		}
+	} else if changed {
 		if err := workflow.UpsertTypedSearchAttributes(ctx, AttrStage.ValueSet(string(s.to))); err != nil {
 			return fmt.Errorf("upsert stage attribute: %w", err)
 		}
@@ -385,10 +423,25 @@ func (c *careCase) investigate(ctx workflow.Context) error {
 	}
 	now := workflow.Now(ctx)
 	ends := now.Add(c.in.NoticePeriod)
+	var clock *civicflow.StageClock
+	if c.deadlines {
+		// The notice lasts as long as the jurisdiction's rule says, unless
+		// the input fixed it; the clock's due date is the notice's end.
+		clk, err := c.readClock(ctx, activities.StageClockInput{Op: activities.ClockStart,
+			Stage: civicflow.StagePublicNotice, At: now, Seq: c.state.Seq + 1})
+		if err != nil {
+			return fmt.Errorf("stage clock for %s: %w", civicflow.StagePublicNotice, err)
+		}
+		if !c.noticeOverride && clk.Timed() {
+			ends = clk.Due
+		}
+		clk.Due, clk.RemindAt = ends, time.Time{}
+		clock = &clk
+	}
 	minor := civicflow.IsMinor(civicflow.AgeOn(c.in.BirthDate, now.In(civicflow.ChinaZone())))
 	c.state.Listed = !minor
 	return c.step(ctx, step{action: "public_notice_started", to: civicflow.StagePublicNotice,
-		actor: civicflow.SystemActor, noticeEndsAt: &ends,
+		actor: civicflow.SystemActor, noticeEndsAt: &ends, clock: clock,
 		details: map[string]any{"ends_at": ends, "listed": !minor, "round": round}})
 }
 
@@ -428,12 +481,18 @@ func (c *careCase) place(ctx workflow.Context) error {
 	}
 	if p.Allocation != nil {
 		al := p.Allocation
+		// The institution is part of the case's scope before the step is
+		// recorded: once the read model shows awaiting_admission, the
+		// institution's staff may confirm at once, and the update's
+		// validator must not see a case without institution (found by the
+		// fault tests, chaos/). Only state changes here, no commands, so
+		// old histories replay unchanged.
+		c.state.AllocationID, c.state.InstitutionID = al.ID, al.InstitutionID
 		if err := c.step(ctx, step{action: "bed_allocated", to: civicflow.StageAwaitingAdmission, actor: civicflow.SystemActor,
 			details: map[string]any{"institution_id": al.InstitutionID, "institution": al.Institution,
 				"bed": al.BedLabel, "allocation_id": al.ID, "care_level": al.CareLevel}}); err != nil {
 			return err
 		}
-		c.state.AllocationID, c.state.InstitutionID = al.ID, al.InstitutionID
 		return nil
 	}
 	if c.state.Stage != civicflow.StageWaitlisted {

@@ -31,6 +31,7 @@ var (
 type recorder struct {
 	mu          sync.Mutex
 	transitions []postgres.Transition
+	deadlines   deadlineStandIn // StageClock and RecordDeadlineEvent (deadlines_test.go)
 	checks      int
 	allocations int
 	waitFirst   int // number of AllocateBed calls that answer "waitlisted"
@@ -101,6 +102,7 @@ func setup(t *testing.T, birth time.Time) *harness {
 			return &postgres.Placement{Allocation: &civicflow.Allocation{ID: 99, InstitutionID: 7, BedID: 5,
 				CareLevel: in.CareLevel, Institution: "雁塔区社会福利院", BedLabel: "dependent-01"}}, nil
 		})
+	rec.deadlines.mock(env)
 	return &harness{t: t, env: env, rec: rec}
 }
 

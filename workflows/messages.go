@@ -30,7 +30,15 @@ var (
 	AttrStage    = temporal.NewSearchAttributeKeyKeyword("CivicflowStage")
 	AttrDistrict = temporal.NewSearchAttributeKeyKeyword("CivicflowDistrict")
 	AttrTownship = temporal.NewSearchAttributeKeyKeyword("CivicflowTownship")
+	// AttrStageDue is the current stage's due date (issue 4); unset when
+	// the stage has no limit or its clock is stopped.
+	AttrStageDue = temporal.NewSearchAttributeKeyTime("CivicflowStageDue")
 )
+
+// DatetimeSearchAttributes lists the datetime keys to register.
+func DatetimeSearchAttributes() []temporal.SearchAttributeKeyTime {
+	return []temporal.SearchAttributeKeyTime{AttrStageDue}
+}
 
 // SearchAttributes lists the keys to register.
 func SearchAttributes() []temporal.SearchAttributeKeyKeyword {
@@ -100,6 +108,7 @@ type CaseState struct {
 	AllocationID  int64                  `json:"allocation_id,omitempty"`
 	InstitutionID int64                  `json:"institution_id,omitempty"`
 	SupportStart  *time.Time             `json:"support_start,omitempty"`
+	StageDueAt    *time.Time             `json:"stage_due_at,omitempty"` // the current stage's due date (issue 4)
 }
 
 // BedOffer is the payload of SignalBedOffered.

@@ -18,6 +18,7 @@ const (
 func Register(w worker.Registry, acts *activities.Activities) {
 	w.RegisterWorkflowWithOptions(CentralisedCare, workflowOptions(CentralisedCareWorkflow))
 	w.RegisterWorkflowWithOptions(Departure, workflowOptions(DepartureWorkflow))
+	w.RegisterWorkflowWithOptions(Notify, workflowOptions(NotifyWorkflow))
 	w.RegisterActivity(acts)
 }
 

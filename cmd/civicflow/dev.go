@@ -54,7 +54,10 @@ func runDev(ctx context.Context, cfg config, log *slog.Logger, out io.Writer) er
 		cfg.TemporalAddress, temporalUI = tmp.Address(), tmp.UIURL()
 	}
 
-	db, err := openStore(ctx, cfg.DatabaseURL)
+	if err := ensureDevKeys(&cfg, dataDir, out); err != nil {
+		return err
+	}
+	db, err := openStore(ctx, cfg.DatabaseURL, cfg.withKeys())
 	if err != nil {
 		return err
 	}
@@ -92,13 +95,26 @@ func runDev(ctx context.Context, cfg config, log *slog.Logger, out io.Writer) er
 	if err != nil {
 		return fmt.Errorf("listen on %s (set CIVICFLOW_HTTP_ADDR to use another address): %w", cfg.HTTPAddr, err)
 	}
+	g, gctx := errgroup.WithContext(ctx)
+	// Without an SMTP server configured, mail goes to the local sink.
+	var sink *mailSink
+	if cfg.SMTPHost == "" {
+		if sink, err = startMailSink(gctx, g, cfg, filepath.Join(dataDir, "mailsink")); err != nil {
+			return err
+		}
+		cfg = cfg.useSink(sink)
+	}
 	w := newWorker(cfg, tc, db, verifierURL)
 	if err := w.Start(); err != nil {
 		return fmt.Errorf("start worker: %w", err)
 	}
 	defer w.Stop()
+	stopDispatcher, err := startDispatcher(gctx, cfg, tc, db, log)
+	if err != nil {
+		return err
+	}
+	defer stopDispatcher()
 
-	g, gctx := errgroup.WithContext(ctx)
 	if verifierLn != nil {
 		g.Go(func() error { return serveHTTP(gctx, verifierLn, vs) })
 	}
@@ -113,6 +129,12 @@ func runDev(ctx context.Context, cfg config, log *slog.Logger, out io.Writer) er
 	fmt.Fprintf(out, "  Temporal            %s (namespace %s)\n", cfg.TemporalAddress, cfg.TemporalNamespace)
 	fmt.Fprintf(out, "  PostgreSQL          %s\n", cfg.DatabaseURL)
 	fmt.Fprintf(out, "  Verification stand-in %s\n", verifierURL)
+	if sink != nil {
+		fmt.Fprintf(out, "  Mail sink           %s   (SMTP %s, STARTTLS, AUTH %s / %s)\n", sink.httpURL, sink.smtpAddr,
+			cfg.SMTPUsername, cfg.SMTPPassword)
+	} else {
+		fmt.Fprintf(out, "  Mail                via %s:%d (%s)\n", cfg.SMTPHost, cfg.SMTPPort, cfg.SMTPTLS)
+	}
 	fmt.Fprintf(out, "  Public notice lasts %s (CIVICFLOW_NOTICE_PERIOD)\n\n", cfg.NoticePeriod)
 	printLogins(out, logins, password)
 	fmt.Fprintf(out, "\nResidents known to the verification stand-in: %s\n", strings.Join(vs.SeededIDNumbers(), " "))

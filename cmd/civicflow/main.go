@@ -8,7 +8,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
@@ -27,6 +26,13 @@ commands:
   migrate   apply database migrations and exit
   seed      create demo institutions and officials (idempotent)
   verifier  serve the verification-platform stand-in on CIVICFLOW_VERIFIER_ADDR
+  audit verify [-anchor ID:HASH]
+            walk the audit trail's hash chain; exit 1 at the first edited,
+            deleted or reordered entry (docs/security.md)
+  keys rotate [-batch N] | keys status | keys generate
+            re-seal personal data under CIVICFLOW_DATA_KEY_ID, count values
+            per key, or print a new random key
+  mailsink  serve the local mail sink (SMTP with AUTH, and a page of received mail)
 
 Configuration is by environment; see docs/operations.md.
 `
@@ -53,7 +59,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	log := newLogger(stderr, cfg.LogLevel)
+	log := logger(stderr, cfg.LogLevel, cfg.LogFormat)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	switch cmd := fs.Arg(0); cmd {
@@ -69,6 +75,12 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return runSeed(ctx, cfg, stdout)
 	case "verifier":
 		return runVerifier(ctx, cfg, log)
+	case "audit":
+		return runAudit(ctx, cfg, fs.Args()[1:], stdout)
+	case "keys":
+		return runKeys(ctx, cfg, fs.Args()[1:], stdout)
+	case "mailsink":
+		return runMailSink(ctx, cfg, log, stdout)
 	case "help":
 		fs.Usage()
 		return nil
@@ -76,12 +88,4 @@ func run(args []string, stdout, stderr io.Writer) error {
 		fs.Usage()
 		return fmt.Errorf("unknown command %q", cmd)
 	}
-}
-
-func newLogger(w io.Writer, level string) *slog.Logger {
-	var l slog.Level
-	if err := l.UnmarshalText([]byte(level)); err != nil {
-		l = slog.LevelInfo
-	}
-	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l}))
 }

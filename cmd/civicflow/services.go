@@ -22,24 +22,46 @@ import (
 	"civicflow/worker"
 )
 
-func openStore(ctx context.Context, url string) (*postgres.DB, error) {
+func openStore(ctx context.Context, url string, opts ...postgres.Option) (*postgres.DB, error) {
 	if url == "" {
 		return nil, errors.New("CIVICFLOW_DATABASE_URL is not set")
 	}
-	return postgres.Open(ctx, url)
+	return postgres.Open(ctx, url, opts...)
 }
 
 // dialTemporal connects to Temporal and makes sure the namespace has
 // civicflow's search attributes.
 func dialTemporal(ctx context.Context, cfg config, log *slog.Logger) (client.Client, error) {
+	return dialTemporalWith(ctx, cfg, log, nil)
+}
+
+// dialTemporalWith is dialTemporal with TLS / API key from cfg and, when
+// tel is set, the SDK's metrics into tel's registry and its interceptors
+// (tracing, case IDs in logs, case counters).
+func dialTemporalWith(ctx context.Context, cfg config, log *slog.Logger, tel *telemetry) (client.Client, error) {
 	if cfg.TemporalAddress == "" {
 		return nil, errors.New("CIVICFLOW_TEMPORAL_ADDRESS is not set")
 	}
-	tc, err := client.DialContext(ctx, client.Options{
+	opts := client.Options{
 		HostPort:  cfg.TemporalAddress,
 		Namespace: cfg.TemporalNamespace,
 		Logger:    sdklog.NewStructuredLogger(log.With("component", "temporal-sdk")),
-	})
+	}
+	tlsCfg, err := cfg.temporalTLS()
+	if err != nil {
+		return nil, err
+	}
+	opts.ConnectionOptions.TLS = tlsCfg
+	if cfg.TemporalAPIKey != "" {
+		opts.Credentials = client.NewAPIKeyStaticCredentials(cfg.TemporalAPIKey)
+	}
+	if tel != nil {
+		opts.MetricsHandler = newPromMetrics(tel.registry)
+		if opts.Interceptors, err = tel.temporalInterceptors(); err != nil {
+			return nil, err
+		}
+	}
+	tc, err := client.DialContext(ctx, opts)
 	if err != nil {
 		return nil, fmt.Errorf("connect to temporal at %s: %w", cfg.TemporalAddress, err)
 	}
@@ -51,19 +73,54 @@ func dialTemporal(ctx context.Context, cfg config, log *slog.Logger) (client.Cli
 }
 
 func newWorker(cfg config, tc client.Client, db *postgres.DB, verificationURL string) sdkworker.Worker {
-	acts := &activities.Activities{Store: db, Platform: verification.NewClient(verificationURL, 20*time.Second)}
-	return worker.New(tc, acts, worker.Options{TaskQueue: cfg.TaskQueue})
+	timeout := cfg.VerificationTimeout
+	if timeout <= 0 {
+		timeout = 20 * time.Second
+	}
+	acts := &activities.Activities{Store: db, Platform: verification.NewClient(verificationURL, timeout)}
+	// A bad mail setting is reported by startDispatcher, which runs with the worker.
+	acts.Notifier, _ = newNotifier(cfg)
+	return worker.New(tc, acts, worker.Options{TaskQueue: cfg.TaskQueue,
+		MaxConcurrentActivities:    cfg.WorkerMaxConcurrentActivities,
+		MaxConcurrentWorkflowTasks: cfg.WorkerMaxConcurrentWorkflowTasks,
+		StopTimeout:                cfg.WorkerStopTimeout})
 }
 
 func newAPI(cfg config, tc client.Client, db *postgres.DB, log *slog.Logger) *api.Server {
-	return api.New(db, tc, api.Config{TaskQueue: cfg.TaskQueue, NoticePeriod: cfg.NoticePeriod}, log)
+	return newAPIWith(cfg, tc, db, log, nil)
+}
+
+// newAPIWith is newAPI with request metrics and span names from tel.
+func newAPIWith(cfg config, tc client.Client, db *postgres.DB, log *slog.Logger, tel *telemetry) *api.Server {
+	ac := api.Config{TaskQueue: cfg.TaskQueue, NoticePeriod: cfg.NoticePeriod, ActionTimeout: cfg.ActionTimeout,
+		CORSOrigins: cfg.corsOrigins(), TrustedProxies: cfg.trustedProxies()}
+	if tel != nil {
+		ac.Middleware = append(ac.Middleware, tel.echoMiddleware())
+	}
+	return api.New(db, tc, ac, log)
 }
 
 // serveHTTP serves h on addr until ctx ends, then drains in-flight requests
 // for up to 10 seconds.
 func serveHTTP(ctx context.Context, ln net.Listener, h http.Handler) error {
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute,
-		WriteTimeout: 2 * time.Minute, IdleTimeout: 2 * time.Minute}
+	return serveHTTPWith(ctx, ln, h, config{HTTPShutdownTimeout: 10 * time.Second})
+}
+
+// serveHTTPWith serves h on ln with cfg's timeouts until ctx ends, then
+// stops accepting connections and waits up to cfg.HTTPShutdownTimeout for
+// in-flight requests to finish (zero timeouts take serveHTTP's values).
+func serveHTTPWith(ctx context.Context, ln net.Listener, h http.Handler, cfg config) error {
+	or := func(d, def time.Duration) time.Duration {
+		if d > 0 {
+			return d
+		}
+		return def
+	}
+	srv := &http.Server{Handler: h,
+		ReadHeaderTimeout: or(cfg.HTTPReadHeaderTimeout, 10*time.Second),
+		ReadTimeout:       or(cfg.HTTPReadTimeout, time.Minute),
+		WriteTimeout:      or(cfg.HTTPWriteTimeout, 2*time.Minute),
+		IdleTimeout:       or(cfg.HTTPIdleTimeout, 2*time.Minute)}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
@@ -71,56 +128,122 @@ func serveHTTP(ctx context.Context, ln net.Listener, h http.Handler) error {
 		return err
 	case <-ctx.Done():
 	}
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), or(cfg.HTTPShutdownTimeout, 10*time.Second))
 	defer cancel()
-	return srv.Shutdown(shutdownCtx)
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return fmt.Errorf("drain http requests: %w", err)
+	}
+	return nil
 }
 
 func runAPI(ctx context.Context, cfg config, log *slog.Logger) error {
-	db, err := openStore(ctx, cfg.DatabaseURL)
+	log.Info("starting api", "config", cfg.logValue())
+	tel, err := newTelemetry(ctx, cfg, "api", nil)
+	if err != nil {
+		return err
+	}
+	defer flushTelemetry(tel, log)
+	db, err := openStore(ctx, cfg.poolURL(), cfg.withKeys())
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	tc, err := dialTemporal(ctx, cfg, log)
+	tc, err := dialTemporalWith(ctx, cfg, log, tel)
 	if err != nil {
 		return err
 	}
 	defer tc.Close()
+	if err := startPprof(ctx, cfg.PprofAddr, log); err != nil {
+		return err
+	}
 	ln, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.HTTPAddr, err)
 	}
 	log.Info("api listening", "addr", ln.Addr().String())
-	return serveHTTP(ctx, ln, newAPI(cfg, tc, db, log).Handler())
+	err = serveHTTPWith(ctx, ln, tel.wrapHTTP(newAPIWith(cfg, tc, db, log, tel).Handler()), cfg)
+	log.Info("api stopped", "err", err)
+	return err
 }
 
 func runWorker(ctx context.Context, cfg config, log *slog.Logger) error {
 	if cfg.VerificationURL == "" {
 		return errors.New("CIVICFLOW_VERIFICATION_URL is not set")
 	}
-	db, err := openStore(ctx, cfg.DatabaseURL)
+	log.Info("starting worker", "config", cfg.logValue())
+	tel, err := newTelemetry(ctx, cfg, "worker", nil)
+	if err != nil {
+		return err
+	}
+	defer flushTelemetry(tel, log)
+	db, err := openStore(ctx, cfg.poolURL(), cfg.withKeys())
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	tc, err := dialTemporal(ctx, cfg, log)
+	tc, err := dialTemporalWith(ctx, cfg, log, tel)
 	if err != nil {
 		return err
 	}
 	defer tc.Close()
+	if err := startPprof(ctx, cfg.PprofAddr, log); err != nil {
+		return err
+	}
+	opsLn, err := net.Listen("tcp", cfg.WorkerMetricsAddr)
+	if err != nil {
+		return fmt.Errorf("listen on %s (CIVICFLOW_WORKER_METRICS_ADDR): %w", cfg.WorkerMetricsAddr, err)
+	}
+	opsCtx, stopOps := context.WithCancel(context.Background())
+	opsDone := make(chan error, 1)
+	go func() {
+		opsDone <- serveHTTP(opsCtx, opsLn, opsHandler(tel, func(ctx context.Context) error {
+			if err := db.Ping(ctx); err != nil {
+				return fmt.Errorf("postgres: %w", err)
+			}
+			if _, err := tc.CheckHealth(ctx, &client.CheckHealthRequest{}); err != nil {
+				return fmt.Errorf("temporal: %w", err)
+			}
+			return nil
+		}))
+	}()
+	defer func() { stopOps(); <-opsDone }()
+	log.Info("worker metrics listening", "addr", opsLn.Addr().String())
+
 	w := newWorker(cfg, tc, db, cfg.VerificationURL)
 	if err := w.Start(); err != nil {
 		return fmt.Errorf("start worker: %w", err)
 	}
 	log.Info("worker polling", "task_queue", cfg.TaskQueue)
+	stopDispatcher, err := startDispatcher(ctx, cfg, tc, db, log)
+	if err != nil {
+		w.Stop()
+		return err
+	}
+	defer stopDispatcher()
 	<-ctx.Done()
+	// Stop stops polling at once, then waits up to WorkerStopTimeout for
+	// running activities; those still running then are cancelled and
+	// retried elsewhere after their timeouts. Workflow tasks need no
+	// hand-back: the server gives them to another worker.
+	start := time.Now()
+	log.Info("worker stopping", "stop_timeout", cfg.WorkerStopTimeout.String())
 	w.Stop()
+	log.Info("worker stopped", "took", time.Since(start).String())
 	return nil
 }
 
+// flushTelemetry sends the spans still buffered, bounded so that a dead
+// collector cannot hold up the exit.
+func flushTelemetry(tel *telemetry, log *slog.Logger) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := tel.shutdown(ctx); err != nil {
+		log.Warn("flush traces", "err", err)
+	}
+}
+
 func runMigrate(ctx context.Context, cfg config, out io.Writer) error {
-	db, err := openStore(ctx, cfg.DatabaseURL)
+	db, err := openStore(ctx, cfg.DatabaseURL, cfg.withKeys())
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,90 @@
+package activities
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"civicflow"
+	"civicflow/postgres"
+)
+
+// Clock operations of StageClock.
+const (
+	ClockStart  = "start"  // a stage starts: read its rule and the calendar
+	ClockPause  = "pause"  // the case waits for the applicant: stop the clock
+	ClockResume = "resume" // the supplements arrived: run on with the time left
+)
+
+// StageClockInput is the input of StageClock. Fields may be added, never
+// removed or renamed.
+type StageClockInput struct {
+	Op           string
+	CaseID       int64
+	CaseType     civicflow.CaseType
+	DistrictCode string
+	Stage        civicflow.Stage
+	At           time.Time // workflow time of the step
+	Seq          int       // the step starting the clock
+	Clock        *civicflow.StageClock
+}
+
+// calendarSpan is how far ahead the calendar is read for one clock: more
+// than any limit (365 days) can reach across holidays.
+const calendarSpan = 2 * 366 * 24 * time.Hour
+
+// StageClock reads the stage's time limit for the case's district (once,
+// when the stage starts: a later change applies to stages that start after
+// it) and the working-day calendar, and computes the clock with the pure
+// functions of the civicflow package. The result is recorded in the
+// workflow's history, so the workflow stays deterministic.
+func (a *Activities) StageClock(ctx context.Context, in StageClockInput) (civicflow.StageClock, error) {
+	cal, err := a.Store.CalendarBetween(ctx, in.At.Add(-24*time.Hour), in.At.Add(calendarSpan))
+	if err != nil {
+		return civicflow.StageClock{}, retryable(err)
+	}
+	switch in.Op {
+	case ClockStart:
+		rule, err := a.Store.ResolveDeadline(ctx, in.CaseType, string(in.Stage), in.DistrictCode)
+		if err != nil {
+			return civicflow.StageClock{}, retryable(err)
+		}
+		c := cal.StartClock(in.Stage, rule, in.At)
+		c.StartSeq = in.Seq
+		return c, nil
+	case ClockPause, ClockResume:
+		if in.Clock == nil {
+			return civicflow.StageClock{}, retryable(civicflow.Errorf(civicflow.EINVALID, "%s needs a clock", in.Op))
+		}
+		if in.Op == ClockPause {
+			return cal.PauseClock(*in.Clock, in.At), nil
+		}
+		return cal.ResumeClock(*in.Clock, in.At), nil
+	}
+	return civicflow.StageClock{}, retryable(civicflow.Errorf(civicflow.EINVALID, "unknown clock operation %q", in.Op))
+}
+
+// DeadlineEventInput is the input of RecordDeadlineEvent.
+type DeadlineEventInput struct {
+	CaseID int64
+	Action string // postgres.ActionDeadlineReminder or postgres.ActionDeadlineBreached
+	Clock  civicflow.StageClock
+	At     time.Time
+}
+
+// DeadlineEventKey is the timeline key of a clock's reminder or breach:
+// one of each per clock, whatever the retries.
+func DeadlineEventKey(action string, c civicflow.StageClock) string {
+	return fmt.Sprintf("%s-%s-%d", action, c.Stage, c.StartSeq)
+}
+
+// RecordDeadlineEvent records a reminder or a breach on the timeline and
+// enqueues its notifications (idempotent).
+func (a *Activities) RecordDeadlineEvent(ctx context.Context, in DeadlineEventInput) error {
+	return retryable(a.Store.RecordDeadlineEvent(ctx, postgres.DeadlineEvent{
+		CaseID: in.CaseID, Key: DeadlineEventKey(in.Action, in.Clock), Action: in.Action, Stage: in.Clock.Stage,
+		Due: in.Clock.Due, At: in.At,
+		Details: map[string]any{"limit": in.Clock.Rule.Days, "unit": in.Clock.Rule.Unit,
+			"jurisdiction": in.Clock.Rule.Jurisdiction, "started_at": in.Clock.StartedAt},
+	}))
+}

@@ -1,0 +1,319 @@
+package main
+
+// The authorization matrix (issue 3): every endpoint and action, called by
+// every kind of principal, against cases in and out of their jurisdiction.
+// Every denied cell must answer 401 or 403 AND leave everything as it was:
+// no timeline event, no workflow history, no paper, no user change.
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"fmt"
+	"mime/multipart"
+	"net/http"
+	"slices"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"civicflow"
+	"civicflow/postgres"
+)
+
+// Keys of the e2e system's keyring, fresh for each run.
+var (
+	e2eDataKey   = postgres.NewKey()
+	e2eLookupKey = postgres.NewKey()
+)
+
+// caseCount counts the cases of the person with this ID number, found by
+// its keyed hash (the number itself is not stored).
+func (e *e2eSystem) caseCount(t *testing.T, idNumber string) int {
+	t.Helper()
+	h, err := e.db.IDNumberHash(idNumber)
+	require.NoError(t, err)
+	var n int
+	require.NoError(t, e.db.Pool().QueryRow(context.Background(),
+		`SELECT count(*) FROM cases c JOIN persons p ON p.id = c.person_id WHERE p.id_number_hash = $1`, h).Scan(&n))
+	return n
+}
+
+// loginWith logs in with a password and returns the bearer header and token.
+func (e *e2eSystem) loginWith(t *testing.T, username, password string) (map[string]string, string) {
+	t.Helper()
+	r := e.postJSON(t, "/api/v1/auth/login", nil, map[string]string{"username": username, "password": password})
+	require.Equal(t, http.StatusOK, r.Status, string(r.Raw))
+	return map[string]string{"Authorization": "Bearer " + r.str("token")}, r.str("token")
+}
+
+// ensureOfficial creates an account for the test unless it exists.
+func (e *e2eSystem) ensureOfficial(t *testing.T, username string, role civicflow.Role, jurisdiction string) int64 {
+	t.Helper()
+	id, err := e.db.EnsureUser(context.Background(), postgres.NewUser{Username: username, DisplayName: username,
+		Password: testPassword, Role: role, Jurisdiction: jurisdiction})
+	require.NoError(t, err)
+	return id
+}
+
+// fixture is a case the matrix acts on.
+type fixture struct {
+	submitted
+	docID   int64
+	allocID int64
+}
+
+// principal is who calls: headers for a fixture (applicants' codes depend
+// on the case) and whether the credentials are valid bearer tokens.
+type principal struct {
+	name    string
+	headers func(fx *fixture) map[string]string
+	bearer  bool // a live official token: a refusal is 403, not 401
+}
+
+// matrixRow is one endpoint or action on one fixture.
+type matrixRow struct {
+	name      string
+	fx        *fixture
+	applicant bool // an applicant route (access code)
+	allowed   []string
+	// call makes the request; mutates marks rows whose allowed cells change
+	// state on purpose (they run after the denied cells).
+	call    func(t *testing.T, h map[string]string) response
+	mutates bool
+}
+
+// snapshot is everything a denied request must leave alone.
+type snapshot struct {
+	events, history, docs, cases int
+	caseRow, users, allocations  string
+}
+
+func (e *e2eSystem) snapshot(t *testing.T, caseID int64) snapshot {
+	t.Helper()
+	ctx := context.Background()
+	s := snapshot{events: e.eventCount(t, caseID), history: e.historyLength(t, caseID)}
+	require.NoError(t, e.db.Pool().QueryRow(ctx, `SELECT
+		(SELECT count(*) FROM documents WHERE case_id = $1),
+		(SELECT count(*) FROM cases),
+		(SELECT row_to_json(c)::text FROM cases c WHERE id = $1),
+		(SELECT md5(string_agg(row_to_json(u)::text, ',' ORDER BY id)) FROM users u),
+		(SELECT md5(coalesce(string_agg(row_to_json(a)::text, ',' ORDER BY id), '')) FROM bed_allocations a)`, caseID).
+		Scan(&s.docs, &s.cases, &s.caseRow, &s.users, &s.allocations))
+	return s
+}
+
+func pngUpload(name string) (string, *bytes.Buffer) {
+	var buf bytes.Buffer
+	mw := multipart.NewWriter(&buf)
+	fw, _ := mw.CreateFormFile("file", name)
+	// Distinct content per call, so every allowed upload adds a paper.
+	_, _ = fw.Write(append(pngBytes(), []byte(strconv.FormatInt(time.Now().UnixNano(), 10))...))
+	_ = mw.Close()
+	return mw.FormDataContentType(), &buf
+}
+
+func with(h map[string]string, kv ...string) map[string]string {
+	out := map[string]string{}
+	for k, v := range h {
+		out[k] = v
+	}
+	for i := 0; i+1 < len(kv); i += 2 {
+		out[kv[i]] = kv[i+1]
+	}
+	return out
+}
+
+func TestE2EAuthorizationMatrix(t *testing.T) {
+	e := setup(t)
+	ctx := context.Background()
+	ts := e.login(t, "ts.xiaozhai")
+	dr, st := e.login(t, "dr.yanta"), e.login(t, "st.yanta")
+
+	// Fixtures: a case at intake (with an applicant's paper), one in
+	// district review, one completed in 雁塔区社会福利院.
+	var cIntake, cReview, cDone fixture
+	cIntake.submitted = e.submit(t, application(newIDNumber(t), "610113001", "self_care"), "")
+	up := e.upload(t, "/api/v1/applications/"+cIntake.Ref+"/papers", map[string]string{"X-Access-Code": cIntake.Code}, "a.png", pngBytes())
+	require.Equal(t, http.StatusCreated, up.Status, string(up.Raw))
+	cIntake.docID = int64(up.Body["id"].(float64))
+	cReview.submitted = e.toReview(t, ts, "self_care")
+	cDone.submitted = e.toReview(t, ts, "self_care")
+	e.mustAct(t, dr, cDone.Ref, "approve", map[string]any{}, "placement", "awaiting_admission")
+	done := e.waitStage(t, cDone.ID, civicflow.StageAwaitingAdmission, 30*time.Second)
+	al, err := e.db.Allocation(ctx, done.AllocationID)
+	require.NoError(t, err)
+	require.Equal(t, "雁塔区社会福利院", al.Institution, "the district's own institution has a self-care bed")
+	e.mustAct(t, st, cDone.Ref, "confirm_admission", map[string]any{}, "completed")
+	cDone.allocID = done.AllocationID
+
+	// Principals.
+	e.ensureOfficial(t, "mx.sv.xincheng", civicflow.RoleSupervisor, "610102")
+	e.ensureOfficial(t, "mx.expired", civicflow.RoleTownshipOfficial, "610113001")
+	disabledID := e.ensureOfficial(t, "mx.disabled", civicflow.RoleTownshipOfficial, "610113001")
+	targetID := e.ensureOfficial(t, "mx.target", civicflow.RoleTownshipOfficial, "610113002")
+	expired, expiredToken := e.loginWith(t, "mx.expired", testPassword)
+	sum := sha256.Sum256([]byte(expiredToken))
+	_, err = e.db.Pool().Exec(ctx, `UPDATE sessions SET expires_at = now() - interval '1 second' WHERE token_hash = $1`, sum[:])
+	require.NoError(t, err)
+	revoked, _ := e.loginWith(t, "ts.xiaozhai", testPassword)
+	require.Equal(t, http.StatusNoContent, e.do(t, http.MethodPost, "/api/v1/auth/logout", revoked, nil).Status)
+	disabled, _ := e.loginWith(t, "mx.disabled", testPassword)
+	// Disabled behind the API's back (sessions kept): the token must still fail.
+	_, err = e.db.Pool().Exec(ctx, `UPDATE users SET disabled = true WHERE id = $1`, disabledID)
+	require.NoError(t, err)
+
+	static := func(h map[string]string) func(*fixture) map[string]string {
+		return func(*fixture) map[string]string { return h }
+	}
+	official := func(name, username string) principal {
+		return principal{name: name, headers: static(e.login(t, username)), bearer: true}
+	}
+	principals := []principal{
+		{name: "anonymous", headers: static(map[string]string{})},
+		{name: "expired-token", headers: static(expired)},
+		{name: "revoked-token", headers: static(revoked)},
+		{name: "disabled-user", headers: static(disabled)},
+		{name: "garbage-token", headers: static(map[string]string{"Authorization": "Bearer ' OR '1'='1"})},
+		{name: "applicant-own", headers: func(fx *fixture) map[string]string { return map[string]string{"X-Access-Code": fx.Code} }},
+		{name: "applicant-other", headers: func(fx *fixture) map[string]string {
+			other := cIntake.Code
+			if fx.Ref == cIntake.Ref {
+				other = cReview.Code
+			}
+			return map[string]string{"X-Access-Code": other}
+		}},
+		official("ts-own", "ts.xiaozhai"),
+		official("ts-other-township", "ts.dayanta"),
+		official("ts-other-district", "ts.xiyilu"),
+		official("dr-own", "dr.yanta"),
+		official("dr-other-district", "dr.xincheng"),
+		official("st-own", "st.yanta"),
+		official("st-other", "st.xincheng"),
+		official("rehab-assessor", "ra.yanta"),
+		official("sv-district", "sv.yanta"),
+		official("sv-other-district", "mx.sv.xincheng"),
+		official("sv-city", "sv.city"),
+		official("admin", "admin"),
+	}
+	readers := []string{"ts-own", "dr-own", "sv-district", "sv-city"}
+	everyOfficial := []string{}
+	for _, p := range principals {
+		if p.bearer {
+			everyOfficial = append(everyOfficial, p.name)
+		}
+	}
+
+	get := func(path string) func(*testing.T, map[string]string) response {
+		return func(t *testing.T, h map[string]string) response { return e.do(t, http.MethodGet, path, h, nil) }
+	}
+	post := func(path string, body any) func(*testing.T, map[string]string) response {
+		return func(t *testing.T, h map[string]string) response { return e.postJSON(t, path, h, body) }
+	}
+	upload := func(path string) func(*testing.T, map[string]string) response {
+		return func(t *testing.T, h map[string]string) response {
+			ct, body := pngUpload("m.png")
+			return e.do(t, http.MethodPost, path, with(h, "Content-Type", ct), body)
+		}
+	}
+	action := func(fx *fixture, act string, body any, allowed ...string) matrixRow {
+		return matrixRow{name: "action " + act, fx: fx, allowed: allowed,
+			call: post("/api/v1/cases/"+fx.Ref+"/actions/"+act, body)}
+	}
+	caseP := func(fx *fixture) string { return "/api/v1/cases/" + fx.Ref }
+	appP := func(fx *fixture) string { return "/api/v1/applications/" + fx.Ref }
+	user := func(suffix string) string { return fmt.Sprintf("/api/v1/admin/users/%d/%s", targetID, suffix) }
+
+	rows := []matrixRow{
+		{name: "case detail (intake)", fx: &cIntake, allowed: readers, call: get(caseP(&cIntake))},
+		{name: "case detail (in an institution)", fx: &cDone, allowed: append(slices.Clone(readers), "st-own"), call: get(caseP(&cDone))},
+		{name: "case list of a township", fx: &cIntake, allowed: append(slices.Clone(readers), "st-own", "st-other"),
+			call: get("/api/v1/cases?township=610113001")},
+		// Township officials of the district may filter by it: they still
+		// see their own township only.
+		{name: "case list of a district", fx: &cIntake, allowed: []string{"ts-own", "ts-other-township", "dr-own", "sv-district", "sv-city", "st-own", "st-other"},
+			call: get("/api/v1/cases?district=610113")},
+		{name: "reveal personal data", fx: &cIntake, allowed: []string{"ts-own", "dr-own"},
+			call: post(caseP(&cIntake)+"/reveal", map[string]any{"fields": []string{"id_number", "phone"}, "reason": "核实身份"})},
+		{name: "download a paper", fx: &cIntake, allowed: readers,
+			call: get(fmt.Sprintf("%s/papers/%d", caseP(&cIntake), cIntake.docID))},
+		{name: "official uploads a paper", fx: &cIntake, allowed: []string{"ts-own", "dr-own"}, call: upload(caseP(&cIntake) + "/papers"), mutates: true},
+		// Actions. Each is sent where its allowed officials get 409 (wrong
+		// stage) or 422 (missing reasons): authorised, yet nothing changes.
+		action(&cReview, "accept", map[string]any{}, "ts-own"),
+		action(&cReview, "request_supplements", map[string]any{"items": []string{"户口簿"}}, "ts-own"),
+		action(&cReview, "reject", map[string]any{}, "ts-own", "dr-own"),
+		action(&cReview, "record_investigation", visitBody("eligible"), "ts-own"),
+		action(&cReview, "lodge_objection", map[string]any{"reasons": "异议", "objector": "村民"}, "ts-own"),
+		action(&cIntake, "approve", map[string]any{}, "dr-own"),
+		action(&cIntake, "return", map[string]any{"reasons": "补充"}, "dr-own"),
+		action(&cDone, "confirm_admission", map[string]any{}, "st-own"),
+		{name: "unknown action", fx: &cReview, call: post(caseP(&cReview)+"/actions/launch", map[string]any{})},
+		// Applicant routes.
+		{name: "applicant view", fx: &cIntake, applicant: true, allowed: []string{"applicant-own"}, call: get(appP(&cIntake))},
+		{name: "applicant supplements", fx: &cIntake, applicant: true, allowed: []string{"applicant-own"},
+			call: post(appP(&cIntake)+"/supplements", map[string]any{"document_ids": []int64{cIntake.docID}})},
+		{name: "applicant withdraws", fx: &cDone, applicant: true, allowed: []string{"applicant-own"},
+			call: post(appP(&cDone)+"/withdraw", map[string]any{"reasons": "不再需要"})},
+		{name: "applicant uploads", fx: &cIntake, applicant: true, allowed: []string{"applicant-own"},
+			call: upload(appP(&cIntake) + "/papers"), mutates: true},
+		// Everyone with a live token.
+		{name: "me", fx: &cIntake, allowed: everyOfficial, call: get("/api/v1/me")},
+		{name: "institutions", fx: &cIntake, allowed: everyOfficial, call: get("/api/v1/institutions")},
+		// Administration.
+		{name: "list users", fx: &cIntake, allowed: []string{"admin"}, call: get("/api/v1/admin/users")},
+		{name: "create user", fx: &cIntake, allowed: []string{"admin"}, mutates: true,
+			call: post("/api/v1/admin/users", map[string]any{"username": "mx.created", "display_name": "新人",
+				"password": "a long enough password", "role": "township_official", "jurisdiction": "610113001"})},
+		{name: "assign role", fx: &cIntake, allowed: []string{"admin"}, mutates: true,
+			call: post(user("role"), map[string]any{"role": "district_reviewer", "jurisdiction": "610113"})},
+		{name: "reset password", fx: &cIntake, allowed: []string{"admin"}, mutates: true,
+			call: post(user("password"), map[string]any{"password": "another long password"})},
+		{name: "disable user", fx: &cIntake, allowed: []string{"admin"}, mutates: true, call: post(user("disable"), map[string]any{})},
+		{name: "enable user", fx: &cIntake, allowed: []string{"admin"}, mutates: true, call: post(user("enable"), map[string]any{})},
+		// Last: the allowed departure really releases the bed.
+		{name: "record departure", fx: &cDone, allowed: []string{"st-own"}, mutates: true,
+			call: post(fmt.Sprintf("/api/v1/allocations/%d/departure", cDone.allocID), map[string]any{"reasons": "回家"})},
+	}
+
+	denied, allowedCells := 0, 0
+	for _, row := range rows {
+		t.Run(row.name, func(t *testing.T) {
+			var later []principal
+			for _, p := range principals {
+				h := p.headers(row.fx)
+				if slices.Contains(row.allowed, p.name) {
+					later = append(later, p)
+					continue
+				}
+				before := e.snapshot(t, row.fx.ID)
+				r := row.call(t, h)
+				want := http.StatusForbidden
+				if row.applicant || !p.bearer {
+					want = http.StatusUnauthorized
+				}
+				if row.name == "unknown action" && p.bearer {
+					want = http.StatusNotFound // no such action for anyone; nothing to authorise
+				}
+				require.Equal(t, want, r.Status, "%s as %s: %s", row.name, p.name, r.Raw)
+				require.Equal(t, before, e.snapshot(t, row.fx.ID), "%s as %s changed something", row.name, p.name)
+				denied++
+			}
+			for _, p := range later {
+				before := e.snapshot(t, row.fx.ID)
+				r := row.call(t, p.headers(row.fx))
+				require.NotContains(t, []int{http.StatusUnauthorized, http.StatusForbidden}, r.Status,
+					"%s as %s should be allowed: %s", row.name, p.name, r.Raw)
+				require.Less(t, r.Status, 500, "%s as %s: %s", row.name, p.name, r.Raw)
+				if !row.mutates {
+					require.Equal(t, before, e.snapshot(t, row.fx.ID), "%s as %s changed something", row.name, p.name)
+				}
+				allowedCells++
+			}
+		})
+	}
+	t.Logf("authorization matrix: %d rows x %d principals: %d denied cells, %d allowed cells", len(rows), len(principals), denied, allowedCells)
+	e.waitStage(t, cDone.ID, civicflow.StageDeparted, 10*time.Second)
+}
