@@ -9,6 +9,7 @@ import (
 	"mime"
 	"net/http"
 	"reflect"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -274,7 +275,14 @@ func decodeError(err error) error {
 		}
 		return civicflow.Invalid(civicflow.FieldError{Field: field, Reason: "must be " + jsonKind(te.Type)})
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		name := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+		quoted := strings.TrimPrefix(err.Error(), "json: unknown field ")
+		name, uerr := strconv.Unquote(quoted)
+		if uerr != nil {
+			name = quoted
+		}
+		if name == "" {
+			name = `""` // the empty key: still name it, so the client sees which
+		}
 		return civicflow.Invalid(civicflow.FieldError{Field: name, Reason: "is not a known field"})
 	}
 	return echo.NewHTTPError(http.StatusBadRequest, "malformed JSON: "+err.Error())

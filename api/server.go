@@ -24,7 +24,8 @@ import (
 type Config struct {
 	// TaskQueue is where new case workflows are started.
 	TaskQueue string
-	// NoticePeriod overrides the 7-day public notice (for demos and tests).
+	// NoticePeriod overrides the public notice period of the deadline rules
+	// (for demos and tests); zero keeps the rules.
 	NoticePeriod time.Duration
 	// ActionTimeout bounds how long an action waits for its workflow.
 	ActionTimeout time.Duration

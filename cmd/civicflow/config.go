@@ -52,7 +52,7 @@ type config struct {
 	HTTPIdleTimeout       time.Duration // CIVICFLOW_HTTP_IDLE_TIMEOUT
 	HTTPShutdownTimeout   time.Duration // CIVICFLOW_HTTP_SHUTDOWN_TIMEOUT: how long SIGTERM waits for in-flight requests
 	ActionTimeout         time.Duration // CIVICFLOW_ACTION_TIMEOUT: how long an action waits for its workflow
-	NoticePeriod          time.Duration // CIVICFLOW_NOTICE_PERIOD: length of 公示
+	NoticePeriod          time.Duration // CIVICFLOW_NOTICE_PERIOD: length of 公示 for demos and tests; 0 = the deadline rules (7 days)
 
 	// Logs, metrics, traces.
 	LogLevel           string  // CIVICFLOW_LOG_LEVEL: debug, info, warn, error
@@ -131,7 +131,7 @@ func loadConfig() (config, error) {
 		HTTPIdleTimeout:       r.duration("CIVICFLOW_HTTP_IDLE_TIMEOUT", "2m"),
 		HTTPShutdownTimeout:   r.duration("CIVICFLOW_HTTP_SHUTDOWN_TIMEOUT", "25s"),
 		ActionTimeout:         r.duration("CIVICFLOW_ACTION_TIMEOUT", "30s"),
-		NoticePeriod:          r.duration("CIVICFLOW_NOTICE_PERIOD", "168h"),
+		NoticePeriod:          r.optionalDuration("CIVICFLOW_NOTICE_PERIOD"),
 
 		LogLevel:           r.oneOf("CIVICFLOW_LOG_LEVEL", "info", "debug", "info", "warn", "error"),
 		LogFormat:          r.oneOf("CIVICFLOW_LOG_FORMAT", "json", "json", "text"),
@@ -308,6 +308,20 @@ func (r *envReader) duration(key, def string) time.Duration {
 	if err != nil || d <= 0 {
 		r.fail(key, v, "a positive duration such as 30s, 2m or 168h")
 		d, _ = time.ParseDuration(def)
+	}
+	return d
+}
+
+// optionalDuration reads a positive duration; unset means 0 ("not set").
+func (r *envReader) optionalDuration(key string) time.Duration {
+	v := os.Getenv(key)
+	if v == "" {
+		return 0
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		r.fail(key, v, "a positive duration such as 30s, 2m or 168h")
+		return 0
 	}
 	return d
 }

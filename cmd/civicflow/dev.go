@@ -135,7 +135,11 @@ func runDev(ctx context.Context, cfg config, log *slog.Logger, out io.Writer) er
 	} else {
 		fmt.Fprintf(out, "  Mail                via %s:%d (%s)\n", cfg.SMTPHost, cfg.SMTPPort, cfg.SMTPTLS)
 	}
-	fmt.Fprintf(out, "  Public notice lasts %s (CIVICFLOW_NOTICE_PERIOD)\n\n", cfg.NoticePeriod)
+	if cfg.NoticePeriod > 0 {
+		fmt.Fprintf(out, "  Public notice lasts %s (CIVICFLOW_NOTICE_PERIOD)\n\n", cfg.NoticePeriod)
+	} else {
+		fmt.Fprintf(out, "  Public notice lasts as the deadline rules say (7 days); CIVICFLOW_NOTICE_PERIOD=30s shortens it for a demo\n\n")
+	}
 	printLogins(out, logins, password)
 	fmt.Fprintf(out, "\nResidents known to the verification stand-in: %s\n", strings.Join(vs.SeededIDNumbers(), " "))
 	fmt.Fprintf(out, "Walk a case through every stage: see README.md. Press Ctrl-C to stop.\n\n")
