@@ -11,7 +11,8 @@ SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
 help: ## List the targets
 	@echo "civicflow make targets:"
-	@grep -E '^[a-zA-Z0-9_./-]+:.*## ' $(MAKEFILE_LIST) | \
+	@grep -E '^[a-zA-Z0-9_./$$() -]+&?:.*## ' $(MAKEFILE_LIST) | \
+		sed -e 's/^$$(TEMPORAL_SERVER_BINS) &/bin\/temporal-server bin\/temporal-sql-tool/' | \
 		awk 'BEGIN {FS = ":.*## "}; {printf "  %-14s %s\n", $$1, $$2}'
 
 bin/temporal: ## Build the Temporal CLI (dev server) into bin/ (only when missing)

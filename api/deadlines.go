@@ -45,7 +45,13 @@ func (s *Server) listCalendar(c echo.Context) error {
 	if days == nil {
 		days = []postgres.CalendarEntry{}
 	}
-	return c.JSON(http.StatusOK, map[string]any{"year": year, "days": days, "source": civicflow.OfficialCalendarSource})
+	// Only 2025 and 2026 come from the loaded State Council notices; other
+	// years hold what administrators entered.
+	source := "entered by administrators; no official notice is loaded for this year"
+	if year == 2025 || year == 2026 {
+		source = civicflow.OfficialCalendarSource
+	}
+	return c.JSON(http.StatusOK, map[string]any{"year": year, "days": days, "source": source})
 }
 
 type calendarDayRequest struct {
