@@ -78,7 +78,7 @@ fuzz: ## Run each fuzz target for FUZZTIME (default 10s)
 	@for t in $(FUZZ_TARGETS); do \
 		pkg=$${t%%:*}; name=$${t##*:}; \
 		echo "fuzz: $$name in $$pkg for $(FUZZTIME)"; \
-		go test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+		go test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 100x $$pkg || exit 1; \
 	done
 
 # BENCH_FLAGS passes flags to civicflow-bench, e.g. BENCH_FLAGS="-cases 1000 -in-flight 64"
@@ -87,7 +87,7 @@ bench: deps build ## Measure civicflow against the bare engine (~10 min); writes
 
 histories: deps ## Re-record the workflow histories replayed by the tests (after an intended workflow change)
 	CIVICFLOW_TEMPORAL_BIN=$(CURDIR)/bin/temporal CIVICFLOW_REQUIRE_SERVICES=1 CIVICFLOW_SAVE_HISTORIES=1 \
-		go test -count=1 -run 'TestE2E' ./cmd/civicflow/
+		go test -count=1 -run 'TestE2E|TestNotificationsFollowACase' ./cmd/civicflow/
 
 clean: ## Remove bin/ and .data/ (local service data included)
 	@for d in bin .data; do \

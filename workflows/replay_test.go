@@ -22,6 +22,7 @@ func TestReplaySavedHistories(t *testing.T) {
 			r := worker.NewWorkflowReplayer()
 			r.RegisterWorkflowWithOptions(CentralisedCare, workflowOptions(CentralisedCareWorkflow))
 			r.RegisterWorkflowWithOptions(Departure, workflowOptions(DepartureWorkflow))
+			r.RegisterWorkflowWithOptions(Notify, workflowOptions(NotifyWorkflow))
 			require.NoError(t, r.ReplayWorkflowHistoryFromJSONFile(nil, f))
 		})
 	}

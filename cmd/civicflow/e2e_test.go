@@ -311,8 +311,24 @@ func (e *e2eSystem) waitStage(t *testing.T, caseID int64, stage civicflow.Stage,
 	}
 }
 
+// historyLength counts the events of a case's workflow history once the
+// workflow is at rest: no activity and no workflow task pending. A case
+// that just entered a stage is still running its stage clock and starting
+// timers; counting then would make "nothing changed" checks flaky.
 func (e *e2eSystem) historyLength(t *testing.T, caseID int64) int {
 	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		d, err := e.tc.DescribeWorkflowExecution(context.Background(), civicflow.CaseWorkflowID(caseID), "")
+		require.NoError(t, err)
+		if len(d.GetPendingActivities()) == 0 && d.GetPendingWorkflowTask() == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("case %d: workflow still busy after 15s (%d pending activities)", caseID, len(d.GetPendingActivities()))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 	it := e.tc.GetWorkflowHistory(context.Background(), civicflow.CaseWorkflowID(caseID), "", false, 0)
 	n := 0
 	for it.HasNext() {

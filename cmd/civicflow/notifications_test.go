@@ -248,6 +248,7 @@ func TestNotificationsFollowACase(t *testing.T) {
 		require.Equal(t, string(n.Template), m.Template)
 		require.Equal(t, sinkUser, m.AuthUser)
 	}
+	saveHistory(t, e, workflows.NotificationWorkflowID(ns[0].ID, ns[0].Generation), "notify_sent")
 	for _, m := range mails {
 		require.NotContains(t, m.Text, idNumber, "no ID number in any mail")
 		require.NotContains(t, m.Text, idNumber[len(idNumber)-4:], "not even its last digits")

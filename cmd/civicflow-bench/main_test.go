@@ -1,0 +1,105 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"civicflow/devenv"
+)
+
+// TestMain lets the test binary stand in for the bench binary as the bare
+// worker process, which the bench starts by running itself.
+func TestMain(m *testing.M) {
+	if os.Getenv(envRole) == roleBareWorker {
+		if err := runBareWorker(); err != nil {
+			os.Stderr.WriteString(err.Error() + "\n")
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// TestSmoke runs the whole bench at a tiny size so that its code does not
+// rot: every section must run and report non-zero counts. It asserts
+// nothing about speed.
+func TestSmoke(t *testing.T) {
+	if _, err := devenv.FindTemporalBinary(); err != nil {
+		if os.Getenv("CIVICFLOW_REQUIRE_SERVICES") != "" {
+			t.Fatalf("CIVICFLOW_REQUIRE_SERVICES is set but the temporal CLI is missing: %v", err)
+		}
+		t.Skipf("temporal CLI not built (make bin/temporal): %v", err)
+	}
+	if _, err := devenv.FindPostgresBin(); err != nil {
+		if os.Getenv("CIVICFLOW_REQUIRE_SERVICES") != "" {
+			t.Fatalf("CIVICFLOW_REQUIRE_SERVICES is set but PostgreSQL is missing: %v", err)
+		}
+		t.Skipf("PostgreSQL not installed: %v", err)
+	}
+	root, err := devenv.ProjectRoot()
+	require.NoError(t, err)
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "civicflow")
+	build := exec.Command("go", "build", "-o", bin, "./cmd/civicflow")
+	build.Dir = root
+	out, err := build.CombinedOutput()
+	require.NoError(t, err, "build civicflow: %s", out)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	results := filepath.Join(dir, "results")
+	var log bytes.Buffer
+	err = run(ctx, []string{"-civicflow", bin, "-out", results, "-stores", "memory", "-cases", "4", "-in-flight", "2",
+		"-pairs", "2", "-warmup", "1", "-profile-for", "2s", "-rates", "4", "-rate-for", "1s",
+		"-read-cases", "1000", "-read-samples", "10", "-history-sample", "2"}, &log)
+	require.NoError(t, err, "bench output:\n%s", log.String())
+
+	b, err := os.ReadFile(filepath.Join(results, "bench.json"))
+	require.NoError(t, err)
+	var rep Report
+	require.NoError(t, json.Unmarshal(b, &rep))
+	require.Len(t, rep.Stores, 1)
+	s := rep.Stores[0]
+	require.Equal(t, "memory", s.Store)
+	require.Len(t, s.Engine.Rounds, 4, "two pairs of two rounds")
+	require.Positive(t, s.Engine.Civicflow.Cases)
+	require.Positive(t, s.Engine.Bare.Cases)
+	require.Positive(t, s.Engine.Ratio)
+	for _, a := range []string{"submit", "accept", "record_investigation", "approve", "confirm_admission"} {
+		require.Positive(t, s.Actions[a].Count, a)
+	}
+	require.NotEmpty(t, s.Submit.Rates)
+	require.Positive(t, s.Submit.Rates[0].Latency.Count)
+	require.Positive(t, s.Resources.PeakRSSMiB["api"])
+	require.Positive(t, s.Resources.PeakRSSMiB["worker"])
+	require.Positive(t, s.Resources.BytesPerCase)
+	require.Positive(t, s.Resources.Histories["civicflow"].EventsPerCase)
+	// The bare workflow has the shape it stands in for.
+	civ, bare := s.Resources.Histories["civicflow"], s.Resources.Histories["bare"]
+	require.Equal(t, civ.Activities, bare.Activities, "activities per case")
+	require.Equal(t, civ.Updates, bare.Updates, "updates per case")
+	require.Positive(t, civ.Timers, "the public notice timer")
+	require.Equal(t, 1.0, bare.Timers, "timers per case")
+	for _, k := range []string{"api_cpu", "worker_cpu", "api_heap", "worker_heap"} {
+		require.FileExists(t, filepath.Join(results, s.Profiles[k]), k)
+	}
+	require.NotNil(t, rep.ReadSide)
+	require.Equal(t, 1000, rep.ReadSide.Cases)
+	require.Greater(t, rep.ReadSide.Events, int64(1000), "clones carry timeline events")
+	for _, q := range rep.ReadSide.Queries {
+		require.Positive(t, q.Latency.Count, q.Name)
+		require.Zero(t, q.Latency.Errors, q.Name)
+	}
+	md, err := os.ReadFile(filepath.Join(results, "bench.md"))
+	require.NoError(t, err)
+	require.Contains(t, string(md), "Engine overhead")
+	require.Positive(t, rep.Machine.CPUs)
+}
