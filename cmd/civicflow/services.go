@@ -136,26 +136,58 @@ func serveHTTPWith(ctx context.Context, ln net.Listener, h http.Handler, cfg con
 	return nil
 }
 
+// runtime is what the api and worker processes share: telemetry, the
+// store, the Temporal client and the optional pprof listener.
+type runtime struct {
+	tel *telemetry
+	db  *postgres.DB
+	tc  client.Client
+	log *slog.Logger
+}
+
+func startRuntime(ctx context.Context, cfg config, log *slog.Logger, service string) (_ *runtime, err error) {
+	log.Info("starting "+service, "config", cfg.logValue())
+	rt := &runtime{log: log}
+	defer func() {
+		if err != nil {
+			rt.close()
+		}
+	}()
+	if rt.tel, err = newTelemetry(ctx, cfg, service, nil); err != nil {
+		return nil, err
+	}
+	if rt.db, err = openStore(ctx, cfg.poolURL(), cfg.withKeys()); err != nil {
+		return nil, err
+	}
+	if rt.tc, err = dialTemporalWith(ctx, cfg, log, rt.tel); err != nil {
+		return nil, err
+	}
+	if err = startPprof(ctx, cfg.PprofAddr, log); err != nil {
+		return nil, err
+	}
+	return rt, nil
+}
+
+// close releases in the reverse order of startRuntime.
+func (rt *runtime) close() {
+	if rt.tc != nil {
+		rt.tc.Close()
+	}
+	if rt.db != nil {
+		rt.db.Close()
+	}
+	if rt.tel != nil {
+		flushTelemetry(rt.tel, rt.log)
+	}
+}
+
 func runAPI(ctx context.Context, cfg config, log *slog.Logger) error {
-	log.Info("starting api", "config", cfg.logValue())
-	tel, err := newTelemetry(ctx, cfg, "api", nil)
+	rt, err := startRuntime(ctx, cfg, log, "api")
 	if err != nil {
 		return err
 	}
-	defer flushTelemetry(tel, log)
-	db, err := openStore(ctx, cfg.poolURL(), cfg.withKeys())
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	tc, err := dialTemporalWith(ctx, cfg, log, tel)
-	if err != nil {
-		return err
-	}
-	defer tc.Close()
-	if err := startPprof(ctx, cfg.PprofAddr, log); err != nil {
-		return err
-	}
+	defer rt.close()
+	tel, db, tc := rt.tel, rt.db, rt.tc
 	ln, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.HTTPAddr, err)
@@ -170,25 +202,12 @@ func runWorker(ctx context.Context, cfg config, log *slog.Logger) error {
 	if cfg.VerificationURL == "" {
 		return errors.New("CIVICFLOW_VERIFICATION_URL is not set")
 	}
-	log.Info("starting worker", "config", cfg.logValue())
-	tel, err := newTelemetry(ctx, cfg, "worker", nil)
+	rt, err := startRuntime(ctx, cfg, log, "worker")
 	if err != nil {
 		return err
 	}
-	defer flushTelemetry(tel, log)
-	db, err := openStore(ctx, cfg.poolURL(), cfg.withKeys())
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	tc, err := dialTemporalWith(ctx, cfg, log, tel)
-	if err != nil {
-		return err
-	}
-	defer tc.Close()
-	if err := startPprof(ctx, cfg.PprofAddr, log); err != nil {
-		return err
-	}
+	defer rt.close()
+	tel, db, tc := rt.tel, rt.db, rt.tc
 	opsLn, err := net.Listen("tcp", cfg.WorkerMetricsAddr)
 	if err != nil {
 		return fmt.Errorf("listen on %s (CIVICFLOW_WORKER_METRICS_ADDR): %w", cfg.WorkerMetricsAddr, err)
