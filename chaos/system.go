@@ -9,17 +9,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"sync"
-	"syscall"
 	"time"
 
 	"civicflow/devenv"
@@ -50,8 +47,8 @@ type System struct {
 	APIAddr      string
 
 	mu     sync.Mutex
-	api    *Proc
-	worker *Proc
+	api    *devenv.Process
+	worker *devenv.Process
 }
 
 // Start brings up PostgreSQL and Temporal (each on a fixed port, so that a
@@ -154,7 +151,7 @@ func (s *System) StartAPI(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := waitHTTP(ctx, p, s.APIURL()+"/healthz"); err != nil {
+	if err := p.WaitHTTP(ctx, s.APIURL()+"/healthz", time.Minute); err != nil {
 		p.Kill()
 		return err
 	}
@@ -176,8 +173,8 @@ func (s *System) StartWorker(ctx context.Context) error {
 	// The worker has no HTTP port we know; give it a moment and make sure
 	// it did not exit at once (bad configuration, unreachable services).
 	select {
-	case <-p.done:
-		return fmt.Errorf("worker exited at start: %v (see %s)", p.err, p.log)
+	case <-p.Done():
+		return fmt.Errorf("worker exited at start: %v (see %s)\n%s", p.Err(), filepath.Join(s.opts.Dir, "worker.log"), p.Tail(3000))
 	case <-time.After(time.Second):
 	case <-ctx.Done():
 		p.Kill()
@@ -230,10 +227,10 @@ func (s *System) SetVerifierFault(f verification.Fault) error {
 func (s *System) Stop() {
 	s.mu.Lock()
 	if s.api != nil {
-		s.api.Terminate(10 * time.Second)
+		terminate(s.api, 10*time.Second)
 	}
 	if s.worker != nil {
-		s.worker.Terminate(10 * time.Second)
+		terminate(s.worker, 10*time.Second)
 	}
 	s.mu.Unlock()
 	if s.verifierSrv != nil {
@@ -261,76 +258,23 @@ func (s *System) Logs() string {
 	return b.String()
 }
 
-// Proc is a civicflow child process.
-type Proc struct {
-	cmd  *exec.Cmd
-	log  string
-	done chan struct{}
-	err  error
-}
-
-func startProc(bin, command, logPath string, env []string) (*Proc, error) {
+// startProc runs `bin command`, its output appended to logPath.
+func startProc(bin, command, logPath string, env []string) (*devenv.Process, error) {
 	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(bin, command)
-	cmd.Env = env
-	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = procAttr()
-	if err := cmd.Start(); err != nil {
+	p, err := devenv.StartProcess(command, []string{bin, command}, env, logf)
+	if err != nil {
 		logf.Close()
 		return nil, fmt.Errorf("start civicflow %s: %w", command, err)
 	}
-	p := &Proc{cmd: cmd, log: logPath, done: make(chan struct{})}
 	go func() {
-		p.err = cmd.Wait()
+		_ = p.Wait()
 		logf.Close()
-		close(p.done)
 	}()
 	return p, nil
 }
 
-// Kill sends SIGKILL and waits for the process to be gone.
-func (p *Proc) Kill() {
-	if p == nil {
-		return
-	}
-	_ = p.cmd.Process.Signal(syscall.SIGKILL)
-	<-p.done
-}
-
-// Terminate sends SIGTERM, waits up to grace, then kills.
-func (p *Proc) Terminate(grace time.Duration) {
-	if p == nil {
-		return
-	}
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-p.done:
-	case <-time.After(grace):
-		p.Kill()
-	}
-}
-
-func waitHTTP(ctx context.Context, p *Proc, url string) error {
-	ctx, cancel := context.WithTimeout(ctx, time.Minute)
-	defer cancel()
-	for {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-		resp, err := http.DefaultClient.Do(req)
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-		}
-		select {
-		case <-p.done:
-			return fmt.Errorf("%s exited during start: %v (see %s)", filepath.Base(p.log), p.err, p.log)
-		case <-ctx.Done():
-			return errors.Join(ctx.Err(), err)
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
-}
+// terminate sends SIGTERM, waits up to grace, then kills.
+func terminate(p *devenv.Process, grace time.Duration) { _, _ = p.Stop(grace) }

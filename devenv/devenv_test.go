@@ -2,7 +2,6 @@ package devenv
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"fmt"
 	"net"
@@ -12,7 +11,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -21,24 +19,6 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/client"
 )
-
-// syncBuffer is a goroutine-safe log sink for the services.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 func requirePostgres(t *testing.T) {
 	t.Helper()
@@ -78,7 +58,7 @@ func TestPostgresPersistsAcrossRestarts(t *testing.T) {
 	require.Equal(t, os.FileMode(0o700), st.Mode().Perm())
 	dataDir := filepath.Join(base, "cluster")
 
-	log := &syncBuffer{}
+	log := &LogBuffer{}
 	pg, err := StartPostgres(ctx, PostgresOptions{DataDir: dataDir, Log: log})
 	require.NoError(t, err, "server log:\n%s", log)
 	stopped := false
@@ -165,7 +145,7 @@ func TestPostgresStaleLockFile(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	dataDir := filepath.Join(t.TempDir(), "pg")
-	log := &syncBuffer{}
+	log := &LogBuffer{}
 	pg, err := StartPostgres(ctx, PostgresOptions{DataDir: dataDir, Log: log})
 	require.NoError(t, err, "server log:\n%s", log)
 	require.NoError(t, pg.Stop())
@@ -201,7 +181,7 @@ func TestPostgresUntraversableParent(t *testing.T) {
 	require.NoError(t, os.Chown(closed, uid, gid))
 	require.NoError(t, os.Chmod(closed, 0o700))
 
-	_, err = StartPostgres(context.Background(), PostgresOptions{DataDir: filepath.Join(inner, "pg"), Log: &syncBuffer{}})
+	_, err = StartPostgres(context.Background(), PostgresOptions{DataDir: filepath.Join(inner, "pg"), Log: &LogBuffer{}})
 	require.Error(t, err)
 	require.Contains(t, err.Error(), closed)
 	require.Contains(t, err.Error(), "choose a data dir")
@@ -220,7 +200,7 @@ func TestTemporalInMemoryHeadless(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	log := &syncBuffer{}
+	log := &LogBuffer{}
 	tmp, err := StartTemporal(ctx, TemporalOptions{BinPath: bin, Headless: true, Namespace: "civicflow-test", Log: log})
 	require.NoError(t, err, "temporal output:\n%s", log)
 	defer tmp.Stop()
@@ -250,7 +230,7 @@ func TestTemporalPersistentWithUI(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	dbFile := filepath.Join(t.TempDir(), "temporal", "state.db")
-	log := &syncBuffer{}
+	log := &LogBuffer{}
 	tmp, err := StartTemporal(ctx, TemporalOptions{BinPath: bin, DBFile: dbFile, Log: log})
 	require.NoError(t, err, "temporal output:\n%s", log)
 	defer tmp.Stop()
@@ -314,11 +294,11 @@ func TestHelperServices(t *testing.T) {
 		t.Skip("helper process only")
 	}
 	ctx := context.Background()
-	pg, err := StartPostgres(ctx, PostgresOptions{DataDir: filepath.Join(dir, "pg"), Log: &syncBuffer{}})
+	pg, err := StartPostgres(ctx, PostgresOptions{DataDir: filepath.Join(dir, "pg"), Log: &LogBuffer{}})
 	require.NoError(t, err)
 	fmt.Println("ADDR", net.JoinHostPort("127.0.0.1", strconv.Itoa(pg.Port())))
 	if bin, err := FindTemporalBinary(); err == nil {
-		tmp, err := StartTemporal(ctx, TemporalOptions{BinPath: bin, Headless: true, Log: &syncBuffer{}})
+		tmp, err := StartTemporal(ctx, TemporalOptions{BinPath: bin, Headless: true, Log: &LogBuffer{}})
 		require.NoError(t, err)
 		fmt.Println("ADDR", tmp.Address())
 	}

@@ -5,15 +5,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"net/http"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -26,10 +22,9 @@ import (
 // proc is a child process of the bench: the civicflow API, the civicflow
 // worker, or the bare worker.
 type proc struct {
+	*devenv.Process
 	name      string
-	cmd       *exec.Cmd
 	log       *os.File
-	done      chan struct{}
 	pprofAddr string // host:port of its pprof listener, "" if none
 }
 
@@ -40,86 +35,30 @@ func startProc(name, bin string, args []string, env []string, logPath string) (*
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(bin, args...)
-	cmd.Env = append(os.Environ(), env...)
-	cmd.Stdout, cmd.Stderr = lf, lf
-	cmd.SysProcAttr = childAttr()
-	if err := cmd.Start(); err != nil {
+	p, err := devenv.StartProcess(name, append([]string{bin}, args...), append(os.Environ(), env...), lf)
+	if err != nil {
 		lf.Close()
-		return nil, fmt.Errorf("start %s: %w", name, err)
+		return nil, err
 	}
-	p := &proc{name: name, cmd: cmd, log: lf, done: make(chan struct{})}
-	go func() {
-		_ = cmd.Wait()
-		close(p.done)
-	}()
-	return p, nil
+	return &proc{Process: p, name: name, log: lf}, nil
 }
 
-func (p *proc) pid() int { return p.cmd.Process.Pid }
-
-func (p *proc) exited() bool {
-	select {
-	case <-p.done:
-		return true
-	default:
-		return false
-	}
-}
+func (p *proc) pid() int { return p.Pid() }
 
 // stop sends SIGTERM and waits up to 15 s, then kills.
 func (p *proc) stop() {
 	if p == nil {
 		return
 	}
-	if !p.exited() {
-		_ = p.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-p.done:
-		case <-time.After(15 * time.Second):
-			_ = p.cmd.Process.Kill()
-			<-p.done
-		}
+	if !p.Exited() {
+		_, _ = p.Stop(15 * time.Second)
 	}
 	p.log.Close()
 }
 
-// tail returns the end of the process's log, for error messages.
-func (p *proc) tail() string {
-	b, err := os.ReadFile(p.log.Name())
-	if err != nil {
-		return ""
-	}
-	if len(b) > 2000 {
-		b = b[len(b)-2000:]
-	}
-	return string(b)
-}
-
 // waitHTTP polls url until it answers 200 or the process dies.
 func (p *proc) waitHTTP(ctx context.Context, u string, within time.Duration) error {
-	deadline := time.Now().Add(within)
-	for {
-		if p.exited() {
-			return fmt.Errorf("%s exited during start-up:\n%s", p.name, p.tail())
-		}
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-		if resp, err := http.DefaultClient.Do(req); err == nil {
-			io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("%s did not answer %s within %s:\n%s", p.name, u, within, p.tail())
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
+	return p.WaitHTTP(ctx, u, within)
 }
 
 // peakRSS reads VmHWM, the resident set's high-water mark, in MiB.

@@ -51,7 +51,7 @@ type cluster struct {
 
 	chaosMu        sync.Mutex // held during each restart, and to pause them
 	mu             sync.Mutex // guards the slices below and workersStopped
-	apis, workers  [2]*proc
+	apis, workers  [2]*devenv.Process
 	workersStopped bool // a test stopped every worker on purpose
 	chaosPaused    bool
 
@@ -123,7 +123,7 @@ func runClusterErr(m *testing.M) (int, error) {
 		return 1, err
 	}
 
-	temporalLog := &syncBuffer{}
+	temporalLog := &devenv.LogBuffer{}
 	var temporalAddr string
 	var server *exec.Cmd
 	if err := timed("start Temporal server (PostgreSQL persistence)", func() (err error) {
@@ -288,13 +288,13 @@ func freeLowPort() (int, error) {
 
 // registerNamespace creates "default" (the real server has none) and waits
 // until the frontend knows it.
-func registerNamespace(ctx context.Context, addr string, log *syncBuffer, serverDone <-chan struct{}) error {
+func registerNamespace(ctx context.Context, addr string, log *devenv.LogBuffer, serverDone <-chan struct{}) error {
 	deadline := time.Now().Add(2 * time.Minute)
 	var err error
 	for time.Now().Before(deadline) {
 		select {
 		case <-serverDone:
-			return fmt.Errorf("temporal server exited\nserver log:\n%s", log.tail(6000))
+			return fmt.Errorf("temporal server exited\nserver log:\n%s", log.Tail(6000))
 		default:
 		}
 		var nc client.NamespaceClient
@@ -313,7 +313,7 @@ func registerNamespace(ctx context.Context, addr string, log *syncBuffer, server
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
-	return fmt.Errorf("namespace default: %w\nserver log:\n%s", err, log.tail(4000))
+	return fmt.Errorf("namespace default: %w\nserver log:\n%s", err, log.Tail(4000))
 }
 
 func (c *cluster) startAPI(i int) error {
@@ -321,8 +321,8 @@ func (c *cluster) startAPI(i int) error {
 	if err != nil {
 		return err
 	}
-	if err := waitHTTP(context.Background(), p, c.apiURL[i]+"/readyz", time.Minute); err != nil {
-		p.kill()
+	if err := p.WaitHTTP(context.Background(), c.apiURL[i]+"/readyz", time.Minute); err != nil {
+		p.Kill()
 		return err
 	}
 	c.mu.Lock()
@@ -336,8 +336,8 @@ func (c *cluster) startWorker(i int) error {
 	if err != nil {
 		return err
 	}
-	if err := waitHTTP(context.Background(), p, c.opsURL[i]+"/readyz", time.Minute); err != nil {
-		p.kill()
+	if err := p.WaitHTTP(context.Background(), c.opsURL[i]+"/readyz", time.Minute); err != nil {
+		p.Kill()
 		return err
 	}
 	c.mu.Lock()
@@ -347,8 +347,8 @@ func (c *cluster) startWorker(i int) error {
 }
 
 // stopProc sends SIGTERM and records how long the exit took.
-func (c *cluster) stopProc(p *proc) error {
-	took, err := p.signalStop(60 * time.Second)
+func (c *cluster) stopProc(p *devenv.Process) error {
+	took, err := p.Stop(60 * time.Second)
 	if ms := took.Milliseconds(); ms > c.maxStopSeconds.Load() {
 		c.maxStopSeconds.Store(ms)
 	}
@@ -362,7 +362,7 @@ func (c *cluster) stopWorkers() {
 	c.mu.Lock()
 	c.workersStopped = true
 	ws := c.workers
-	c.workers = [2]*proc{}
+	c.workers = [2]*devenv.Process{}
 	c.mu.Unlock()
 	for _, w := range ws {
 		if w != nil {
@@ -444,7 +444,12 @@ func (c *cluster) pauseChaos(paused bool) {
 // keep-alive to the instances, so that a refused connection is the only
 // way a request fails to reach one.
 func (c *cluster) loadBalancer() http.Handler {
-	transport := &http.Transport{DisableKeepAlives: true}
+	// Bodies go out with Expect: 100-continue, as proxies commonly send
+	// them: an instance refusing a request by its headers (413 for an
+	// oversized body) answers before the body is sent, instead of closing
+	// the connection under a body still being written (which resets it and
+	// loses the answer).
+	transport := &http.Transport{DisableKeepAlives: true, ExpectContinueTimeout: 2 * time.Second}
 	var next atomic.Int64
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, err := io.ReadAll(r.Body)
@@ -462,6 +467,9 @@ func (c *cluster) loadBalancer() http.Handler {
 			}
 			req.Header = r.Header.Clone()
 			req.Host = r.Host // as a load balancer passes it on
+			if len(body) > 0 {
+				req.Header.Set("Expect", "100-continue")
+			}
 			resp, err := transport.RoundTrip(req)
 			if err != nil {
 				lastErr = err
@@ -486,7 +494,7 @@ func (c *cluster) loadBalancer() http.Handler {
 func (c *cluster) stopAll() error {
 	c.mu.Lock()
 	all := append(c.apis[:], c.workers[:]...)
-	c.apis, c.workers = [2]*proc{}, [2]*proc{}
+	c.apis, c.workers = [2]*devenv.Process{}, [2]*devenv.Process{}
 	c.mu.Unlock()
 	var errs []error
 	for _, p := range all {
@@ -502,7 +510,7 @@ func (c *cluster) killAll() {
 	defer c.mu.Unlock()
 	for _, p := range append(c.apis[:], c.workers[:]...) {
 		if p != nil {
-			p.kill()
+			p.Kill()
 		}
 	}
 }

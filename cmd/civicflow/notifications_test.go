@@ -26,6 +26,7 @@ import (
 
 	"civicflow"
 	"civicflow/demo"
+	"civicflow/devenv"
 	"civicflow/notify"
 	"civicflow/postgres"
 	"civicflow/worker"
@@ -48,7 +49,7 @@ func freeAddr(t *testing.T) string {
 
 // testSink is a `civicflow mailsink` child process.
 type testSink struct {
-	p              *proc
+	p              *devenv.Process
 	smtp, httpAddr string
 	dir            string
 }
@@ -62,8 +63,8 @@ func startTestSink(t *testing.T, smtpAddr, dir string) *testSink {
 		"CIVICFLOW_MAILSINK_USERNAME=" + sinkUser, "CIVICFLOW_MAILSINK_PASSWORD=" + sinkPassword, "CIVICFLOW_LOG_LEVEL=warn"})
 	require.NoError(t, err)
 	s.p = p
-	t.Cleanup(p.kill)
-	require.NoError(t, waitHTTP(context.Background(), p, "http://"+s.httpAddr+"/mail", 30*time.Second))
+	t.Cleanup(p.Kill)
+	require.NoError(t, p.WaitHTTP(context.Background(), "http://"+s.httpAddr+"/mail", 30*time.Second))
 	return s
 }
 
@@ -304,7 +305,7 @@ func TestNotificationRetriedAfterServerDown(t *testing.T) {
 	addr, dir := freeAddr(t), t.TempDir()
 	s := startTestSink(t, addr, dir) // creates the certificate the notifier trusts
 	cfg := e.notifierConfig(t, s)
-	s.p.kill()
+	s.p.Kill()
 	e.startNotifier(t, cfg)
 
 	c := e.submit(t, applicationWithEmail(t, "down@example.org"), "")
@@ -378,7 +379,7 @@ func TestNotificationNotResentAfterWorkerKilled(t *testing.T) {
 	env = append(env, keyEnv(cfg)...)
 	w, err := startProc("worker", "worker", env)
 	require.NoError(t, err)
-	t.Cleanup(w.kill)
+	t.Cleanup(w.Kill)
 	require.Eventually(t, func() bool {
 		for _, m := range s.forCase(t, c.Ref) {
 			if m.Notification == fmt.Sprint(id) {
@@ -386,9 +387,9 @@ func TestNotificationNotResentAfterWorkerKilled(t *testing.T) {
 			}
 		}
 		return false
-	}, 60*time.Second, 50*time.Millisecond, "the worker hands the message over\n%s", w.log.tail(2000))
+	}, 60*time.Second, 50*time.Millisecond, "the worker hands the message over\n%s", w.Tail(2000))
 	time.Sleep(200 * time.Millisecond) // the worker is now waiting on its 'sent' update
-	w.kill()
+	w.Kill()
 	// The server notices a dead client only when it next talks to it; end
 	// the held statement as that would, releasing the row.
 	_, err = e.db.Pool().Exec(ctx, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE wait_event = 'PgSleep'`)

@@ -39,8 +39,8 @@ func TestAPIDrainsOnSIGTERM(t *testing.T) {
 	p, err := startProc("api", "api", append(childEnv(e, e.cfg.TaskQueue),
 		fmt.Sprintf("CIVICFLOW_HTTP_ADDR=127.0.0.1:%d", port), "CIVICFLOW_HTTP_SHUTDOWN_TIMEOUT="+bound.String()))
 	require.NoError(t, err)
-	defer p.kill()
-	require.NoError(t, waitHTTP(context.Background(), p, url+"/readyz", time.Minute))
+	defer p.Kill()
+	require.NoError(t, p.WaitHTTP(context.Background(), url+"/readyz", time.Minute))
 
 	// A login whose body arrives slowly: in flight when SIGTERM comes.
 	body := fmt.Sprintf(`{"username":"ts.xiaozhai","password":%q}`, testPassword)
@@ -72,7 +72,7 @@ func TestAPIDrainsOnSIGTERM(t *testing.T) {
 	var took time.Duration
 	go func() {
 		var err error
-		took, err = p.signalStop(bound + 5*time.Second)
+		took, err = p.Stop(bound + 5*time.Second)
 		stopped <- err
 	}()
 	time.Sleep(time.Second)
@@ -134,8 +134,8 @@ func TestWorkerFinishesActivityOnSIGTERM(t *testing.T) {
 	p, err := startProc("worker", "worker", append(childEnv(e, queue), "CIVICFLOW_VERIFICATION_URL="+verifier.URL,
 		fmt.Sprintf("CIVICFLOW_WORKER_METRICS_ADDR=127.0.0.1:%d", opsPort), "CIVICFLOW_WORKER_STOP_TIMEOUT="+bound.String()))
 	require.NoError(t, err)
-	defer p.kill()
-	require.NoError(t, waitHTTP(context.Background(), p, fmt.Sprintf("http://127.0.0.1:%d/readyz", opsPort), time.Minute))
+	defer p.Kill()
+	require.NoError(t, p.WaitHTTP(context.Background(), fmt.Sprintf("http://127.0.0.1:%d/readyz", opsPort), time.Minute))
 
 	ts := te.login(t, "ts.xiaozhai")
 	c := te.submit(t, application(newIDNumber(t), "610113001", "dependent"), "")
@@ -144,15 +144,15 @@ func TestWorkerFinishesActivityOnSIGTERM(t *testing.T) {
 	select {
 	case <-slow.hit: // CheckHousehold is running in the child
 	case <-time.After(30 * time.Second):
-		t.Fatalf("the household check never reached the verification platform\n%s", p.log.tail(3000))
+		t.Fatalf("the household check never reached the verification platform\n%s", p.Tail(3000))
 	}
-	took, err := p.signalStop(bound + 5*time.Second)
+	took, err := p.Stop(bound + 5*time.Second)
 	require.NoError(t, err, "exit status 0")
 	require.Less(t, took, bound, "exited within CIVICFLOW_WORKER_STOP_TIMEOUT")
 	require.GreaterOrEqual(t, took, 2*time.Second, "Stop waited for the running activity")
 	checks, err := e.db.CheckResults(context.Background(), c.ID)
 	require.NoError(t, err)
 	require.Len(t, checks, 1, "the activity running at SIGTERM finished and stored its result")
-	require.True(t, strings.Contains(p.log.String(), `"worker stopped"`), "the worker logged its stop")
+	require.True(t, strings.Contains(p.Output(), `"worker stopped"`), "the worker logged its stop")
 	t.Logf("worker: SIGTERM to exit %s with one activity finished", took)
 }
