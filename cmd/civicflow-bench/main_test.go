@@ -94,10 +94,20 @@ func TestSmoke(t *testing.T) {
 	require.NotNil(t, rep.ReadSide)
 	require.Equal(t, 1000, rep.ReadSide.Cases)
 	require.Greater(t, rep.ReadSide.Events, int64(1000), "clones carry timeline events")
+	names := map[string]bool{}
 	for _, q := range rep.ReadSide.Queries {
 		require.Positive(t, q.Latency.Count, q.Name)
 		require.Zero(t, q.Latency.Errors, q.Name)
+		names[q.Name] = true
 	}
+	for _, n := range []string{"overdue_city_first_page", "overdue_city_deep_page", "overdue_counts_city", "stuck_city"} {
+		require.True(t, names[n], "read side times %s", n)
+	}
+	// The loader puts about a third of the cases in timed stages, some overdue.
+	require.Greater(t, rep.ReadSide.TimedCases, int64(200))
+	require.Positive(t, rep.ReadSide.OverdueCases)
+	require.Less(t, rep.ReadSide.OverdueCases, rep.ReadSide.TimedCases)
+	require.Contains(t, rep.ReadSide.Plans["overdue_counts_city"], "Execution Time")
 	md, err := os.ReadFile(filepath.Join(results, "bench.md"))
 	require.NoError(t, err)
 	require.Contains(t, string(md), "Engine overhead")

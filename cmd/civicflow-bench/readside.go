@@ -6,6 +6,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -22,7 +23,11 @@ type ReadReport struct {
 	LoadSeconds  float64     `json:"load_seconds"`
 	DBBytes      int64       `json:"database_bytes"`
 	BytesPerCase float64     `json:"bytes_per_case"`
+	TimedCases   int64       `json:"timed_cases"`
+	OverdueCases int64       `json:"overdue_cases"`
 	Queries      []ReadQuery `json:"queries"`
+	// Plans are EXPLAIN ANALYZE of the supervisors' queries, by name.
+	Plans map[string]string `json:"plans,omitempty"`
 }
 
 // ReadQuery is one kind of request, timed one at a time.
@@ -37,6 +42,13 @@ type ReadQuery struct {
 // are finished, the rest spread over the open stages.
 var stageMix = `ARRAY['completed','completed','completed','completed','rejected','withdrawn','intake',
 	'investigation','public_notice','district_review','awaiting_admission','departed']`
+
+// stageDue is the clone's stage due date: the four timed stages of stageMix
+// (a third of the cases) are due from 110 hours ago to 490 hours ahead, so
+// about 18 % of them (6 % of all cases) are overdue, in every district and
+// timed stage; the other stages have no due date, as in production.
+var stageDue = "CASE WHEN (" + stageMix + ")[1 + i % 12] IN ('intake','investigation','public_notice','district_review') " +
+	"THEN now() + ((i::bigint * 7919) % 600 - 110) * interval '1 hour' END"
 
 // runReadSide grows the read model of s to rows cases by cloning the cases
 // the engine test finished — each clone gets its own person, reference and
@@ -97,16 +109,32 @@ func runReadSide(ctx context.Context, o options, s *stack, out io.Writer) (*Read
 	if err != nil {
 		return nil, err
 	}
+	deepOverdue, err := overdueKeys(ctx, s.db, o.ReadSamples, rng)
+	if err != nil {
+		return nil, err
+	}
+	if err := pool.QueryRow(ctx, `SELECT count(*) FILTER (WHERE stage_due_at IS NOT NULL),
+		count(*) FILTER (WHERE stage_due_at < now()) FROM cases`).Scan(&rep.TimedCases, &rep.OverdueCases); err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(out, "%d cases in timed stages, %d overdue\n", rep.TimedCases, rep.OverdueCases)
 	kinds := []struct {
-		name, as string
-		path     func(i int) string
+		name, as, key string
+		path          func(i int) string
 	}{
-		{"list_city_first_page", "bench.sv", func(int) string { return "/api/v1/cases?limit=100" }},
-		{"list_city_deep_page", "bench.sv", func(int) string { return "/api/v1/cases?limit=100&after=" + deep() }},
-		{"list_township_first_page", "bench.ts", func(int) string { return "/api/v1/cases?limit=100" }},
-		{"list_township_deep_page", "bench.ts", func(int) string { return "/api/v1/cases?limit=100&after=" + deep() }},
-		{"list_district_stage", "bench.dr", func(int) string { return "/api/v1/cases?limit=100&stage=district_review" }},
-		{"detail", "bench.sv", func(i int) string { return "/api/v1/cases/" + refs[i%len(refs)] }},
+		{"list_city_first_page", "bench.sv", "cases", func(int) string { return "/api/v1/cases?limit=100" }},
+		{"list_city_deep_page", "bench.sv", "cases", func(int) string { return "/api/v1/cases?limit=100&after=" + deep() }},
+		{"list_township_first_page", "bench.ts", "cases", func(int) string { return "/api/v1/cases?limit=100" }},
+		{"list_township_deep_page", "bench.ts", "cases", func(int) string { return "/api/v1/cases?limit=100&after=" + deep() }},
+		{"list_district_stage", "bench.dr", "cases", func(int) string { return "/api/v1/cases?limit=100&stage=district_review" }},
+		{"detail", "bench.sv", "", func(i int) string { return "/api/v1/cases/" + refs[i%len(refs)] }},
+		// Supervision (issue 4): the overdue list, its counts and the stuck scan.
+		{"overdue_city_first_page", "bench.sv", "cases", func(int) string { return "/api/v1/supervision/overdue?limit=100" }},
+		{"overdue_city_deep_page", "bench.sv", "cases", func(i int) string {
+			return "/api/v1/supervision/overdue?limit=100&after=" + url.QueryEscape(deepOverdue[i%len(deepOverdue)])
+		}},
+		{"overdue_counts_city", "bench.sv", "counts", func(int) string { return "/api/v1/supervision/overdue/counts" }},
+		{"stuck_city", "bench.sv", "stuck", func(int) string { return "/api/v1/supervision/stuck" }},
 	}
 	for _, k := range kinds {
 		var smp samples
@@ -118,7 +146,7 @@ func runReadSide(ctx context.Context, o options, s *stack, out io.Writer) (*Read
 				smp.fail()
 				continue
 			}
-			if _, ok := r.body["cases"]; !ok && k.name != "detail" {
+			if _, ok := r.body[k.key]; !ok && k.key != "" {
 				smp.fail()
 				continue
 			}
@@ -129,7 +157,58 @@ func runReadSide(ctx context.Context, o options, s *stack, out io.Writer) (*Read
 			q.Latency.P50MS, q.Latency.P95MS, q.Latency.P99MS, q.Latency.Count, q.Latency.Errors)
 		rep.Queries = append(rep.Queries, q)
 	}
+	if rep.Plans, err = supervisionPlans(ctx, s.db); err != nil {
+		return nil, err
+	}
 	return rep, nil
+}
+
+// overdueKeys returns n keyset positions ("due,id", the API's next_after)
+// between 50 % and 90 % of the way down the overdue list: deep pages.
+func overdueKeys(ctx context.Context, db *postgres.DB, n int, rng *rand.Rand) ([]string, error) {
+	var overdue int
+	if err := db.Pool().QueryRow(ctx, `SELECT count(*) FROM cases WHERE stage_due_at < now()`).Scan(&overdue); err != nil {
+		return nil, err
+	}
+	if overdue < 2 {
+		return []string{time.Now().Add(-time.Hour).UTC().Format(time.RFC3339Nano) + ",0"}, nil
+	}
+	keys := make([]string, 0, n)
+	for i := 0; i < max(1, min(n, 50)); i++ {
+		var due time.Time
+		var id int64
+		off := overdue/2 + rng.IntN(max(1, overdue*4/10))
+		if err := db.Pool().QueryRow(ctx, `SELECT stage_due_at, id FROM cases WHERE stage_due_at < now()
+			ORDER BY stage_due_at, id OFFSET $1 LIMIT 1`, off).Scan(&due, &id); err != nil {
+			return nil, err
+		}
+		keys = append(keys, due.UTC().Format(time.RFC3339Nano)+","+strconv.FormatInt(id, 10))
+	}
+	return keys, nil
+}
+
+// supervisionPlans records how PostgreSQL runs the supervisors' queries on
+// the loaded read model (EXPLAIN ANALYZE, one run each, after the timed
+// requests): the plans docs/deadlines.md explains.
+func supervisionPlans(ctx context.Context, db *postgres.DB) (map[string]string, error) {
+	qs := map[string]string{
+		"overdue_counts_city": `SELECT c.district_code, c.stage, count(*) FROM cases c WHERE c.stage_due_at < now() GROUP BY 1, 2 ORDER BY 1, 2`,
+		"overdue_city_first_page": `SELECT c.id, c.reference, c.stage_due_at FROM cases c WHERE c.stage_due_at < now()
+			ORDER BY c.stage_due_at, c.id LIMIT 100`,
+	}
+	plans := map[string]string{}
+	for name, q := range qs {
+		rows, err := db.Pool().Query(ctx, `EXPLAIN (ANALYZE, BUFFERS) `+q)
+		if err != nil {
+			return nil, fmt.Errorf("explain %s: %w", name, err)
+		}
+		lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			return nil, fmt.Errorf("explain %s: %w", name, err)
+		}
+		plans[name] = strings.Join(lines, "\n")
+	}
+	return plans, nil
 }
 
 // cloneCases adds n cases, cloned from the finished ones, with set-based
@@ -180,6 +259,8 @@ func cloneCases(ctx context.Context, db *postgres.DB, n int) error {
 			"allocation_id":    "NULL",
 			"stage_entered_at": "now() - (i % 1000) * interval '1 hour'",
 			"created_at":       "now() - (i % 1000) * interval '2 hour'",
+			"updated_at":       "now() - (i % 1000) * interval '1 hour'",
+			"stage_due_at":     stageDue,
 		}, `generate_series(1, %[2]d) i, ` + templates + `, ` + townships + `, cases c
 			WHERE c.id = t.ids[1 + (i - 1) % cardinality(t.ids)]`},
 		{"case_events", "e", map[string]string{
@@ -189,7 +270,10 @@ func cloneCases(ctx context.Context, db *postgres.DB, n int) error {
 			LATERAL (SELECT ev.*, row_number() OVER (ORDER BY ev.id) - 1 AS k FROM case_events ev
 			         WHERE ev.case_id = t.ids[1 + (i - 1) % cardinality(t.ids)] ORDER BY ev.id LIMIT 4) e`},
 	}
-	stmts := []string{`SET session_replication_role = replica`, `SET synchronous_commit = off`}
+	// With few templates the planner's statistics say the tables are tiny
+	// and it would scan case_events sequentially once per clone — over the
+	// rows the load itself adds, quadratic; the indexes keep it linear.
+	stmts := []string{`SET session_replication_role = replica`, `SET synchronous_commit = off`, `SET enable_seqscan = off`}
 	for _, c := range clones {
 		rows, err := conn.Query(ctx, `SELECT column_name FROM information_schema.columns
 			WHERE table_schema = current_schema() AND table_name = $1 AND is_generated = 'NEVER' ORDER BY ordinal_position`, c.table)
@@ -215,7 +299,7 @@ func cloneCases(ctx context.Context, db *postgres.DB, n int) error {
 		`SELECT setval('persons_id_seq', (SELECT max(id) FROM persons))`,
 		`SELECT setval('cases_id_seq', (SELECT max(id) FROM cases))`,
 		`SELECT setval('case_events_id_seq', (SELECT max(id) FROM case_events))`,
-		`SET session_replication_role = DEFAULT`)
+		`SET session_replication_role = DEFAULT`, `RESET enable_seqscan`)
 	for i, q := range stmts {
 		// The numbers are the bench's own integers, formatted in.
 		if strings.Contains(q, "%[") {

@@ -111,6 +111,10 @@ func renderMarkdown(rep *Report) string {
 			p("| %s | %s | %d | %d | %.2f | **%.2f** | %.2f | `%s` |\n", q.Name, q.As, q.Latency.Count, q.Latency.Errors,
 				q.Latency.P50MS, q.Latency.P95MS, q.Latency.P99MS, q.Example)
 		}
+		p("\nSupervision (issue 4): %d cases in timed stages, %d overdue; the target is p95 < 50 ms (reported, not asserted). The stuck scan asks Temporal about each of up to 200 quiet open cases (the loaded clones have no workflow, so each is one DescribeWorkflowExecution).\n", r.TimedCases, r.OverdueCases)
+		for _, name := range sortedKeys(r.Plans) {
+			p("\nPlan of %s (EXPLAIN ANALYZE, one run after the timed requests):\n\n```\n%s\n```\n", name, r.Plans[name])
+		}
 	}
 
 	p("\n## 5. Resources\n\n")
@@ -161,4 +165,13 @@ func first(s []StoreReport) string {
 		return "-"
 	}
 	return s[0].Store
+}
+
+func sortedKeys(m map[string]string) []string {
+	ks := make([]string, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return ks
 }
