@@ -31,7 +31,16 @@ func recordStageVisit(ctx context.Context, tx pgx.Tx, t Transition) error {
 // CalendarBetween returns the calendar entries from one date to another
 // (both YYYY-MM-DD, inclusive) as a calendar.
 func (db *DB) CalendarBetween(ctx context.Context, from, to time.Time) (civicflow.Calendar, error) {
-	rows, err := db.pool.Query(ctx, `SELECT to_char(day, 'YYYY-MM-DD'), kind, name FROM calendar_days
+	return calendarBetween(ctx, db.pool, from, to)
+}
+
+// querier is what a pool and a transaction share for reads.
+type querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+}
+
+func calendarBetween(ctx context.Context, q querier, from, to time.Time) (civicflow.Calendar, error) {
+	rows, err := q.Query(ctx, `SELECT to_char(day, 'YYYY-MM-DD'), kind, name FROM calendar_days
 		WHERE day BETWEEN $1::date AND $2::date ORDER BY day`,
 		from.In(civicflow.ChinaZone()).Format(time.DateOnly), to.In(civicflow.ChinaZone()).Format(time.DateOnly))
 	if err != nil {

@@ -50,6 +50,12 @@ func enqueueNotices(ctx context.Context, tx pgx.Tx, t Transition) error {
 	base := civicflow.NoticeData{Reference: ref, Stage: t.To, Action: t.Action, PersonName: civicflow.MaskName(person),
 		District: districtName, Township: townshipName, At: t.At.In(civicflow.ChinaZone()).Format(time.DateOnly),
 		CareLevel: careLevel}
+	// The longest notice period is a few weeks: two months of calendar
+	// cover it, holidays included.
+	cal, err := calendarBetween(ctx, tx, t.At, t.At.AddDate(0, 2, 0))
+	if err != nil {
+		return fmt.Errorf("read calendar for notices: %w", err)
+	}
 	for _, n := range notices {
 		d := base
 		switch n.Template {
@@ -58,16 +64,16 @@ func enqueueNotices(ctx context.Context, tx pgx.Tx, t Transition) error {
 			if len(d.Items) == 0 {
 				_ = json.Unmarshal(waiting, &d.Items)
 			}
-			d.Due = dueDate(t.At, civicflow.NoticeSupplementsWorkingDays)
+			d.Due = dueDate(cal, t.At, civicflow.NoticeSupplementsWorkingDays)
 		case civicflow.TemplateDecisionRejected:
 			d.Reasons = t.Reasons
-			d.Due = dueDate(t.At, civicflow.NoticeRefusalWorkingDays)
+			d.Due = dueDate(cal, t.At, civicflow.NoticeRefusalWorkingDays)
 		case civicflow.TemplateReturnedToTownship:
 			d.Reasons = t.Reasons
-			d.Due = dueDate(t.At, civicflow.NoticeInvestigationWorkingDays)
+			d.Due = dueDate(cal, t.At, civicflow.NoticeInvestigationWorkingDays)
 		case civicflow.TemplateCaseWaiting:
 			if n.Role == civicflow.RoleDistrictReviewer {
-				d.Due = dueDate(t.At, civicflow.NoticeReviewWorkingDays)
+				d.Due = dueDate(cal, t.At, civicflow.NoticeReviewWorkingDays)
 			}
 		case civicflow.TemplatePlacement:
 			d.Institution, d.Bed = institution, bed
@@ -205,18 +211,10 @@ func noChannelReason(ch civicflow.Channel) string {
 	return "the applicant gave no e-mail address and no SMS provider is configured; deliver this notice on paper or in person"
 }
 
-// dueDate is n working days (Monday to Friday, China time) after at, as
-// YYYY-MM-DD. Holidays and make-up working days are not known until the
-// per-jurisdiction calendar exists (issue 4).
-func dueDate(at time.Time, n int) string {
-	d := at.In(civicflow.ChinaZone())
-	for n > 0 {
-		d = d.AddDate(0, 0, 1)
-		if wd := d.Weekday(); wd != time.Saturday && wd != time.Sunday {
-			n--
-		}
-	}
-	return d.Format(time.DateOnly)
+// dueDate is the last of n working days after at, as YYYY-MM-DD, on the
+// working-day calendar (holidays and 调休) the deadlines use.
+func dueDate(cal civicflow.Calendar, at time.Time, n int) string {
+	return cal.AddWorkingDays(at, n).AddDate(0, 0, -1).Format(time.DateOnly)
 }
 
 // EscalationNotice is an escalation of a case to supervisors. Escalations
