@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -179,12 +180,13 @@ func (s *Server) startCase(ctx context.Context, caseID int64, ref string, app *c
 func (s *Server) awaitStage(ctx context.Context, caseID int64, from civicflow.Stage, wait time.Duration) civicflow.Stage {
 	deadline := time.Now().Add(wait)
 	for {
-		cs, err := s.store.Case(ctx, caseID)
-		if err != nil || cs.Stage != from || time.Now().After(deadline) {
-			if err != nil {
-				return from
-			}
-			return cs.Stage
+		// Only the stage: this runs every 25 ms while a submission waits.
+		stage, err := s.store.CaseStage(ctx, caseID)
+		if err != nil {
+			return from
+		}
+		if stage != from || time.Now().After(deadline) {
+			return stage
 		}
 		select {
 		case <-ctx.Done():
@@ -292,7 +294,7 @@ func (s *Server) provideSupplements(c echo.Context) error {
 	}
 	for i, id := range req.DocumentIDs {
 		if !known[id] {
-			return civicflow.Invalid(civicflow.FieldError{Field: "document_ids[" + itoa(i) + "]", Reason: "is not a paper of this case; upload it first"})
+			return civicflow.Invalid(civicflow.FieldError{Field: "document_ids[" + strconv.Itoa(i) + "]", Reason: "is not a paper of this case; upload it first"})
 		}
 	}
 	if err := s.runAction(c, cs, actorOf(c), civicflow.ActionProvideSupplements,

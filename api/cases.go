@@ -16,8 +16,6 @@ import (
 	"civicflow/workflows"
 )
 
-func itoa(i int) string { return strconv.Itoa(i) }
-
 // runAction authorises an action against the read model, then sends it to
 // the case's workflow as an update and waits until the workflow has
 // recorded it. The workflow's validator checks everything again against its

@@ -202,7 +202,7 @@ func checkStructure(body []byte) error {
 		top := stack[len(stack)-1]
 		name := top.key
 		if !top.object {
-			name = "[" + itoa(top.index) + "]"
+			name = "[" + strconv.Itoa(top.index) + "]"
 		}
 		switch {
 		case top.path == "":

@@ -198,6 +198,17 @@ func (db *DB) Case(ctx context.Context, id int64) (*civicflow.Case, error) {
 	return c, nil
 }
 
+// CaseStage returns only the stage of a case: the cheap read for callers
+// that wait for a case to move.
+func (db *DB) CaseStage(ctx context.Context, id int64) (civicflow.Stage, error) {
+	var st civicflow.Stage
+	err := db.pool.QueryRow(ctx, `SELECT stage FROM cases WHERE id = $1`, id).Scan(&st)
+	if err != nil {
+		return "", mapError(fmt.Sprintf("case %d", id), err)
+	}
+	return st, nil
+}
+
 // CaseByReference returns a case by its reference.
 func (db *DB) CaseByReference(ctx context.Context, ref string) (*civicflow.Case, error) {
 	c, err := scanCase(db.pool.QueryRow(ctx, `SELECT `+caseColumns+` FROM cases c JOIN persons p ON p.id = c.person_id WHERE c.reference = $1`, ref))

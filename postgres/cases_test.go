@@ -462,3 +462,22 @@ func TestCasesFilterAndPagination(t *testing.T) {
 	}
 	require.Equal(t, []int64{a, b, c, d}, seen)
 }
+
+// TestCaseStage reads the stage alone and follows a recorded transition;
+// an unknown case is ENOTFOUND.
+func TestCaseStage(t *testing.T) {
+	t.Parallel()
+	db := setup(t)
+	ctx := context.Background()
+	c := createCase(t, db, "610113001")
+	st, err := db.CaseStage(ctx, c.CaseID)
+	require.NoError(t, err)
+	require.Equal(t, civicflow.StageSubmitted, st)
+	require.NoError(t, db.RecordTransition(ctx, postgres.Transition{CaseID: c.CaseID, Key: "step-1", Seq: 1,
+		Action: "submitted", From: civicflow.StageSubmitted, To: civicflow.StageIntake, Actor: civicflow.SystemActor, At: time.Now()}))
+	st, err = db.CaseStage(ctx, c.CaseID)
+	require.NoError(t, err)
+	require.Equal(t, civicflow.StageIntake, st)
+	_, err = db.CaseStage(ctx, c.CaseID+1000)
+	require.Equal(t, civicflow.ENOTFOUND, civicflow.ErrorCode(err))
+}
