@@ -539,6 +539,11 @@ func TestE2ERejectionsAndWithdrawal(t *testing.T) {
 	require.Equal(t, http.StatusOK, r.Status, string(r.Raw))
 	require.Equal(t, "withdrawn", r.str("stage"))
 	require.Equal(t, http.StatusConflict, e.act(t, ts, b.Ref, "record_investigation", visitBody("eligible")).Status)
+	// The same withdrawal sent again is refused and records nothing.
+	events := e.eventCount(t, b.ID)
+	r = e.postJSON(t, "/api/v1/applications/"+b.Ref+"/withdraw", map[string]string{"X-Access-Code": b.Code}, map[string]any{"reasons": "已由女儿照料"})
+	require.Equal(t, http.StatusConflict, r.Status, string(r.Raw))
+	require.Equal(t, events, e.eventCount(t, b.ID))
 
 	// Objection during notice, then return by the district, then refusal.
 	c := e.toReview(t, ts, "self_care")
