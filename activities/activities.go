@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"go.temporal.io/sdk/temporal"
 
@@ -46,12 +47,52 @@ func retryable(err error) error {
 // RecordInput is the input of RecordTransition.
 type RecordInput struct {
 	Transition postgres.Transition
+	// Clock, when set, asks for the clock of the stage the step enters
+	// (start, pause or resume; see StageClock) to be computed and written
+	// with the step: one activity instead of two per stage change
+	// (workflows: versionStageDeadlines 2). Its CaseID and At are taken from
+	// the transition.
+	Clock *StageClockInput
+}
+
+// RecordResult is what RecordTransition answers: the entered stage's clock
+// when the input asked for one, and the public notice's end when the clock
+// decided it.
+type RecordResult struct {
+	Clock        *civicflow.StageClock
+	NoticeEndsAt *time.Time
 }
 
 // RecordTransition writes one step of a case to the read model and its
-// timeline. It is idempotent through the step's key.
-func (a *Activities) RecordTransition(ctx context.Context, in RecordInput) error {
-	return retryable(a.Store.RecordTransition(ctx, in.Transition))
+// timeline, with the entered stage's clock when asked. It is idempotent
+// through the step's key.
+func (a *Activities) RecordTransition(ctx context.Context, in RecordInput) (RecordResult, error) {
+	var res RecordResult
+	if in.Clock != nil {
+		req := *in.Clock
+		req.CaseID, req.At = in.Transition.CaseID, in.Transition.At
+		clk, err := a.StageClock(ctx, req)
+		if err != nil {
+			return res, err
+		}
+		clk, ends := FinishClock(req, clk)
+		res.Clock, res.NoticeEndsAt = &clk, ends
+		in.Transition.StageDueAt = nil
+		if clk.Timed() {
+			due := clk.Due
+			in.Transition.StageDueAt = &due
+		}
+		if ends != nil {
+			in.Transition.NoticeEndsAt = ends
+			if m, ok := in.Transition.Details.(map[string]any); ok {
+				m["ends_at"] = *ends
+			}
+		}
+	}
+	// A retry recomputes the clock; the read model keeps the first
+	// attempt's due date. They differ only if an administrator changed the
+	// rule between two attempts of the same write.
+	return res, retryable(a.Store.RecordTransition(ctx, in.Transition))
 }
 
 // CheckInput is the input of CheckHousehold.

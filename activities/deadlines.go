@@ -27,6 +27,28 @@ type StageClockInput struct {
 	At           time.Time // workflow time of the step
 	Seq          int       // the step starting the clock
 	Clock        *civicflow.StageClock
+	// NoticeEnds is set when the stage is the public notice: the end the
+	// workflow's own period gives. NoticeFromRule lets the jurisdiction's
+	// rule decide it instead (FinishClock).
+	NoticeEnds     *time.Time
+	NoticeFromRule bool
+}
+
+// FinishClock applies what the clock of a public notice needs: the
+// notice's end is the rule's due date when the rule decides it (and has
+// one), otherwise the workflow's own period; the clock is due at that end
+// and has no reminder (nobody has to act). It answers the end, or nil for
+// any other stage. Pure, so the workflow tests use it too.
+func FinishClock(in StageClockInput, c civicflow.StageClock) (civicflow.StageClock, *time.Time) {
+	if in.NoticeEnds == nil {
+		return c, nil
+	}
+	ends := *in.NoticeEnds
+	if in.NoticeFromRule && c.Timed() {
+		ends = c.Due
+	}
+	c.Due, c.RemindAt = ends, time.Time{}
+	return c, &ends
 }
 
 // calendarSpan is how far ahead the calendar is read for one clock: more

@@ -204,6 +204,9 @@ func (s *Server) caseDetail(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := s.awaitChange(c, cs); err != nil {
+		return err
+	}
 	return s.renderCase(c, cs.ID)
 }
 

@@ -90,6 +90,9 @@ func startChild(name string, cmd *exec.Cmd) (*child, error) {
 	return c, nil
 }
 
+// pid is the process id of the child.
+func (c *child) pid() int { return c.cmd.Process.Pid }
+
 func (c *child) exited() bool {
 	select {
 	case <-c.done:

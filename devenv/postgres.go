@@ -249,6 +249,9 @@ func (p *Postgres) URL() string {
 // Port returns the TCP port the server listens on at 127.0.0.1.
 func (p *Postgres) Port() int { return p.port }
 
+// Pid is the process id of the postmaster; its children are the backends.
+func (p *Postgres) Pid() int { return p.proc.pid() }
+
 // DataDir returns the absolute cluster directory.
 func (p *Postgres) DataDir() string { return p.opts.DataDir }
 

@@ -192,6 +192,9 @@ func (t *Temporal) ready(ctx context.Context) error {
 	return err
 }
 
+// Pid is the process id of the dev server.
+func (t *Temporal) Pid() int { return t.proc.pid() }
+
 // Address returns host:port of the frontend gRPC service.
 func (t *Temporal) Address() string {
 	return net.JoinHostPort("127.0.0.1", strconv.Itoa(t.port))

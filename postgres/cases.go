@@ -383,6 +383,9 @@ func recordTransition(ctx context.Context, tx pgx.Tx, t Transition) error {
 	if err != nil {
 		return mapError("update case", err)
 	}
+	if err := notifyCaseChanged(ctx, tx, t.CaseID); err != nil {
+		return err
+	}
 	// The step's notifications (outbox), in the same transaction: see
 	// postgres/notifications.go and docs/notifications.md.
 	return enqueueNotices(ctx, tx, t)

@@ -28,6 +28,8 @@ import (
 type DB struct {
 	pool *pgxpool.Pool
 	keys *Keyring // nil: personal data can be neither sealed nor opened
+	// watch wakes requests waiting for a case to change (changes.go).
+	watch caseWatch
 }
 
 // Option configures Open.
@@ -58,8 +60,11 @@ func Open(ctx context.Context, url string, opts ...Option) (*DB, error) {
 	return db, nil
 }
 
-// Close releases the pool.
-func (db *DB) Close() { db.pool.Close() }
+// Close stops the change listener, if it runs, and releases the pool.
+func (db *DB) Close() {
+	db.watch.close()
+	db.pool.Close()
+}
 
 // Ping checks that the database answers.
 func (db *DB) Ping(ctx context.Context) error { return db.pool.Ping(ctx) }

@@ -59,12 +59,20 @@ type careCase struct {
 	clockGen       int                   // bumped whenever clock changes
 	reminded       bool                  // the current clock's reminder was recorded
 	breached       bool                  // the current clock's breach was recorded
+	// clockInStep: the clock comes with the step's read-model write
+	// (versionStageDeadlines 2) instead of a StageClock activity of its own.
+	clockInStep bool
 }
 
-// versionStageDeadlines marks runs that keep stage clocks: a StageClock
-// activity when a stage starts, the due date on the case and in the
-// CivicflowStageDue search attribute, and the reminder and breach timers.
-// Runs started before it replay without any of that.
+// versionStageDeadlines marks runs that keep stage clocks. Version 1: a
+// StageClock activity when a stage starts, the due date on the case and in
+// the CivicflowStageDue search attribute, and the reminder and breach
+// timers. Version 2 (clockInStep): the clock is computed by the
+// RecordTransition activity that records the step, one activity per stage
+// change instead of two (issue 8, docs/performance.md). Runs started before
+// version 1 replay without any of that. One change ID for both keeps new
+// histories to one version marker (each marker also upserts the
+// TemporalChangeVersion search attribute).
 const versionStageDeadlines = "stage-deadlines"
 
 // CentralisedCare runs one application for centralised support for an
@@ -91,8 +99,9 @@ func CentralisedCare(ctx workflow.Context, in CentralisedCareInput) (CaseState, 
 		}
 	}
 
-	if workflow.GetVersion(ctx, versionStageDeadlines, workflow.DefaultVersion, 1) >= 1 {
+	if v := workflow.GetVersion(ctx, versionStageDeadlines, workflow.DefaultVersion, 2); v >= 1 {
 		c.deadlines = true
+		c.clockInStep = v >= 2
 		workflow.Go(ctx, c.watchDeadline)
 	}
 	if err := c.step(ctx, step{action: "submitted", to: civicflow.StageIntake, actor: civicflow.SystemActor}); err != nil {
@@ -179,7 +188,21 @@ func (c *careCase) stepLocked(ctx workflow.Context, s step) error {
 		c.state.SupportStart = s.supportStart
 	}
 	prevClock, prevGen, prevReminded, prevBreached := c.clock, c.clockGen, c.reminded, c.breached
-	if c.deadlines && changed {
+	var clockReq *activities.StageClockInput
+	switch {
+	case c.deadlines && changed && c.clockInStep:
+		req, next := c.planClock(s, seq, t.At)
+		if req == nil {
+			c.applyClock(activities.ClockStart, next)
+			t.StageDueAt = c.state.StageDueAt
+			break
+		}
+		// The write brings the new clock; until then the deadline
+		// watcher waits without one.
+		clockReq = req
+		c.clock, c.clockGen = nil, c.clockGen+1
+		c.setDue()
+	case c.deadlines && changed:
 		if err := c.enterClock(ctx, s, seq, t.At); err != nil {
 			c.state = prev
 			return fmt.Errorf("stage clock for %s: %w", s.to, err)
@@ -187,10 +210,21 @@ func (c *careCase) stepLocked(ctx workflow.Context, s step) error {
 		t.StageDueAt = c.state.StageDueAt
 	}
 	var err error
+	var res activities.RecordResult
 	if s.admit != 0 {
 		err = workflow.ExecuteActivity(ctx, a.ConfirmAdmission, activities.AdmissionInput{AllocationID: s.admit, Transition: t}).Get(ctx, nil)
 	} else {
-		err = workflow.ExecuteActivity(ctx, a.RecordTransition, activities.RecordInput{Transition: t}).Get(ctx, nil)
+		err = workflow.ExecuteActivity(ctx, a.RecordTransition, activities.RecordInput{Transition: t, Clock: clockReq}).Get(ctx, &res)
+	}
+	if err == nil && clockReq != nil {
+		if res.Clock == nil {
+			err = fmt.Errorf("the write of %s answered no clock", s.action)
+		} else {
+			c.applyClock(clockReq.Op, res.Clock)
+			if res.NoticeEndsAt != nil {
+				c.state.NoticeEndsAt = res.NoticeEndsAt
+			}
+		}
 	}
 	if err != nil {
 		c.state = prev // only a non-retryable (invalid) write gets here
@@ -424,7 +458,7 @@ func (c *careCase) investigate(ctx workflow.Context) error {
 	now := workflow.Now(ctx)
 	ends := now.Add(c.in.NoticePeriod)
 	var clock *civicflow.StageClock
-	if c.deadlines {
+	if c.deadlines && !c.clockInStep {
 		// The notice lasts as long as the jurisdiction's rule says, unless
 		// the input fixed it; the clock's due date is the notice's end.
 		clk, err := c.readClock(ctx, activities.StageClockInput{Op: activities.ClockStart,

@@ -80,8 +80,31 @@ func setup(t *testing.T, birth time.Time) *harness {
 		}
 		rec.transitions = append(rec.transitions, t)
 	}
+	// As the activity: the clock the step asks for is computed and written
+	// with it (versionStageDeadlines 2).
 	env.OnActivity(a.RecordTransition, mock.Anything, mock.Anything).Return(
-		func(_ context.Context, in activities.RecordInput) error { record(in.Transition); return nil })
+		func(ctx context.Context, in activities.RecordInput) (activities.RecordResult, error) {
+			var res activities.RecordResult
+			if in.Clock != nil {
+				req := *in.Clock
+				req.CaseID, req.At = in.Transition.CaseID, in.Transition.At
+				clk, err := rec.deadlines.compute(ctx, req)
+				if err != nil {
+					return res, err
+				}
+				clk, ends := activities.FinishClock(req, clk)
+				res.Clock, res.NoticeEndsAt = &clk, ends
+				in.Transition.StageDueAt = nil
+				if clk.Timed() {
+					in.Transition.StageDueAt = &clk.Due
+				}
+				if ends != nil {
+					in.Transition.NoticeEndsAt = ends
+				}
+			}
+			record(in.Transition)
+			return res, nil
+		})
 	env.OnActivity(a.ConfirmAdmission, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, in activities.AdmissionInput) error { record(in.Transition); return nil })
 	env.OnActivity(a.CheckHousehold, mock.Anything, mock.Anything).Return(
@@ -175,6 +198,14 @@ func TestCentralisedCareHappyPath(t *testing.T) {
 	require.NotNil(t, st.SupportStart)
 	require.Equal(t, 1, st.SupportStart.Day())
 	require.Equal(t, civicflow.CareDependent, st.CareLevel)
+	// Each stage's clock came with the step's write (versionStageDeadlines 2):
+	// one activity per stage change, none of its own.
+	h.env.AssertActivityNumberOfCalls(t, "StageClock", 0)
+	h.rec.deadlines.mu.Lock()
+	clocks := len(h.rec.deadlines.clocks)
+	h.rec.deadlines.mu.Unlock()
+	require.Equal(t, 6, clocks, "intake, investigation, public notice, district review, placement, awaiting admission")
+	require.NotNil(t, h.transition("public_notice_started").NoticeEndsAt)
 }
 
 func TestCentralisedCareWrongActorsAndStages(t *testing.T) {

@@ -27,37 +27,55 @@ func (c *careCase) readClock(ctx workflow.Context, in activities.StageClockInput
 }
 
 // enterClock sets the clock of the stage step s enters (seq is the step's
-// number, at its time) and the due date the case shows.
+// number, at its time) and the due date the case shows, reading it with
+// the StageClock activity (runs without versionStageDeadlines 2).
 func (c *careCase) enterClock(ctx workflow.Context, s step, seq int, at time.Time) error {
-	var next *civicflow.StageClock
+	in, next := c.planClock(s, seq, at)
+	if in == nil {
+		c.applyClock(activities.ClockStart, next)
+		return nil
+	}
+	clk, err := c.readClock(ctx, *in)
+	if err != nil {
+		return err
+	}
+	c.applyClock(in.Op, &clk)
+	return nil
+}
+
+// planClock says how the stage step s enters gets its clock: from the
+// step itself or none (a nil request, the clock to use), or by asking the
+// store (the request: start a new clock, or pause or resume the current).
+func (c *careCase) planClock(s step, seq int, at time.Time) (*activities.StageClockInput, *civicflow.StageClock) {
 	switch {
 	case s.clock != nil:
-		next = s.clock
+		return nil, s.clock
 	case s.to.Terminal():
-		next = nil
-	default:
-		in := activities.StageClockInput{Op: activities.ClockStart, Stage: s.to, At: at, Seq: seq}
-		switch {
-		case s.to == civicflow.StageAwaitingSupplements && c.clock != nil && c.clock.Timed():
-			in.Op, in.Clock = activities.ClockPause, c.clock
-		case s.to == civicflow.StageIntake && c.clock != nil && c.clock.Paused && c.clock.Stage == civicflow.StageIntake:
-			in.Op, in.Clock = activities.ClockResume, c.clock
-		}
-		clk, err := c.readClock(ctx, in)
-		if err != nil {
-			return err
-		}
-		next = &clk
-		if in.Op != activities.ClockStart {
-			// The same clock stops or runs on: what it already recorded stays.
-			c.clock, c.clockGen = next, c.clockGen+1
-			c.setDue()
-			return nil
-		}
+		return nil, nil
 	}
-	c.clock, c.clockGen, c.reminded, c.breached = next, c.clockGen+1, false, false
+	in := activities.StageClockInput{Op: activities.ClockStart, CaseID: c.in.CaseID, CaseType: civicflow.CaseTypeCentralisedCare,
+		DistrictCode: c.in.DistrictCode, Stage: s.to, At: at, Seq: seq}
+	switch {
+	case s.to == civicflow.StageAwaitingSupplements && c.clock != nil && c.clock.Timed():
+		in.Op, in.Clock = activities.ClockPause, c.clock
+	case s.to == civicflow.StageIntake && c.clock != nil && c.clock.Paused && c.clock.Stage == civicflow.StageIntake:
+		in.Op, in.Clock = activities.ClockResume, c.clock
+	case s.to == civicflow.StagePublicNotice && s.noticeEndsAt != nil:
+		in.NoticeEnds, in.NoticeFromRule = s.noticeEndsAt, !c.noticeOverride
+	}
+	return &in, nil
+}
+
+// applyClock makes next the current clock (op is how it was made). A
+// clock that stops or runs on keeps what it already recorded; a new one
+// may remind and escalate again.
+func (c *careCase) applyClock(op string, next *civicflow.StageClock) {
+	if op != activities.ClockStart && next != nil {
+		c.clock, c.clockGen = next, c.clockGen+1
+	} else {
+		c.clock, c.clockGen, c.reminded, c.breached = next, c.clockGen+1, false, false
+	}
 	c.setDue()
-	return nil
 }
 
 // setDue shows the clock's due date in the workflow's state.

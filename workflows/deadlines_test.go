@@ -22,6 +22,7 @@ import (
 type deadlineStandIn struct {
 	mu     sync.Mutex
 	rules  map[civicflow.Stage]civicflow.DeadlineRule
+	cal    civicflow.Calendar
 	clocks []civicflow.StageClock
 	events []activities.DeadlineEventInput
 }
@@ -42,25 +43,8 @@ func (d *deadlineStandIn) mock(env *testsuite.TestWorkflowEnvironment) {
 	if err != nil {
 		panic(err)
 	}
-	env.OnActivity(a.StageClock, mock.Anything, mock.Anything).Return(
-		func(_ context.Context, in activities.StageClockInput) (civicflow.StageClock, error) {
-			d.mu.Lock()
-			defer d.mu.Unlock()
-			var c civicflow.StageClock
-			switch in.Op {
-			case activities.ClockStart:
-				c = cal.StartClock(in.Stage, d.rules[in.Stage], in.At)
-				c.StartSeq = in.Seq
-			case activities.ClockPause:
-				c = cal.PauseClock(*in.Clock, in.At)
-			case activities.ClockResume:
-				c = cal.ResumeClock(*in.Clock, in.At)
-			default:
-				return c, fmt.Errorf("unknown op %q", in.Op)
-			}
-			d.clocks = append(d.clocks, c)
-			return c, nil
-		})
+	d.cal = cal
+	env.OnActivity(a.StageClock, mock.Anything, mock.Anything).Return(d.compute)
 	env.OnActivity(a.RecordDeadlineEvent, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, in activities.DeadlineEventInput) error {
 			d.mu.Lock()
@@ -68,6 +52,27 @@ func (d *deadlineStandIn) mock(env *testsuite.TestWorkflowEnvironment) {
 			d.events = append(d.events, in)
 			return nil
 		})
+}
+
+// compute answers a clock request as the StageClock activity does, from
+// the rule table and the official calendar.
+func (d *deadlineStandIn) compute(_ context.Context, in activities.StageClockInput) (civicflow.StageClock, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var c civicflow.StageClock
+	switch in.Op {
+	case activities.ClockStart:
+		c = d.cal.StartClock(in.Stage, d.rules[in.Stage], in.At)
+		c.StartSeq = in.Seq
+	case activities.ClockPause:
+		c = d.cal.PauseClock(*in.Clock, in.At)
+	case activities.ClockResume:
+		c = d.cal.ResumeClock(*in.Clock, in.At)
+	default:
+		return c, fmt.Errorf("unknown op %q", in.Op)
+	}
+	d.clocks = append(d.clocks, c)
+	return c, nil
 }
 
 func (d *deadlineStandIn) setRule(r civicflow.DeadlineRule) {

@@ -33,6 +33,9 @@ const (
 	envRole        = "CIVICFLOW_BENCH_ROLE"
 	roleBareWorker = "bare-worker"
 	envBareAddress = "CIVICFLOW_BENCH_TEMPORAL_ADDRESS"
+	// envBareCompression gives the bare worker the same gRPC compression
+	// as civicflow's processes (-grpc-compression).
+	envBareCompression = "CIVICFLOW_BENCH_GRPC_COMPRESSION"
 	// bareCoreActivities is the activity count of the bare case without
 	// extras: the core flow of a centralised-care case.
 	bareCoreActivities = 11
@@ -45,6 +48,10 @@ type BareInput struct {
 	// matches civicflow's activity count when civicflow has more than the
 	// 11 of its core flow (notifications, audit, deadlines).
 	ExtraActivities int
+	// ExtraTimers are started beyond the notice timer, one on each stage
+	// change and cancelled by the next, as civicflow's deadline timers
+	// are, so both run as many timers.
+	ExtraTimers int
 }
 
 // BareStepInput is the input of the no-op activity; it carries about as
@@ -66,6 +73,20 @@ func bareCase(ctx workflow.Context, in BareInput) (string, error) {
 	}
 	stage, seq, extra := "submitted", 0, in.ExtraActivities
 	visited := false
+	root, timers := ctx, in.ExtraTimers
+	var cancelTimer workflow.CancelFunc
+	rearm := func() {
+		if cancelTimer != nil {
+			cancelTimer()
+			cancelTimer = nil
+		}
+		if timers > 0 {
+			timers--
+			var tctx workflow.Context
+			tctx, cancelTimer = workflow.WithCancel(root)
+			workflow.NewTimer(tctx, 30*24*time.Hour)
+		}
+	}
 	step := func(ctx workflow.Context, action, to string) error {
 		seq++
 		var out string
@@ -73,6 +94,9 @@ func bareCase(ctx workflow.Context, in BareInput) (string, error) {
 		ctx = workflow.WithActivityOptions(ctx, ao)
 		if err := workflow.ExecuteActivity(ctx, bareActivityName, BareStepInput{Seq: seq, Action: action, To: to}).Get(ctx, &out); err != nil {
 			return err
+		}
+		if out != stage {
+			rearm()
 		}
 		stage = out
 		if extra > 0 {
@@ -146,6 +170,9 @@ func bareCase(ctx workflow.Context, in BareInput) (string, error) {
 	if err := workflow.Await(ctx, func() bool { return stage == "completed" }); err != nil {
 		return "", err
 	}
+	if cancelTimer != nil {
+		cancelTimer()
+	}
 	if err := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) }); err != nil {
 		return "", err
 	}
@@ -157,7 +184,8 @@ func bareCase(ctx workflow.Context, in BareInput) (string, error) {
 // until it is told to stop.
 func runBareWorker() error {
 	tc, err := client.Dial(client.Options{HostPort: os.Getenv(envBareAddress),
-		Logger: tlog.NewStructuredLogger(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))})
+		ConnectionOptions: client.ConnectionOptions{GrpcCompression: grpcCompression(os.Getenv(envBareCompression))},
+		Logger:            tlog.NewStructuredLogger(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))})
 	if err != nil {
 		return fmt.Errorf("bare worker: dial temporal: %w", err)
 	}
@@ -198,6 +226,15 @@ func driveBare(ctx context.Context, tc client.Client, id string, in BareInput) e
 	}
 	if out != "completed" {
 		return fmt.Errorf("%s ended in %q", id, out)
+	}
+	return nil
+}
+
+// grpcCompression is the SDK setting for -grpc-compression: "none" turns
+// gzip off; anything else keeps the SDK's default (gzip).
+func grpcCompression(name string) client.GrpcCompression {
+	if name == "none" {
+		return &client.GrpcCompressionNone{}
 	}
 	return nil
 }

@@ -20,7 +20,7 @@ func (noopCallback) Complete(any, error) {}
 
 // TestBareCaseShape runs the bare workflow to completion and checks it has
 // the shape it stands in for: 11 activities plus the extras asked for,
-// 4 updates, 1 timer.
+// 4 updates, the notice timer plus the extra timers asked for.
 func TestBareCaseShape(t *testing.T) {
 	var s testsuite.WorkflowTestSuite
 	env := s.NewTestWorkflowEnvironment()
@@ -35,12 +35,12 @@ func TestBareCaseShape(t *testing.T) {
 			env.UpdateWorkflow(name, name, noopCallback{})
 		}, time.Duration(i+1)*time.Minute)
 	}
-	env.ExecuteWorkflow(bareWorkflowName, BareInput{NoticePeriod: 90 * time.Second, ExtraActivities: 3})
+	env.ExecuteWorkflow(bareWorkflowName, BareInput{NoticePeriod: 90 * time.Second, ExtraActivities: 3, ExtraTimers: 2})
 	require.True(t, env.IsWorkflowCompleted())
 	require.NoError(t, env.GetWorkflowError())
 	var out string
 	require.NoError(t, env.GetWorkflowResult(&out))
 	require.Equal(t, "completed", out)
 	require.Equal(t, bareCoreActivities+3, activities)
-	require.Equal(t, 1, timers)
+	require.Equal(t, 1+2, timers)
 }

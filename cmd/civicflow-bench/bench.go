@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -16,6 +17,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
 	"google.golang.org/protobuf/proto"
@@ -68,14 +70,17 @@ type EngineReport struct {
 	// although the read model showed the case awaiting admission, and sent
 	// again (see docs/performance.md).
 	ConfirmRetries int64 `json:"confirm_admission_403_retries"`
-	// LateSubmits counts submissions answered in stage submitted (the
-	// API's 5 s wait for intake ran out); the official waited for intake.
-	LateSubmits int64        `json:"submits_answered_before_intake"`
-	Civicflow   SystemResult `json:"civicflow"`
-	Bare        SystemResult `json:"bare"`
-	Ratio       float64      `json:"ratio"` // civicflow cases/s ÷ bare cases/s
-	PairRatios  []float64    `json:"pair_ratios"`
-	Target      float64      `json:"target"`
+	// ReadsPerCase is how many case pages the officials loaded per case
+	// while waiting for the system to move it on (-poll).
+	ReadsPerCase float64      `json:"page_reads_per_case"`
+	Civicflow    SystemResult `json:"civicflow"`
+	Bare         SystemResult `json:"bare"`
+	Ratio        float64      `json:"ratio"` // civicflow cases/s ÷ bare cases/s
+	PairRatios   []float64    `json:"pair_ratios"`
+	Target       float64      `json:"target"`
+	// CPUPerCase is, per system, the CPU milliseconds one case cost in each
+	// part over the measured rounds (cpu.go), plus the rest of the machine.
+	CPUPerCase map[string]map[string]float64 `json:"cpu_ms_per_case"`
 }
 
 // RoundResult is one closed-loop round of one system.
@@ -180,7 +185,7 @@ func runBench(ctx context.Context, o options, out io.Writer, command string) (*R
 	for i, store := range o.Stores {
 		// The read side grows the read model of the last store's run.
 		readSide := o.ReadRows > 0 && i == len(o.Stores)-1
-		sr, rr, err := runStore(ctx, o, store, pg.URL(), verifier.URL, dir, readSide, out)
+		sr, rr, err := runStore(ctx, o, store, pg.URL(), pg.Pid(), verifier.URL, dir, readSide, out)
 		if err != nil {
 			return nil, fmt.Errorf("temporal %s store: %w", store, err)
 		}
@@ -212,8 +217,11 @@ type stack struct {
 	bareMu   sync.Mutex
 	bareDone []string
 	// bareExtra is how many activities a civicflow case has beyond the 11
-	// of the bare workflow's core, read from a warm-up case's history.
-	bareExtra int
+	// of the bare workflow's core, and bareTimers how many timers beyond
+	// the notice, read from warm-up cases' histories.
+	bareExtra, bareTimers int
+	// cpuParts are the processes whose CPU time each round counts.
+	cpuParts []cpuPart
 }
 
 func (s *stack) close() {
@@ -237,7 +245,7 @@ func (s *stack) nextBareID() string {
 
 func (s *stack) driveBare(ctx context.Context, notice time.Duration) error {
 	id := s.nextBareID()
-	if err := driveBare(ctx, s.tc, id, BareInput{NoticePeriod: notice, ExtraActivities: s.bareExtra}); err != nil {
+	if err := driveBare(ctx, s.tc, id, BareInput{NoticePeriod: notice, ExtraActivities: s.bareExtra, ExtraTimers: s.bareTimers}); err != nil {
 		return err
 	}
 	s.bareMu.Lock()
@@ -246,7 +254,7 @@ func (s *stack) driveBare(ctx context.Context, notice time.Duration) error {
 	return nil
 }
 
-func runStore(ctx context.Context, o options, store, pgURL, verifierURL, dir string, readSide bool, out io.Writer) (*StoreReport, *ReadReport, error) {
+func runStore(ctx context.Context, o options, store, pgURL string, pgPid int, verifierURL, dir string, readSide bool, out io.Writer) (*StoreReport, *ReadReport, error) {
 	fmt.Fprintf(out, "== temporal %s store\n", store)
 	logs := filepath.Join(o.OutDir, "logs")
 	s := &stack{store: store}
@@ -299,6 +307,7 @@ func runStore(ctx context.Context, o options, store, pgURL, verifierURL, dir str
 		"CIVICFLOW_TEMPORAL_NAMESPACE=default", "CIVICFLOW_TASK_QUEUE=" + benchTaskQueue,
 		"CIVICFLOW_HTTP_ADDR=" + apiAddr, "CIVICFLOW_VERIFICATION_URL=" + verifierURL,
 		"CIVICFLOW_NOTICE_PERIOD=" + o.Notice.String(), "CIVICFLOW_LOG_LEVEL=info",
+		"CIVICFLOW_TEMPORAL_GRPC_COMPRESSION=" + o.Compression,
 		// Keys that seal personal data at rest, fresh for each run.
 		"CIVICFLOW_DATA_KEYS=bench:" + newKey(), "CIVICFLOW_LOOKUP_KEY=" + newKey()}
 	workerMetrics, err := freeAddr()
@@ -320,7 +329,7 @@ func runStore(ctx context.Context, o options, store, pgURL, verifierURL, dir str
 	if err != nil {
 		return nil, nil, err
 	}
-	if s.bare, err = startProc("bare-worker", self, nil, []string{envRole + "=" + roleBareWorker, envBareAddress + "=" + tmp.Address()},
+	if s.bare, err = startProc("bare-worker", self, nil, []string{envRole + "=" + roleBareWorker, envBareAddress + "=" + tmp.Address(), envBareCompression + "=" + o.Compression},
 		filepath.Join(logs, "bare-worker-"+store+".log")); err != nil {
 		return nil, nil, err
 	}
@@ -330,9 +339,12 @@ func runStore(ctx context.Context, o options, store, pgURL, verifierURL, dir str
 	if err := s.worker.waitHTTP(ctx, "http://"+workerPprof+"/debug/pprof/", time.Minute); err != nil {
 		return nil, nil, err
 	}
-	if s.tc, err = dialTemporal(ctx, tmp.Address()); err != nil {
+	if s.tc, err = dialTemporal(ctx, tmp.Address(), o.Compression); err != nil {
 		return nil, nil, err
 	}
+	s.cpuParts = []cpuPart{{name: "temporal server", pid: tmp.Pid()}, {name: "postgres", pid: pgPid, tree: true},
+		{name: "api", pid: s.api.pid()}, {name: "worker", pid: s.worker.pid()}, {name: "bare worker", pid: s.bare.pid()},
+		{name: "bench (driver, verifier)", pid: os.Getpid()}}
 	s.cl = &apiClient{base: "http://" + apiAddr, poll: o.Poll}
 	for _, t := range []struct {
 		user string
@@ -367,6 +379,8 @@ func runStore(ctx context.Context, o options, store, pgURL, verifierURL, dir str
 	// 1 + 3: engine overhead, side by side, and official actions.
 	rec := &actionSamples{}
 	sr.Engine = EngineReport{InFlight: o.InFlight, Target: 0.9}
+	cpu := map[string]cpuSnapshot{"civicflow": {}, "bare": {}}
+	var pageReads int64
 	var civLat, bareLat []Latency
 	var civDur, bareDur []time.Duration
 	perRound := o.Cases / o.Pairs
@@ -385,7 +399,12 @@ func runStore(ctx context.Context, o options, store, pgURL, verifierURL, dir str
 			if sys == "civicflow" {
 				run = civ(rec)
 			}
+			before, reads := takeCPU(s.cpuParts), s.cl.reads.Load()
 			r := closedLoop(ctx, n, o.InFlight, time.Time{}, run)
+			cpu[sys].add(before, takeCPU(s.cpuParts))
+			if sys == "civicflow" {
+				pageReads += s.cl.reads.Load() - reads
+			}
 			rr := RoundResult{Pair: p + 1, System: sys, Cases: r.Cases, Errors: r.Errors, Seconds: round3(r.Elapsed.Seconds()),
 				CasesPerSec: round3(float64(r.Cases) / r.Elapsed.Seconds()), ErrorSample: r.errs}
 			fmt.Fprintf(out, "pair %d %-9s %4d cases in %6.2fs = %6.2f cases/s (%d errors)\n", p+1, sys, r.Cases, r.Elapsed.Seconds(), rr.CasesPerSec, r.Errors)
@@ -411,6 +430,13 @@ func runStore(ctx context.Context, o options, store, pgURL, verifierURL, dir str
 		}
 		sum.Seconds = round3(sum.Seconds)
 	}
+	if sr.Engine.Civicflow.Cases > 0 {
+		sr.Engine.ReadsPerCase = round2(float64(pageReads) / float64(sr.Engine.Civicflow.Cases))
+	}
+	sr.Engine.CPUPerCase = map[string]map[string]float64{
+		"civicflow": cpu["civicflow"].perCase(sr.Engine.Civicflow.Cases),
+		"bare":      cpu["bare"].perCase(sr.Engine.Bare.Cases),
+	}
 	sr.Engine.Civicflow.CaseLatency = mergeLatency(civLat)
 	sr.Engine.Bare.CaseLatency = mergeLatency(bareLat)
 	if sr.Engine.Bare.CasesPerSec > 0 {
@@ -419,7 +445,6 @@ func runStore(ctx context.Context, o options, store, pgURL, verifierURL, dir str
 	fmt.Fprintf(out, "engine overhead ratio (civicflow/bare throughput): %.3f\n", sr.Engine.Ratio)
 	sr.Actions = rec.summary()
 	sr.Engine.ConfirmRetries = s.cl.confirmRetries.Load()
-	sr.Engine.LateSubmits = s.cl.lateSubmits.Load()
 
 	// 5 (part): read-model and history size per case, while the database
 	// holds only finished cases.
@@ -784,17 +809,30 @@ func newKey() string {
 	return base64.StdEncoding.EncodeToString(b)
 }
 
-// matchBareShape reads the history of a finished civicflow case and sets
-// the bare workflow's extra activities so that both have as many.
+// matchBareShape reads the histories of finished civicflow cases (the
+// warm-up's) and sets the bare workflow's extra activities and timers so
+// that both run as many.
 func (s *stack) matchBareShape(ctx context.Context) error {
-	var id int64
-	if err := s.db.Pool().QueryRow(ctx, `SELECT max(id) FROM cases WHERE stage = 'completed'`).Scan(&id); err != nil {
-		return fmt.Errorf("find a finished case: %w", err)
+	rows, err := s.db.Pool().Query(ctx, `SELECT id FROM cases WHERE stage = 'completed' ORDER BY id DESC LIMIT 8`)
+	if err != nil {
+		return fmt.Errorf("find finished cases: %w", err)
 	}
-	h, err := histories(ctx, s.tc, []string{civicflow.CaseWorkflowID(id)})
+	ids, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (string, error) {
+		var id int64
+		err := r.Scan(&id)
+		return civicflow.CaseWorkflowID(id), err
+	})
+	if err != nil {
+		return fmt.Errorf("find finished cases: %w", err)
+	}
+	if len(ids) == 0 {
+		return fmt.Errorf("no finished civicflow case to match the bare workflow to")
+	}
+	h, err := histories(ctx, s.tc, ids)
 	if err != nil {
 		return err
 	}
-	s.bareExtra = max(0, int(h.Activities)-bareCoreActivities)
+	s.bareExtra = max(0, int(math.Round(h.Activities))-bareCoreActivities)
+	s.bareTimers = max(0, int(math.Round(h.Timers))-1)
 	return nil
 }

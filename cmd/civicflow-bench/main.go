@@ -45,14 +45,17 @@ type options struct {
 	ReadRows      int           `json:"read_model_cases"`
 	ReadSamples   int           `json:"read_samples"`
 	HistorySample int           `json:"history_sample"`
+	// Compression is the gRPC compression of every Temporal client in the
+	// run (civicflow's API and worker, the bare worker, the driver).
+	Compression string `json:"grpc_compression"`
 }
 
 func defaultOptions() options {
 	return options{
 		Stores: []string{"memory", "file"}, Cases: 240, InFlight: 32, Pairs: 2, Warmup: 16,
-		Notice: time.Second, Poll: 50 * time.Millisecond, ProfileFor: 20 * time.Second,
+		Notice: time.Second, Poll: 0, ProfileFor: 20 * time.Second,
 		Rates: []float64{5, 10, 20, 40, 80}, RateFor: 10 * time.Second, P99Bound: time.Second,
-		ReadRows: 1_000_000, ReadSamples: 200, HistorySample: 20,
+		ReadRows: 1_000_000, ReadSamples: 200, HistorySample: 20, Compression: "gzip",
 	}
 }
 
@@ -83,7 +86,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	fs.IntVar(&o.Pairs, "pairs", o.Pairs, "engine overhead: round pairs; each pair runs both systems, alternating which goes first")
 	fs.IntVar(&o.Warmup, "warmup", o.Warmup, "cases per system before measuring")
 	fs.DurationVar(&o.Notice, "notice", o.Notice, "public notice period (the workflow timer)")
-	fs.DurationVar(&o.Poll, "poll", o.Poll, "how often a simulated official reloads a case while waiting")
+	fs.DurationVar(&o.Poll, "poll", o.Poll, "how often a simulated official reloads a case while waiting; 0: the page waits for the case's next change (after_version)")
 	fs.DurationVar(&o.ProfileFor, "profile-for", o.ProfileFor, "CPU profile length for API and worker (0 = no profiles)")
 	rates := fs.String("rates", joinFloats(o.Rates), "submit: offered rates per second, ascending; stops after the first not sustained")
 	fs.DurationVar(&o.RateFor, "rate-for", o.RateFor, "submit: how long each rate is offered")
@@ -91,8 +94,12 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	fs.IntVar(&o.ReadRows, "read-cases", o.ReadRows, "read side: cases bulk-loaded into the read model (0 = skip)")
 	fs.IntVar(&o.ReadSamples, "read-samples", o.ReadSamples, "read side: requests per query kind")
 	fs.IntVar(&o.HistorySample, "history-sample", o.HistorySample, "workflow histories read per system for events per case")
+	fs.StringVar(&o.Compression, "grpc-compression", o.Compression, "gRPC compression of all Temporal clients, civicflow's and the bare worker's alike: gzip (the SDK's default) or none")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if o.Compression != "gzip" && o.Compression != "none" {
+		return fmt.Errorf("-grpc-compression: %q is not gzip or none", o.Compression)
 	}
 	o.Stores = strings.Split(*stores, ",")
 	for _, s := range o.Stores {

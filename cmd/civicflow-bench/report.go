@@ -40,8 +40,12 @@ func renderMarkdown(rep *Report) string {
 		m.CPUs, m.CPUModel, m.MemoryMiB, m.Kernel, m.GoVersion, m.Postgres, m.TemporalCLI, rep.Seconds)
 	p("Command: `%s`\n\n", rep.Command)
 	o := rep.Options
-	p("Engine: %d cases per system per store, %d in flight, %d round pairs (alternating order), notice %s, officials reload every %s.\n\n",
-		o.Cases, o.InFlight, o.Pairs, o.Notice, o.Poll)
+	waiting := "wait for each case's next change (after_version)"
+	if o.Poll > 0 {
+		waiting = "reload every " + o.Poll.String()
+	}
+	p("Engine: %d cases per system per store, %d in flight, %d round pairs (alternating order), notice %s, officials' pages %s; gRPC compression %s.\n\n",
+		o.Cases, o.InFlight, o.Pairs, o.Notice, waiting, o.Compression)
 
 	p("## 1. Engine overhead (headline: civicflow ÷ bare throughput, target ≥ %.1f)\n\n", 0.9)
 	p("| Temporal store | civicflow cases/s | bare cases/s | ratio | per-pair ratios | civicflow case p50 / p99 | bare case p50 / p99 | errors (civicflow / bare) |\n")
@@ -54,11 +58,26 @@ func renderMarkdown(rep *Report) string {
 			e.Bare.CaseLatency.P50MS, e.Bare.CaseLatency.P99MS, e.Civicflow.Errors, e.Bare.Errors)
 	}
 	for _, s := range rep.Stores {
-		if s.Engine.LateSubmits > 0 {
-			p("\n%s store: %d submissions were answered still in stage submitted (the API's 5 s wait for the workflow ran out); the simulated official waited for intake.\n", s.Store, s.Engine.LateSubmits)
-		}
 		if s.Engine.ConfirmRetries > 0 {
 			p("\n%s store: %d confirm_admission requests were refused with 403 while the read model already showed the bed, and sent again (a race between read model and workflow state; see docs/performance.md).\n", s.Store, s.Engine.ConfirmRetries)
+		}
+	}
+	for _, s := range rep.Stores {
+		p("\n%s store: the officials loaded %.1f case pages per case while waiting for the system to move it on.\n", s.Store, s.Engine.ReadsPerCase)
+	}
+	p("\nCPU per case in each part of the system (ms, over the measured rounds; /proc):\n\n")
+	p("| store | system | %s |\n|---|---|%s\n", strings.Join(cpuColumns, " | "), strings.Repeat("---|", len(cpuColumns)))
+	for _, s := range rep.Stores {
+		for _, sys := range []string{"civicflow", "bare"} {
+			c := s.Engine.CPUPerCase[sys]
+			cells := make([]string, len(cpuColumns))
+			for i, k := range cpuColumns {
+				cells[i] = "–"
+				if v, ok := c[k]; ok {
+					cells[i] = fmt.Sprintf("%.0f", v)
+				}
+			}
+			p("| %s | %s | %s |\n", s.Store, sys, strings.Join(cells, " | "))
 		}
 	}
 	p("\nShape per case, from the Temporal histories (sampled finished cases):\n\n")
@@ -175,3 +194,6 @@ func sortedKeys(m map[string]string) []string {
 	sort.Strings(ks)
 	return ks
 }
+
+// cpuColumns are the parts of the CPU table, in order.
+var cpuColumns = []string{"temporal server", "postgres", "api", "worker", "bare worker", "bench (driver, verifier)", "rest of machine", "total"}

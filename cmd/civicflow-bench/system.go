@@ -116,6 +116,7 @@ func createDatabase(ctx context.Context, baseURL, name string) (string, error) {
 // quietLogger keeps the SDK's own logging out of the bench's output.
 func quietLogger() tlog.Logger { return tlog.NewStructuredLogger(discardSlog()) }
 
-func dialTemporal(ctx context.Context, addr string) (client.Client, error) {
-	return client.DialContext(ctx, client.Options{HostPort: addr, Logger: quietLogger()})
+func dialTemporal(ctx context.Context, addr, compression string) (client.Client, error) {
+	return client.DialContext(ctx, client.Options{HostPort: addr, Logger: quietLogger(),
+		ConnectionOptions: client.ConnectionOptions{GrpcCompression: grpcCompression(compression)}})
 }

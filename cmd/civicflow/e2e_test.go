@@ -270,10 +270,11 @@ func (e *e2eSystem) submit(t *testing.T, app map[string]any, key string) submitt
 	r := e.postJSON(t, "/api/v1/applications", h, app)
 	require.Contains(t, []int{http.StatusCreated, http.StatusOK}, r.Status, string(r.Raw))
 	c := submitted{Ref: r.str("reference"), Code: r.str("access_code"), ID: int64(r.Body["case_id"].(float64))}
-	// The API waits up to 5 s for the workflow's first step. When workers
-	// are busy or restarting (the cluster test restarts one every few
-	// seconds) it answers while the case is still "submitted", as
-	// documented; the case then reaches intake on its own.
+	// The API answers once the case is stored and its workflow started,
+	// with stage "submitted" (docs/api.md); the workflow records intake
+	// moments later, or later when workers are busy or restarting (the
+	// cluster test restarts one every few seconds). A replayed request may
+	// answer a later stage.
 	require.Contains(t, []string{"intake", "submitted"}, r.str("stage"))
 	if r.str("stage") == "submitted" {
 		e.waitStage(t, c.ID, civicflow.StageIntake, 60*time.Second)
