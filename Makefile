@@ -7,7 +7,7 @@ TEMPORAL_CLI_VERSION := v1.5.1
 # sudo only when not already root
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: help deps build run test histories clean cluster-test chaos fuzz bench
+.PHONY: help deps chromium build run test histories clean cluster-test chaos fuzz bench
 
 help: ## List the targets
 	@echo "civicflow make targets:"
@@ -31,13 +31,23 @@ deps: bin/temporal ## Install PostgreSQL (apt) if missing, and build bin/tempora
 			-o Dpkg::Options::=--force-confold postgresql; \
 	fi
 
+# Chinese fonts too, or the screenshots show boxes instead of characters.
+chromium: ## Install Debian's chromium and a Chinese font (apt) if missing, for the web console's browser test
+	@if command -v chromium >/dev/null 2>&1 && fc-list :lang=zh 2>/dev/null | grep -q .; then \
+		echo "chromium found: $$(command -v chromium)"; \
+	elif [ "$$(id -u)" = 0 ]; then \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium fonts-wqy-microhei; \
+	else \
+		echo "chromium is missing: run sudo apt-get install -y chromium fonts-wqy-microhei (the console's browser test needs it)"; exit 1; \
+	fi
+
 build: ## Build bin/civicflow
 	go build -o bin/civicflow ./cmd/civicflow
 
 run: deps build ## Run `civicflow dev` (local Postgres + Temporal + app); Ctrl-C stops everything
 	exec ./bin/civicflow dev
 
-test: deps ## go vet, then all tests with real Postgres and Temporal
+test: deps chromium ## go vet, then all tests with real Postgres and Temporal
 	go vet ./...
 	CIVICFLOW_TEMPORAL_BIN=$(CURDIR)/bin/temporal CIVICFLOW_REQUIRE_SERVICES=1 go test -count=1 -timeout 30m ./...
 
@@ -85,7 +95,7 @@ fuzz: ## Run each fuzz target for FUZZTIME (default 10s)
 bench: deps build ## Measure civicflow against the bare engine (~10 min); writes results/ (docs/performance.md)
 	CIVICFLOW_TEMPORAL_BIN=$(CURDIR)/bin/temporal go run ./cmd/civicflow-bench -civicflow bin/civicflow -out results $(BENCH_FLAGS)
 
-histories: deps ## Re-record the workflow histories replayed by the tests (after an intended workflow change)
+histories: deps ## Re-record the workflow histories replayed by the tests (after an intended workflow change; TestE2ERehab* records the community-rehab ones)
 	CIVICFLOW_TEMPORAL_BIN=$(CURDIR)/bin/temporal CIVICFLOW_REQUIRE_SERVICES=1 CIVICFLOW_SAVE_HISTORIES=1 \
 		go test -count=1 -run 'TestE2E|TestNotificationsFollowACase' ./cmd/civicflow/
 

@@ -45,9 +45,10 @@ type Actor struct {
 	UserID        int64  `json:"user_id,omitempty"`
 	Username      string `json:"username,omitempty"`
 	Role          Role   `json:"role"`
-	Jurisdiction  string `json:"jurisdiction,omitempty"`   // district (6) or township (9 digits) or CityCode
-	InstitutionID int64  `json:"institution_id,omitempty"` // institution staff only
-	CaseID        int64  `json:"case_id,omitempty"`        // applicant only: the one case they hold the code for
+	Jurisdiction  string `json:"jurisdiction,omitempty"`    // district (6) or township (9 digits) or CityCode
+	InstitutionID int64  `json:"institution_id,omitempty"`  // institution staff only
+	RehabCentreID int64  `json:"rehab_centre_id,omitempty"` // rehab assessors only
+	CaseID        int64  `json:"case_id,omitempty"`         // applicant only: the one case they hold the code for
 }
 
 // String names the actor for timelines and logs.
@@ -69,6 +70,7 @@ type Scope struct {
 	DistrictCode  string
 	TownshipCode  string
 	InstitutionID int64 // the institution holding the case's bed, if any
+	RehabCentreID int64 // the rehab centre holding a rehab case, if any
 }
 
 // Action is an official or applicant action on a case. Action names are
@@ -90,6 +92,19 @@ const (
 	ActionRecordDeparture     Action = "record_departure"
 )
 
+// Actions on a community-rehab case (rehab.go). The pipeline's actions
+// (accept, request_supplements, reject, provide_supplements, withdraw,
+// approve, return) are shared with centralised care.
+const (
+	ActionRegister      Action = "register"       // 登记建档
+	ActionAssess        Action = "assess"         // suitable or not, risk, recommended services
+	ActionAgreePlan     Action = "agree_plan"     // the plan, agreed by the patient or guardian
+	ActionRecordReview  Action = "record_review"  // periodic review; may change the plan
+	ActionRecordSession Action = "record_session" // attendance at a service session (a signal, see workflows)
+	ActionClose         Action = "close"          // 结案
+	ActionRefer         Action = "refer"          // 转介: hospital, or transfer to another centre
+)
+
 // rule says that role may do an action in one of the stages.
 type rule struct {
 	role   Role
@@ -98,19 +113,33 @@ type rule struct {
 
 var beforeDecision = []Stage{StageIntake, StageAwaitingSupplements, StageInvestigation, StagePublicNotice, StageDistrictReview}
 
+// Applicants may withdraw a rehab case until the plan is agreed; later the
+// centre closes it (reason withdrew).
+var withdrawable = append(append([]Stage{}, beforeDecision...), StageRegistration, StageAssessment, StagePlanning)
+
+var rehabOpen = []Stage{StageAssessment, StagePlanning, StageInRehab}
+
 // rules is the single table of who may do what, and when.
 var rules = map[Action][]rule{
 	ActionAccept:              {{RoleTownshipOfficial, []Stage{StageIntake}}},
 	ActionRequestSupplements:  {{RoleTownshipOfficial, []Stage{StageIntake}}},
 	ActionReject:              {{RoleTownshipOfficial, []Stage{StageIntake}}, {RoleDistrictReviewer, []Stage{StageDistrictReview}}},
 	ActionProvideSupplements:  {{RoleApplicant, []Stage{StageAwaitingSupplements}}},
-	ActionWithdraw:            {{RoleApplicant, beforeDecision}},
+	ActionWithdraw:            {{RoleApplicant, withdrawable}},
 	ActionRecordInvestigation: {{RoleTownshipOfficial, []Stage{StageInvestigation}}},
 	ActionLodgeObjection:      {{RoleTownshipOfficial, []Stage{StagePublicNotice}}},
 	ActionApprove:             {{RoleDistrictReviewer, []Stage{StageDistrictReview}}},
 	ActionReturn:              {{RoleDistrictReviewer, []Stage{StageDistrictReview}}},
 	ActionConfirmAdmission:    {{RoleInstitutionStaff, []Stage{StageAwaitingAdmission}}},
 	ActionRecordDeparture:     {{RoleInstitutionStaff, []Stage{StageCompleted}}},
+
+	ActionRegister:      {{RoleRehabAssessor, []Stage{StageRegistration}}},
+	ActionAssess:        {{RoleRehabAssessor, []Stage{StageAssessment}}},
+	ActionAgreePlan:     {{RoleRehabAssessor, []Stage{StagePlanning}}},
+	ActionRecordReview:  {{RoleRehabAssessor, []Stage{StageInRehab}}},
+	ActionRecordSession: {{RoleRehabAssessor, []Stage{StageInRehab}}},
+	ActionClose:         {{RoleRehabAssessor, rehabOpen}},
+	ActionRefer:         {{RoleRehabAssessor, rehabOpen}},
 }
 
 // Actions lists every action name in a stable order.
@@ -119,6 +148,8 @@ func Actions() []Action {
 		ActionAccept, ActionRequestSupplements, ActionReject, ActionProvideSupplements,
 		ActionWithdraw, ActionRecordInvestigation, ActionLodgeObjection, ActionApprove,
 		ActionReturn, ActionConfirmAdmission, ActionRecordDeparture,
+		ActionRegister, ActionAssess, ActionAgreePlan, ActionRecordReview, ActionRecordSession,
+		ActionClose, ActionRefer,
 	}
 }
 
@@ -186,6 +217,8 @@ func InJurisdiction(actor Actor, s Scope) bool {
 		return actor.Jurisdiction == CityCode || (actor.Jurisdiction != "" && actor.Jurisdiction == s.DistrictCode)
 	case RoleInstitutionStaff:
 		return actor.InstitutionID != 0 && actor.InstitutionID == s.InstitutionID
+	case RoleRehabAssessor:
+		return actor.RehabCentreID != 0 && actor.RehabCentreID == s.RehabCentreID
 	}
 	return false
 }
@@ -193,7 +226,7 @@ func InJurisdiction(actor Actor, s Scope) bool {
 // CanReadCases reports whether the role reads case records at all.
 func CanReadCases(r Role) bool {
 	switch r {
-	case RoleTownshipOfficial, RoleDistrictReviewer, RoleSupervisor, RoleInstitutionStaff:
+	case RoleTownshipOfficial, RoleDistrictReviewer, RoleSupervisor, RoleInstitutionStaff, RoleRehabAssessor:
 		return true
 	}
 	return false

@@ -86,6 +86,7 @@ var expectedRules = map[Action]map[Role][]Stage{
 	"withdraw": {RoleApplicant: {
 		StageIntake, StageAwaitingSupplements, StageInvestigation,
 		StagePublicNotice, StageDistrictReview,
+		StageRegistration, StageAssessment, StagePlanning, // community rehab, until the plan is agreed
 	}},
 	"record_investigation": {RoleTownshipOfficial: {StageInvestigation}},
 	"lodge_objection":      {RoleTownshipOfficial: {StagePublicNotice}},
@@ -93,6 +94,14 @@ var expectedRules = map[Action]map[Role][]Stage{
 	"return":               {RoleDistrictReviewer: {StageDistrictReview}},
 	"confirm_admission":    {RoleInstitutionStaff: {StageAwaitingAdmission}},
 	"record_departure":     {RoleInstitutionStaff: {StageCompleted}},
+	// Community rehab (rehab.go): the centre's actions.
+	"register":       {RoleRehabAssessor: {StageRegistration}},
+	"assess":         {RoleRehabAssessor: {StageAssessment}},
+	"agree_plan":     {RoleRehabAssessor: {StagePlanning}},
+	"record_review":  {RoleRehabAssessor: {StageInRehab}},
+	"record_session": {RoleRehabAssessor: {StageInRehab}},
+	"close":          {RoleRehabAssessor: {StageAssessment, StagePlanning, StageInRehab}},
+	"refer":          {RoleRehabAssessor: {StageAssessment, StagePlanning, StageInRehab}},
 }
 
 func allRoles() []Role {
@@ -189,7 +198,7 @@ func TestAuthorizeUnknownAction(t *testing.T) {
 	require.Contains(t, ErrorMessage(err), "fly")
 }
 
-func TestAuthorizeWithdrawMatchesBeforeDecision(t *testing.T) {
+func TestAuthorizeWithdrawMatchesWithdrawable(t *testing.T) {
 	t.Parallel()
 	applicant := Actor{Role: RoleApplicant, CaseID: caseID}
 	for _, st := range AllStages {
@@ -198,7 +207,7 @@ func TestAuthorizeWithdrawMatchesBeforeDecision(t *testing.T) {
 			continue
 		}
 		err := Authorize(applicant, ActionWithdraw, caseScope(st))
-		require.Equal(t, st.BeforeDecision(), err == nil, "stage %s: %v", st, err)
+		require.Equal(t, st.Withdrawable(), err == nil, "stage %s: %v", st, err)
 	}
 }
 
@@ -296,7 +305,8 @@ func TestRolesAndReads(t *testing.T) {
 	require.False(t, roleSystem.Valid())
 	require.False(t, Role("").Valid())
 
-	readers := map[Role]bool{RoleTownshipOfficial: true, RoleDistrictReviewer: true, RoleSupervisor: true, RoleInstitutionStaff: true}
+	readers := map[Role]bool{RoleTownshipOfficial: true, RoleDistrictReviewer: true, RoleSupervisor: true,
+		RoleInstitutionStaff: true, RoleRehabAssessor: true}
 	for _, r := range allRoles() {
 		require.Equal(t, readers[r], CanReadCases(r), r)
 	}

@@ -150,8 +150,8 @@ type DeadlineRule struct {
 // Validate checks a rule's fields.
 func (r DeadlineRule) Validate() error {
 	var bad []FieldError
-	if r.CaseType != CaseTypeCentralisedCare {
-		bad = append(bad, FieldError{Field: "case_type", Reason: "must be centralised_care"})
+	if !r.CaseType.Valid() {
+		bad = append(bad, FieldError{Field: "case_type", Reason: "must be centralised_care or community_rehab"})
 	}
 	if r.Stage != DeadlineRefusalNotice && (!Stage(r.Stage).Valid() || Stage(r.Stage).Terminal()) {
 		bad = append(bad, FieldError{Field: "stage", Reason: "must be a non-terminal stage or refusal_notice"})

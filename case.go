@@ -46,6 +46,7 @@ var AllStages = []Stage{
 	StageSubmitted, StageIntake, StageAwaitingSupplements, StageInvestigation,
 	StagePublicNotice, StageDistrictReview, StagePlacement, StageWaitlisted,
 	StageAwaitingAdmission, StageCompleted, StageRejected, StageWithdrawn, StageDeparted,
+	StageRegistration, StageAssessment, StagePlanning, StageInRehab, StageClosed, StageReferred,
 }
 
 // Valid reports whether s is a known stage.
@@ -61,7 +62,7 @@ func (s Stage) Valid() bool {
 // Terminal reports whether no further action can change the case's process.
 func (s Stage) Terminal() bool {
 	switch s {
-	case StageCompleted, StageRejected, StageWithdrawn, StageDeparted:
+	case StageCompleted, StageRejected, StageWithdrawn, StageDeparted, StageClosed, StageReferred:
 		return true
 	}
 	return false
@@ -77,6 +78,17 @@ func (s Stage) BeforeDecision() bool {
 		return true
 	}
 	return false
+}
+
+// Withdrawable reports whether the applicant may still withdraw in stage
+// s: before the district's decision and, for a community-rehab case, until
+// the plan is agreed (later the centre closes the case, reason withdrew).
+func (s Stage) Withdrawable() bool {
+	switch s {
+	case StageRegistration, StageAssessment, StagePlanning:
+		return true
+	}
+	return s.BeforeDecision()
 }
 
 // CareLevel is a person's self-care ability, which decides the kind of bed.

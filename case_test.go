@@ -54,12 +54,13 @@ func TestChinaZone(t *testing.T) {
 
 func TestStagePredicates(t *testing.T) {
 	t.Parallel()
-	terminal := map[Stage]bool{StageCompleted: true, StageRejected: true, StageWithdrawn: true, StageDeparted: true}
+	terminal := map[Stage]bool{StageCompleted: true, StageRejected: true, StageWithdrawn: true, StageDeparted: true,
+		StageClosed: true, StageReferred: true}
 	beforeDecision := map[Stage]bool{
 		StageSubmitted: true, StageIntake: true, StageAwaitingSupplements: true,
 		StageInvestigation: true, StagePublicNotice: true, StageDistrictReview: true,
 	}
-	require.Len(t, AllStages, 13)
+	require.Len(t, AllStages, 19) // 13 of centralised care, 6 of the rehab ending
 	seen := map[Stage]bool{}
 	for _, s := range AllStages {
 		require.False(t, seen[s], "duplicate stage %s", s)

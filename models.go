@@ -56,8 +56,12 @@ type Application struct {
 	ApplicantPhone string
 	ApplicantEmail string
 	SelfCare       CareLevel // as the applicant reports it; investigation confirms
-	Disability     *Disability
-	Statement      string
+	// Type is the process applied for; "" means centralised care.
+	Type CaseType
+	// Rehab is set for community rehab (CaseTypeCommunityRehab).
+	Rehab      *RehabApplication
+	Disability *Disability
+	Statement  string
 }
 
 // Disability is a certified disability (残疾人证).
@@ -104,15 +108,17 @@ type Case struct {
 	StageDueAt *time.Time `json:"stage_due_at,omitempty"`
 	// AssignedUserID is the official a supervisor made responsible; 0:
 	// every official of the role in the case's jurisdiction.
-	AssignedUserID int64     `json:"assigned_user_id,omitempty"`
-	CreatedAt      time.Time `json:"created_at"`
-	UpdatedAt      time.Time `json:"updated_at"`
+	AssignedUserID int64 `json:"assigned_user_id,omitempty"`
+	// RehabCentreID is the centre holding a community-rehab case (0: none yet).
+	RehabCentreID int64     `json:"rehab_centre_id,omitempty"`
+	CreatedAt     time.Time `json:"created_at"`
+	UpdatedAt     time.Time `json:"updated_at"`
 }
 
 // Scope returns the authorisation scope of the case.
 func (c *Case) Scope() Scope {
 	return Scope{CaseID: c.ID, Stage: c.Stage, DistrictCode: c.DistrictCode,
-		TownshipCode: c.TownshipCode, InstitutionID: c.InstitutionID}
+		TownshipCode: c.TownshipCode, InstitutionID: c.InstitutionID, RehabCentreID: c.RehabCentreID}
 }
 
 // Event is one entry of a case's append-only timeline.
@@ -156,12 +162,13 @@ type User struct {
 	Role          Role   `json:"role"`
 	Jurisdiction  string `json:"jurisdiction"`
 	InstitutionID int64  `json:"institution_id,omitempty"`
+	RehabCentreID int64  `json:"rehab_centre_id,omitempty"`
 }
 
 // Actor returns the user as an acting official.
 func (u *User) Actor() Actor {
 	return Actor{UserID: u.ID, Username: u.Username, Role: u.Role,
-		Jurisdiction: u.Jurisdiction, InstitutionID: u.InstitutionID}
+		Jurisdiction: u.Jurisdiction, InstitutionID: u.InstitutionID, RehabCentreID: u.RehabCentreID}
 }
 
 // Institution is a designated care institution (供养机构).

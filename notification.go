@@ -126,6 +126,7 @@ func NoticesFor(action string, to Stage) []Notice {
 // masked, never an ID number, phone, income or health detail.
 type NoticeData struct {
 	Reference    string   `json:"reference"`
+	CaseType     CaseType `json:"case_type,omitempty"` // "" in rows written before issue 5: centralised care
 	Stage        Stage    `json:"stage"`
 	Action       string   `json:"action"`
 	PersonName   string   `json:"person_name"` // masked (张**)

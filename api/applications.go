@@ -233,7 +233,7 @@ func (s *Server) renderApplicantCase(c echo.Context, caseID int64) error {
 		return err
 	}
 	v := applicantCase{Reference: cs.Reference, Stage: cs.Stage, StageSince: cs.StageEnteredAt, WaitingFor: cs.WaitingFor,
-		PersonName: cs.PersonName, IDNumber: cs.IDNumberMasked, CanWithdraw: cs.Stage.BeforeDecision(),
+		PersonName: cs.PersonName, IDNumber: cs.IDNumberMasked, CanWithdraw: cs.Stage.Withdrawable(),
 		Papers: docs, SupportStart: cs.SupportStart, History: []historyEntry{}}
 	if v.Papers == nil {
 		v.Papers = []civicflow.Document{}
@@ -254,6 +254,8 @@ func (s *Server) renderApplicantCase(c echo.Context, caseID int64) error {
 			by = "district civil-affairs bureau"
 		case civicflow.RoleInstitutionStaff:
 			by = "care institution"
+		case civicflow.RoleRehabAssessor:
+			by = "community rehab centre"
 		}
 		v.History = append(v.History, historyEntry{At: e.At, Action: e.Action, Stage: e.ToStage, By: by, Reasons: e.Reasons})
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
 
@@ -141,6 +142,9 @@ func (s *Server) listCases(c echo.Context) error {
 		return civicflow.Invalid(civicflow.FieldError{Field: "stage", Reason: "is not a known stage"})
 	}
 	actor := actorOf(c)
+	if actor.Role == civicflow.RoleRehabAssessor {
+		return s.listCentreCases(c, q) // by centre, not by jurisdiction (api/rehab.go)
+	}
 	f, err := scopeFilter(actor)
 	if err != nil {
 		return err
@@ -197,6 +201,9 @@ type caseDetailView struct {
 	Papers         []civicflow.Document    `json:"papers"`
 	Checks         []civicflow.CheckResult `json:"economic_checks"`
 	Allocation     *civicflow.Allocation   `json:"allocation,omitempty"`
+	// Rehab is the rehab part of a community-rehab case: centre, dates and
+	// counts, never clinical content (GET /api/v1/cases/:ref/rehab).
+	Rehab *civicflow.RehabSummary `json:"rehab,omitempty"`
 }
 
 func (s *Server) caseDetail(c echo.Context) error {
@@ -217,6 +224,13 @@ func (s *Server) renderCase(c echo.Context, caseID int64) error {
 		return err
 	}
 	v := caseDetailView{Case: cs, AllowedActions: civicflow.AllowedActions(actorOf(c), cs.Scope())}
+	if cs.Type == civicflow.CaseTypeCommunityRehab {
+		if v.Rehab, err = s.store.RehabSummary(ctx, cs.ID); err != nil {
+			return err
+		}
+		// Attendance is recorded on its own route, not as an action.
+		v.AllowedActions = slices.DeleteFunc(v.AllowedActions, func(a civicflow.Action) bool { return a == civicflow.ActionRecordSession })
+	}
 	if v.AllowedActions == nil {
 		v.AllowedActions = []civicflow.Action{}
 	}
@@ -246,6 +260,11 @@ type actionRequest struct {
 	HomeVisit *homeVisitInput `json:"home_visit"`
 	Objector  string          `json:"objector" validate:"max=100"`
 	CareLevel string          `json:"care_level" validate:"omitempty,oneof=self_care semi_dependent dependent"`
+	// RehabCentreID: approve of a community-rehab case names the
+	// district's rehab centre (issue 5).
+	RehabCentreID int64 `json:"rehab_centre_id" validate:"min=0"`
+	// Rehab: the fields of the rehab centre's actions (api/rehab.go).
+	Rehab *rehabInput `json:"rehab"`
 }
 
 type homeVisitInput struct {
@@ -262,6 +281,8 @@ var officialActions = map[civicflow.Action]bool{
 	civicflow.ActionAccept: true, civicflow.ActionRequestSupplements: true, civicflow.ActionReject: true,
 	civicflow.ActionRecordInvestigation: true, civicflow.ActionLodgeObjection: true, civicflow.ActionApprove: true,
 	civicflow.ActionReturn: true, civicflow.ActionConfirmAdmission: true,
+	civicflow.ActionRegister: true, civicflow.ActionAssess: true, civicflow.ActionAgreePlan: true,
+	civicflow.ActionRecordReview: true, civicflow.ActionClose: true, civicflow.ActionRefer: true,
 }
 
 func (s *Server) act(c echo.Context) error {
@@ -280,16 +301,56 @@ func (s *Server) act(c echo.Context) error {
 	wreq := workflows.ActionRequest{Reasons: req.Reasons, Items: req.Items, Note: req.Note, Objector: req.Objector,
 		CareLevel: civicflow.CareLevel(req.CareLevel)}
 	if v := req.HomeVisit; v != nil {
-		if d, _ := time.Parse("2006-01-02", v.VisitedOn); d.After(time.Now()) {
+		// A date of China time: parsed as UTC, China's today counted as the
+		// future between 16:00 and 24:00 UTC.
+		if d, _ := time.ParseInLocation("2006-01-02", v.VisitedOn, civicflow.ChinaZone()); d.After(time.Now()) {
 			return civicflow.Invalid(civicflow.FieldError{Field: "home_visit.visited_on", Reason: "must not be in the future"})
 		}
 		wreq.HomeVisit = &workflows.HomeVisit{VisitedOn: v.VisitedOn, Visitors: v.Visitors, Findings: v.Findings,
 			CareLevel: civicflow.CareLevel(v.CareLevel), Opinion: v.Opinion}
 	}
+	if err := s.rehabFields(c, cs, act, req, &wreq); err != nil {
+		return err
+	}
 	if err := s.runAction(c, cs, actorOf(c), act, wreq); err != nil {
 		return err
 	}
 	return s.renderCase(c, cs.ID)
+}
+
+// rehabFields checks and adds the rehab fields of an action (issue 5):
+// the centre an approval names, and the sealed record of the rehab
+// centre's actions. Role and jurisdiction are checked first, so that an
+// official who may not act learns nothing about the fields.
+func (s *Server) rehabFields(c echo.Context, cs *civicflow.Case, act civicflow.Action, req actionRequest, wreq *workflows.ActionRequest) error {
+	ctx := c.Request().Context()
+	if err := civicflow.Authorize(actorOf(c), act, cs.Scope()); civicflow.ErrorCode(err) == civicflow.EFORBIDDEN {
+		return err
+	}
+	if _, ok := rehabActions[act]; !ok {
+		if req.Rehab != nil {
+			return civicflow.Invalid(civicflow.FieldError{Field: "rehab", Reason: "only for the rehab centre's actions"})
+		}
+		if act == civicflow.ActionApprove {
+			wreq.RehabCentreID = req.RehabCentreID
+			return s.approveCentre(ctx, cs, req.RehabCentreID)
+		}
+		if req.RehabCentreID != 0 {
+			return civicflow.Invalid(civicflow.FieldError{Field: "rehab_centre_id", Reason: "only when approving a rehab case"})
+		}
+		return nil
+	}
+	// Reasons and notes of the centre are clinical: they go sealed in
+	// rehab.notes, never on the timeline that supervisors read.
+	if req.Reasons != "" || req.Note != "" {
+		return civicflow.Invalid(civicflow.FieldError{Field: "reasons", Reason: "give the centre's reasons in rehab.notes (sealed), not on the timeline"})
+	}
+	rr, err := s.rehabRequest(ctx, cs, act, req.Rehab)
+	if err != nil {
+		return err
+	}
+	wreq.Rehab = rr
+	return nil
 }
 
 func (s *Server) listInstitutions(c echo.Context) error {

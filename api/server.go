@@ -29,6 +29,13 @@ type Config struct {
 	NoticePeriod time.Duration
 	// ActionTimeout bounds how long an action waits for its workflow.
 	ActionTimeout time.Duration
+	// RehabReviewsPerRun bounds the reviews one run of a rehab case's
+	// workflow records before it continues as new (0: the workflow's
+	// default; tests set it low to cross the boundary).
+	RehabReviewsPerRun int
+	// StuckScanInterval is how often the stuck scan runs (0: it does not);
+	// the stuck list calls its findings stale after three intervals.
+	StuckScanInterval time.Duration
 
 	// Security (issue 3): see docs/security.md.
 	// CORSOrigins are the browser origins allowed to call the API besides
@@ -152,6 +159,12 @@ func (s *Server) routes() []route {
 
 		{http.MethodGet, "/api/v1/institutions", authOfficial, s.listInstitutions, false},
 		{http.MethodPost, "/api/v1/allocations/:id/departure", authOfficial, s.recordDeparture, false},
+
+		// Community rehab (issue 5, api/rehab.go).
+		{http.MethodPost, "/api/v1/rehab/applications", authNone, s.submitRehab, false},
+		{http.MethodGet, "/api/v1/rehab/centres", authOfficial, s.listRehabCentres, false},
+		{http.MethodGet, "/api/v1/cases/:ref/rehab", authOfficial, s.clinical, false},
+		{http.MethodPost, "/api/v1/cases/:ref/rehab/sessions", authOfficial, s.recordSession, false},
 
 		{http.MethodGet, "/api/v1/notifications", authOfficial, s.listNotifications, false},
 		{http.MethodPost, "/api/v1/notifications/:id/retry", authOfficial, s.retryNotification, false},

@@ -130,6 +130,8 @@ func funcs(locale string) texttemplate.FuncMap {
 		"care":  func(c string) string { return careLabel(locale, civicflow.CareLevel(c)) },
 		"ask":   func(s civicflow.Stage) string { return askLabel(locale, s) },
 		"inc":   func(i int) int { return i + 1 },
+		// rehab: the case is community rehabilitation (issue 5).
+		"rehab": func(t civicflow.CaseType) bool { return t == civicflow.CaseTypeCommunityRehab },
 	}
 }
 
@@ -147,6 +149,12 @@ var stageNames = map[civicflow.Stage][2]string{
 	civicflow.StageRejected:            {"not approved", "不予认定"},
 	civicflow.StageWithdrawn:           {"withdrawn", "已撤回"},
 	civicflow.StageDeparted:            {"departed", "已离院"},
+	civicflow.StageRegistration:        {"registration at the rehab centre", "康复机构登记建档"},
+	civicflow.StageAssessment:          {"rehab assessment", "康复评估"},
+	civicflow.StagePlanning:            {"rehab plan", "制定康复计划"},
+	civicflow.StageInRehab:             {"in rehabilitation", "康复服务中"},
+	civicflow.StageClosed:              {"closed", "已结案"},
+	civicflow.StageReferred:            {"referred", "已转介"},
 }
 
 func stageLabel(locale string, s civicflow.Stage) string {
@@ -180,6 +188,12 @@ func askLabel(locale string, s civicflow.Stage) string {
 		return label(locale, "decide: approve, refuse with reasons, or return to the township", "审核确认：同意、不同意（说明理由）或退回乡镇（街道）")
 	case civicflow.StageAwaitingAdmission:
 		return label(locale, "confirm the admission when the person moves in", "入住后确认入住")
+	case civicflow.StageRegistration:
+		return label(locale, "register the person at the rehab centre", "登记建档")
+	case civicflow.StageAssessment:
+		return label(locale, "assess whether community rehabilitation fits", "开展康复评估")
+	case civicflow.StagePlanning:
+		return label(locale, "agree the rehab plan with the patient or guardian", "与患者或监护人商定康复计划")
 	}
 	return stageLabel(locale, s)
 }

@@ -100,9 +100,13 @@ func (db *DB) CreateApplication(ctx context.Context, nc NewCase) (*Created, erro
 		// the open case (the API masks it for anonymous callers). Checked
 		// first so that the failed insert does not spend a case number; the
 		// unique index still decides under concurrency.
+		caseType := a.Type
+		if caseType == "" {
+			caseType = civicflow.CaseTypeCentralisedCare
+		}
 		var openRef string
 		err = tx.QueryRow(ctx, `SELECT reference FROM cases WHERE person_id = $1 AND case_type = $2
-			AND stage NOT IN ('rejected', 'withdrawn', 'departed')`, personID, civicflow.CaseTypeCentralisedCare).Scan(&openRef)
+			AND stage NOT IN ('rejected', 'withdrawn', 'departed', 'closed', 'referred')`, personID, caseType).Scan(&openRef)
 		if err == nil {
 			return &civicflow.Error{Code: civicflow.ECONFLICT, Reference: openRef,
 				Message: "an open application for this person already exists"}
@@ -113,8 +117,8 @@ func (db *DB) CreateApplication(ctx context.Context, nc NewCase) (*Created, erro
 				district_code, township_code, community_code, address, relation, applicant_name, applicant_phone_enc,
 				applicant_email_enc, reported_self_care, disability_enc, has_disability, statement, access_code_hash)
 			VALUES ($1, $2, $3, 'submitted', $4, $5, $6, $7, nullif($8, ''), $9, $10, $11, nullif($12, ''),
-				nullif($13, ''), $14, nullif($15, ''), $15 <> '', $16, $17)`,
-			caseID, ref, civicflow.CaseTypeCentralisedCare, civicflow.CaseWorkflowID(caseID), personID, district,
+				nullif($13, ''), nullif($14, ''), nullif($15, ''), $15 <> '', $16, $17)`,
+			caseID, ref, caseType, civicflow.CaseWorkflowID(caseID), personID, district,
 			a.Person.TownshipCode, a.CommunityCode, a.Address, a.Relation, a.ApplicantName, sc.phoneEnc,
 			sc.emailEnc, a.SelfCare, sc.disabilityEnc, a.Statement, accessCodeHash(ref, code))
 		if err != nil {
@@ -122,6 +126,12 @@ func (db *DB) CreateApplication(ctx context.Context, nc NewCase) (*Created, erro
 				return civicflow.Errorf(civicflow.ECONFLICT, "an open application for this person already exists")
 			}
 			return mapError("record case", err)
+		}
+		if a.Rehab != nil {
+			minor := civicflow.IsMinor(civicflow.AgeOn(a.Person.BirthDate, time.Now().In(civicflow.ChinaZone())))
+			if err := db.insertRehabApplication(ctx, tx, caseID, a.Rehab, minor); err != nil {
+				return err
+			}
 		}
 		out = &Created{CaseID: caseID, Reference: ref, AccessCode: code, WorkflowID: civicflow.CaseWorkflowID(caseID)}
 		if nc.IdempotencyKey != "" {
@@ -165,10 +175,10 @@ func accessCodeHash(ref, code string) []byte {
 // timelines never open a sealed value.
 const caseColumns = `c.id, c.reference, c.case_type, c.stage, c.workflow_id, c.person_id, p.name, p.id_number_masked,
 	coalesce(p.phone_masked, ''), p.birth_date, c.district_code, c.township_code, coalesce(c.community_code, ''), c.address,
-	c.relation, c.applicant_name, c.reported_self_care, coalesce(c.care_level, ''), c.has_disability,
+	c.relation, c.applicant_name, coalesce(c.reported_self_care, ''), coalesce(c.care_level, ''), c.has_disability,
 	c.statement, c.waiting_for, coalesce(c.institution_id, 0), coalesce(c.bed_id, 0), coalesce(c.allocation_id, 0),
 	c.support_start, c.notice_ends_at, c.seq, c.stage_entered_at, c.created_at, c.updated_at,
-	c.stage_due_at, coalesce(c.assigned_user_id, 0)`
+	c.stage_due_at, coalesce(c.assigned_user_id, 0), coalesce(c.rehab_centre_id, 0)`
 
 func scanCase(row pgx.Row) (*civicflow.Case, error) {
 	var c civicflow.Case
@@ -178,7 +188,7 @@ func scanCase(row pgx.Row) (*civicflow.Case, error) {
 		&c.Relation, &c.ApplicantName, &c.SelfCare, &c.CareLevel, &c.DisabilityRecorded,
 		&c.Statement, &waiting, &c.InstitutionID, &c.BedID, &c.AllocationID,
 		&c.SupportStart, &c.NoticeEndsAt, &c.Seq, &c.StageEnteredAt, &c.CreatedAt, &c.UpdatedAt,
-		&c.StageDueAt, &c.AssignedUserID)
+		&c.StageDueAt, &c.AssignedUserID, &c.RehabCentreID)
 	if err != nil {
 		return nil, err
 	}

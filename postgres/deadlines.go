@@ -257,6 +257,8 @@ func ResponsibleRole(stage civicflow.Stage) civicflow.Role {
 		return civicflow.RoleDistrictReviewer
 	case civicflow.StageAwaitingAdmission:
 		return civicflow.RoleInstitutionStaff
+	case civicflow.StageRegistration, civicflow.StageAssessment, civicflow.StagePlanning:
+		return civicflow.RoleRehabAssessor
 	}
 	return ""
 }
@@ -295,8 +297,16 @@ func remindOfficials(ctx context.Context, tx pgx.Tx, caseID int64, key string, s
 		return insertOutbox(ctx, tx, row, t)
 	}
 	jurisdiction := township
-	if role == civicflow.RoleDistrictReviewer {
+	switch role {
+	case civicflow.RoleDistrictReviewer:
 		jurisdiction = district
+	case civicflow.RoleRehabAssessor:
+		// The assessors of the centre holding the case (the centre of their
+		// district), which a transfer may have moved out of the district.
+		if err := tx.QueryRow(ctx, `SELECT coalesce((SELECT rc.district_code FROM cases c
+				JOIN rehab_centres rc ON rc.id = c.rehab_centre_id WHERE c.id = $1), $2)`, caseID, district).Scan(&jurisdiction); err != nil {
+			return fmt.Errorf("read rehab centre of case %d: %w", caseID, err)
+		}
 	}
 	return insertForOfficials(ctx, tx, row, t, role, jurisdiction, institutionID)
 }
@@ -534,37 +544,4 @@ func (db *DB) StageDurations(ctx context.Context, from, to time.Time, district s
 		return s, r.Scan(&s.Stage, &s.Visits, &s.MedianDays, &s.P90Days, &s.Late)
 	})
 	return out, mapError("stage durations", err)
-}
-
-// OpenCase is an open case as the stuck scan sees it.
-type OpenCase struct {
-	ID           int64           `json:"id"`
-	Reference    string          `json:"reference"`
-	WorkflowID   string          `json:"workflow_id"`
-	Stage        civicflow.Stage `json:"stage"`
-	Seq          int             `json:"version"`
-	DistrictCode string          `json:"district_code"`
-	TownshipCode string          `json:"township_code"`
-	UpdatedAt    time.Time       `json:"updated_at"`
-}
-
-// QuietCases lists open cases (in a district, or "" the city) whose read
-// model has not changed since before, least recently changed first: the
-// candidates of the stuck scan (index cases_open_by_update).
-func (db *DB) QuietCases(ctx context.Context, district string, before time.Time, limit int) ([]OpenCase, error) {
-	if limit <= 0 || limit > 1000 {
-		limit = 200
-	}
-	rows, err := db.pool.Query(ctx, `SELECT id, reference, workflow_id, stage, seq, district_code, township_code, updated_at
-		FROM cases WHERE stage NOT IN ('completed', 'rejected', 'withdrawn', 'departed') AND updated_at < $1
-		  AND ($2 = '' OR district_code = $2)
-		ORDER BY updated_at, id LIMIT $3`, before, district, limit)
-	if err != nil {
-		return nil, mapError("list quiet cases", err)
-	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (OpenCase, error) {
-		var o OpenCase
-		return o, r.Scan(&o.ID, &o.Reference, &o.WorkflowID, &o.Stage, &o.Seq, &o.DistrictCode, &o.TownshipCode, &o.UpdatedAt)
-	})
-	return out, mapError("list quiet cases", err)
 }

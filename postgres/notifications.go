@@ -24,12 +24,13 @@ func enqueueNotices(ctx context.Context, tx pgx.Tx, t Transition) error {
 	}
 	var (
 		ref, district, township, districtName, townshipName, person string
+		caseType                                                    civicflow.CaseType
 		careLevel, institution, bed                                 string
 		institutionID                                               int64
 		hasEmail                                                    bool
 		waiting                                                     []byte
 	)
-	err := tx.QueryRow(ctx, `SELECT c.reference, c.district_code, c.township_code, coalesce(d.name, ''), coalesce(tw.name, ''),
+	err := tx.QueryRow(ctx, `SELECT c.case_type, c.reference, c.district_code, c.township_code, coalesce(d.name, ''), coalesce(tw.name, ''),
 			p.name, coalesce(j.c ->> 'applicant_email_enc', j.c ->> 'applicant_email', '') <> '',
 			coalesce(c.care_level, ''), c.waiting_for,
 			coalesce(i.id, 0), coalesce(i.name, ''), coalesce(b.label, '')
@@ -42,12 +43,12 @@ func enqueueNotices(ctx context.Context, tx pgx.Tx, t Transition) error {
 		LEFT JOIN bed_allocations a ON a.case_id = c.id AND a.released_at IS NULL
 		LEFT JOIN beds b ON b.id = a.bed_id
 		LEFT JOIN institutions i ON i.id = b.institution_id
-		WHERE c.id = $1`, t.CaseID).Scan(&ref, &district, &township, &districtName, &townshipName,
+		WHERE c.id = $1`, t.CaseID).Scan(&caseType, &ref, &district, &township, &districtName, &townshipName,
 		&person, &hasEmail, &careLevel, &waiting, &institutionID, &institution, &bed)
 	if err != nil {
 		return fmt.Errorf("read case %d for notices: %w", t.CaseID, err)
 	}
-	base := civicflow.NoticeData{Reference: ref, Stage: t.To, Action: t.Action, PersonName: civicflow.MaskName(person),
+	base := civicflow.NoticeData{Reference: ref, CaseType: caseType, Stage: t.To, Action: t.Action, PersonName: civicflow.MaskName(person),
 		District: districtName, Township: townshipName, At: t.At.In(civicflow.ChinaZone()).Format(time.DateOnly),
 		CareLevel: careLevel}
 	// The longest notice period is a few weeks: two months of calendar

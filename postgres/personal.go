@@ -127,6 +127,8 @@ var sealedColumns = []sealedColumn{
 	{"cases", "applicant_phone_enc", aadApplicantPhone},
 	{"cases", "applicant_email_enc", aadApplicantEmail},
 	{"cases", "disability_enc", aadDisability},
+	{"rehab_records", "content_enc", aadRehabContent},
+	{"rehab_applications", "guardian_name_enc", aadGuardianName},
 }
 
 // KeyUsage counts sealed values per table.column and key id.

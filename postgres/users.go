@@ -99,11 +99,14 @@ type Session struct {
 // SessionTTL is how long a login lasts.
 const SessionTTL = 12 * time.Hour
 
-const userColumns = `u.id, u.username, u.display_name, u.role, u.jurisdiction_code, coalesce(u.institution_id, 0)`
+// A rehab assessor works at the rehab centre of their district (issue 5:
+// one centre per district, migration 007).
+const userColumns = `u.id, u.username, u.display_name, u.role, u.jurisdiction_code, coalesce(u.institution_id, 0),
+	coalesce((SELECT rc.id FROM rehab_centres rc WHERE u.role = 'rehab_assessor' AND rc.district_code = u.jurisdiction_code), 0)`
 
 func scanUser(row pgx.Row, extra ...any) (*civicflow.User, error) {
 	var u civicflow.User
-	dest := append([]any{&u.ID, &u.Username, &u.DisplayName, &u.Role, &u.Jurisdiction, &u.InstitutionID}, extra...)
+	dest := append([]any{&u.ID, &u.Username, &u.DisplayName, &u.Role, &u.Jurisdiction, &u.InstitutionID, &u.RehabCentreID}, extra...)
 	return &u, row.Scan(dest...)
 }
 

@@ -1,7 +1,6 @@
 package workflows
 
 import (
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -13,22 +12,6 @@ import (
 	"civicflow/activities"
 	"civicflow/postgres"
 )
-
-// a is the nil receiver through which workflows name activity methods.
-var a *activities.Activities
-
-// recordOptions bound read-model writes. Retries have no limit: a write that
-// committed but whose answer was lost is retried harmlessly (it is
-// idempotent), and giving up would let workflow and read model diverge.
-var recordOptions = workflow.ActivityOptions{
-	StartToCloseTimeout: 30 * time.Second,
-	RetryPolicy: &temporal.RetryPolicy{
-		InitialInterval:        time.Second,
-		BackoffCoefficient:     2,
-		MaximumInterval:        time.Minute,
-		NonRetryableErrorTypes: []string{civicflow.EINVALID, civicflow.ENOTFOUND},
-	},
-}
 
 // checkOptions bound one call to the verification platform; the platform
 // may be down for a while, so retries go on with back-off up to 10 minutes
@@ -43,25 +26,16 @@ var checkOptions = workflow.ActivityOptions{
 	},
 }
 
-// careCase is the state of one running CentralisedCare workflow.
+// careCase is the state of one running CentralisedCare workflow: the
+// application pipeline (pipeline.go) and the centralised-care ending —
+// investigation, public notice, placement.
 type careCase struct {
-	in       CentralisedCareInput
-	state    CaseState
-	mu       workflow.Mutex
-	inFlight int // action updates being applied
+	*pipeline
+	in CentralisedCareInput
 	// checkDone is set when the current round's household check answered.
 	checkDone bool
-
-	// Stage deadlines (versionStageDeadlines, docs/deadlines.md).
-	deadlines      bool                  // this run keeps stage clocks
-	noticeOverride bool                  // the input fixed the notice period (demos, tests)
-	clock          *civicflow.StageClock // the current stage's clock; nil: none
-	clockGen       int                   // bumped whenever clock changes
-	reminded       bool                  // the current clock's reminder was recorded
-	breached       bool                  // the current clock's breach was recorded
-	// clockInStep: the clock comes with the step's read-model write
-	// (versionStageDeadlines 2) instead of a StageClock activity of its own.
-	clockInStep bool
+	// noticeOverride: the input fixed the notice period (demos, tests).
+	noticeOverride bool
 }
 
 // versionStageDeadlines marks runs that keep stage clocks. Version 1: a
@@ -82,21 +56,14 @@ func CentralisedCare(ctx workflow.Context, in CentralisedCareInput) (CaseState, 
 	if in.NoticePeriod <= 0 {
 		in.NoticePeriod = civicflow.PublicNoticePeriod
 	}
-	c := &careCase{in: in, state: CaseState{CaseID: in.CaseID, Stage: civicflow.StageSubmitted, WaitingFor: []string{}}, mu: workflow.NewMutex(ctx)}
-	c.noticeOverride = noticeOverride
+	p := &pipeline{caseID: in.CaseID, caseType: civicflow.CaseTypeCentralisedCare, district: in.DistrictCode,
+		township: in.TownshipCode, state: CaseState{CaseID: in.CaseID, Stage: civicflow.StageSubmitted, WaitingFor: []string{}},
+		mu: workflow.NewMutex(ctx), noticeFromRule: !noticeOverride}
+	c := &careCase{pipeline: p, in: in, noticeOverride: noticeOverride}
+	p.end = c
 	ctx = workflow.WithActivityOptions(ctx, recordOptions)
-	if err := workflow.SetQueryHandler(ctx, QueryState, func() (CaseState, error) { return c.state, nil }); err != nil {
+	if err := p.register(ctx); err != nil {
 		return c.state, err
-	}
-	for _, act := range []civicflow.Action{
-		civicflow.ActionAccept, civicflow.ActionRequestSupplements, civicflow.ActionReject,
-		civicflow.ActionProvideSupplements, civicflow.ActionWithdraw, civicflow.ActionRecordInvestigation,
-		civicflow.ActionLodgeObjection, civicflow.ActionApprove, civicflow.ActionReturn,
-		civicflow.ActionConfirmAdmission,
-	} {
-		if err := c.registerAction(ctx, act); err != nil {
-			return c.state, err
-		}
 	}
 
 	if v := workflow.GetVersion(ctx, versionStageDeadlines, workflow.DefaultVersion, 2); v >= 1 {
@@ -131,176 +98,13 @@ func CentralisedCare(ctx workflow.Context, in CentralisedCareInput) (CaseState, 
 	return c.state, nil
 }
 
-// step is one transition of the case.
-type step struct {
-	action       string
-	to           civicflow.Stage
-	actor        civicflow.Actor
-	reasons      string
-	details      any
-	waitingFor   []string
-	careLevel    civicflow.CareLevel
-	noticeEndsAt *time.Time
-	supportStart *time.Time
-	admit        int64                 // allocation to mark admitted along with the step
-	clock        *civicflow.StageClock // the entered stage's clock, when the caller read it already
+func (c *careCase) actions() []civicflow.Action {
+	return []civicflow.Action{civicflow.ActionRecordInvestigation, civicflow.ActionLodgeObjection, civicflow.ActionConfirmAdmission}
 }
 
-// step records a transition in the read model and then applies it to the
-// workflow's state. Callers hold no lock; step takes it.
-func (c *careCase) step(ctx workflow.Context, s step) error {
-	if err := c.mu.Lock(ctx); err != nil {
-		return err
-	}
-	defer c.mu.Unlock()
-	return c.stepLocked(ctx, s)
-}
-
-func (c *careCase) stepLocked(ctx workflow.Context, s step) error {
-	// Update handlers get a context without the workflow's options.
-	ctx = workflow.WithActivityOptions(ctx, recordOptions)
-	seq := c.state.Seq + 1
-	t := postgres.Transition{
-		CaseID: c.in.CaseID, Key: fmt.Sprintf("step-%d", seq), Seq: seq, Action: s.action,
-		From: c.state.Stage, To: s.to, Actor: s.actor, Reasons: s.reasons, Details: s.details,
-		At: workflow.Now(ctx), WaitingFor: s.waitingFor, CareLevel: s.careLevel,
-		NoticeEndsAt: s.noticeEndsAt, SupportStart: s.supportStart,
-	}
-	// The state moves first, so that an update validated while the write is
-	// in flight already sees the stage the read model is about to show (the
-	// API checks against the read model and may send it at once). Handlers
-	// wait on the lock held here before they act.
-	prev := c.state
-	changed := c.state.Stage != s.to
-	c.state.Seq, c.state.Stage = seq, s.to
-	if s.waitingFor != nil {
-		c.state.WaitingFor = s.waitingFor
-	}
-	if s.careLevel != "" {
-		c.state.CareLevel = s.careLevel
-	}
-	if s.to == civicflow.StagePublicNotice {
-		c.state.NoticeEndsAt = s.noticeEndsAt
-	} else {
-		c.state.NoticeEndsAt = nil
-	}
-	if s.supportStart != nil {
-		c.state.SupportStart = s.supportStart
-	}
-	prevClock, prevGen, prevReminded, prevBreached := c.clock, c.clockGen, c.reminded, c.breached
-	var clockReq *activities.StageClockInput
-	switch {
-	case c.deadlines && changed && c.clockInStep:
-		req, next := c.planClock(s, seq, t.At)
-		if req == nil {
-			c.applyClock(activities.ClockStart, next)
-			t.StageDueAt = c.state.StageDueAt
-			break
-		}
-		// The write brings the new clock; until then the deadline
-		// watcher waits without one.
-		clockReq = req
-		c.clock, c.clockGen = nil, c.clockGen+1
-		c.setDue()
-	case c.deadlines && changed:
-		if err := c.enterClock(ctx, s, seq, t.At); err != nil {
-			c.state = prev
-			return fmt.Errorf("stage clock for %s: %w", s.to, err)
-		}
-		t.StageDueAt = c.state.StageDueAt
-	}
-	var err error
-	var res activities.RecordResult
-	if s.admit != 0 {
-		err = workflow.ExecuteActivity(ctx, a.ConfirmAdmission, activities.AdmissionInput{AllocationID: s.admit, Transition: t}).Get(ctx, nil)
-	} else {
-		err = workflow.ExecuteActivity(ctx, a.RecordTransition, activities.RecordInput{Transition: t, Clock: clockReq}).Get(ctx, &res)
-	}
-	if err == nil && clockReq != nil {
-		if res.Clock == nil {
-			err = fmt.Errorf("the write of %s answered no clock", s.action)
-		} else {
-			c.applyClock(clockReq.Op, res.Clock)
-			if res.NoticeEndsAt != nil {
-				c.state.NoticeEndsAt = res.NoticeEndsAt
-			}
-		}
-	}
-	if err != nil {
-		c.state = prev // only a non-retryable (invalid) write gets here
-		c.clock, c.clockGen, c.reminded, c.breached = prevClock, prevGen, prevReminded, prevBreached
-		return fmt.Errorf("record %s: %w", s.action, err)
-	}
-	if changed && c.deadlines {
-		due := AttrStageDue.ValueUnset()
-		if c.state.StageDueAt != nil {
-			due = AttrStageDue.ValueSet(*c.state.StageDueAt)
-		}
-		if err := workflow.UpsertTypedSearchAttributes(ctx, AttrStage.ValueSet(string(s.to)), due); err != nil {
-			return fmt.Errorf("upsert stage attributes: %w", err)
-		}
-	} else if changed {
-		if err := workflow.UpsertTypedSearchAttributes(ctx, AttrStage.ValueSet(string(s.to))); err != nil {
-			return fmt.Errorf("upsert stage attribute: %w", err)
-		}
-	}
-	return nil
-}
-
-// scope is the authorisation scope as the workflow knows it.
-func (c *careCase) scope() civicflow.Scope {
-	return civicflow.Scope{CaseID: c.in.CaseID, Stage: c.state.Stage, DistrictCode: c.in.DistrictCode,
-		TownshipCode: c.in.TownshipCode, InstitutionID: c.state.InstitutionID}
-}
-
-// domainError turns a domain error into an application error whose type is
-// the domain code, which the API maps back to an HTTP status.
-func domainError(err error) error {
-	var e *civicflow.Error
-	if errors.As(err, &e) {
-		var details []any
-		if len(e.Fields) > 0 {
-			details = append(details, e.Fields)
-		}
-		return temporal.NewNonRetryableApplicationError(e.Message, e.Code, nil, details...)
-	}
-	return err
-}
-
-func (c *careCase) registerAction(ctx workflow.Context, act civicflow.Action) error {
-	return workflow.SetUpdateHandlerWithOptions(ctx, string(act),
-		func(ctx workflow.Context, req ActionRequest) (ActionResult, error) {
-			c.inFlight++
-			defer func() { c.inFlight-- }()
-			if err := c.mu.Lock(ctx); err != nil {
-				return ActionResult{}, err
-			}
-			defer c.mu.Unlock()
-			// The stage may have moved on between validation and the lock
-			// (a timer fired, a check answered): check again.
-			if err := c.validate(act, req); err != nil {
-				return ActionResult{}, domainError(err)
-			}
-			if err := c.apply(ctx, act, req); err != nil {
-				return ActionResult{}, err
-			}
-			return ActionResult{Stage: c.state.Stage, Seq: c.state.Seq}, nil
-		},
-		workflow.UpdateHandlerOptions{Validator: func(ctx workflow.Context, req ActionRequest) error {
-			if c.inFlight > 0 {
-				return domainError(civicflow.Errorf(civicflow.ECONFLICT, "another action on this case is being recorded; reload and try again"))
-			}
-			return domainError(c.validate(act, req))
-		}},
-	)
-}
-
-// validate checks actor, stage and the action's own fields. It must not
-// change state: validators run before anything is written to history.
-func (c *careCase) validate(act civicflow.Action, req ActionRequest) error {
-	if err := civicflow.Authorize(req.Actor, act, c.scope()); err != nil {
-		return err
-	}
+// check validates the fields of the centralised-care actions and of the
+// care level an approval confirms.
+func (c *careCase) check(act civicflow.Action, req ActionRequest) []civicflow.FieldError {
 	var bad []civicflow.FieldError
 	need := func(field, value string) {
 		if strings.TrimSpace(value) == "" {
@@ -308,21 +112,8 @@ func (c *careCase) validate(act civicflow.Action, req ActionRequest) error {
 		}
 	}
 	switch act {
-	case civicflow.ActionReject, civicflow.ActionReturn:
-		need("reasons", req.Reasons)
 	case civicflow.ActionLodgeObjection:
 		need("reasons", req.Reasons)
-	case civicflow.ActionRequestSupplements:
-		if len(req.Items) == 0 {
-			bad = append(bad, civicflow.FieldError{Field: "items", Reason: "list every missing paper at once; at least one"})
-		}
-		for i, it := range req.Items {
-			need(fmt.Sprintf("items[%d]", i), it)
-		}
-	case civicflow.ActionProvideSupplements:
-		if len(req.DocumentIDs) == 0 && strings.TrimSpace(req.Note) == "" {
-			bad = append(bad, civicflow.FieldError{Field: "document_ids", Reason: "add at least one paper or a note"})
-		}
 	case civicflow.ActionRecordInvestigation:
 		v := req.HomeVisit
 		if v == nil {
@@ -346,29 +137,17 @@ func (c *careCase) validate(act civicflow.Action, req ActionRequest) error {
 			bad = append(bad, civicflow.FieldError{Field: "care_level", Reason: "must be self_care, semi_dependent or dependent"})
 		}
 	}
-	if len(bad) > 0 {
-		return civicflow.Invalid(bad...)
-	}
-	return nil
+	return bad
 }
 
-// apply performs a validated action while holding the lock.
-func (c *careCase) apply(ctx workflow.Context, act civicflow.Action, req ActionRequest) error {
+// next gives the step of an action: an accepted or returned case is
+// investigated, an approved one placed.
+func (c *careCase) next(ctx workflow.Context, act civicflow.Action, req ActionRequest) (step, error) {
 	s := step{action: string(act), actor: req.Actor, reasons: req.Reasons}
 	switch act {
 	case civicflow.ActionAccept:
 		s.to = civicflow.StageInvestigation
 		c.startRound()
-	case civicflow.ActionRequestSupplements:
-		s.to, s.waitingFor = civicflow.StageAwaitingSupplements, req.Items
-		s.details = map[string]any{"items": req.Items}
-	case civicflow.ActionProvideSupplements:
-		s.to, s.waitingFor = civicflow.StageIntake, []string{}
-		s.details = map[string]any{"document_ids": req.DocumentIDs, "note": req.Note}
-	case civicflow.ActionReject:
-		s.to, s.waitingFor = civicflow.StageRejected, []string{}
-	case civicflow.ActionWithdraw:
-		s.to, s.waitingFor = civicflow.StageWithdrawn, []string{}
 	case civicflow.ActionRecordInvestigation:
 		v := *req.HomeVisit
 		s.details, s.careLevel = v, v.CareLevel
@@ -394,15 +173,16 @@ func (c *careCase) apply(ctx workflow.Context, act civicflow.Action, req ActionR
 		s.supportStart = &start
 		s.details = map[string]any{"support_start": start.Format("2006-01-02")}
 	default:
-		return fmt.Errorf("no handler for action %s", act)
+		return s, fmt.Errorf("no handler for action %s", act)
 	}
-	if err := c.stepLocked(ctx, s); err != nil {
-		return err
-	}
+	return s, nil
+}
+
+// applied keeps the home visit once its step is recorded.
+func (c *careCase) applied(act civicflow.Action, req ActionRequest) {
 	if act == civicflow.ActionRecordInvestigation {
 		c.state.HomeVisit = req.HomeVisit
 	}
-	return nil
 }
 
 // startRound begins an investigation round: a new home visit and a new

@@ -85,6 +85,12 @@ type ActionRequest struct {
 	HomeVisit   *HomeVisit          `json:"home_visit,omitempty"` // record_investigation
 	Objector    string              `json:"objector,omitempty"`   // lodge_objection
 	CareLevel   civicflow.CareLevel `json:"care_level,omitempty"` // approve: the confirmed care level
+	// RehabCentreID is the centre a district names when it approves a
+	// community-rehab case (approve).
+	RehabCentreID int64 `json:"rehab_centre_id,omitempty"`
+	// Rehab carries the fields of the rehab centre's actions
+	// (community_rehab.go).
+	Rehab *RehabRequest `json:"rehab,omitempty"`
 }
 
 // ActionResult is what an action update returns once the read model shows it.
@@ -109,6 +115,7 @@ type CaseState struct {
 	InstitutionID int64                  `json:"institution_id,omitempty"`
 	SupportStart  *time.Time             `json:"support_start,omitempty"`
 	StageDueAt    *time.Time             `json:"stage_due_at,omitempty"` // the current stage's due date (issue 4)
+	Rehab         *RehabState            `json:"rehab,omitempty"`        // community rehab only
 }
 
 // BedOffer is the payload of SignalBedOffered.

@@ -12,12 +12,14 @@ import (
 const (
 	CentralisedCareWorkflow = "CentralisedCare"
 	DepartureWorkflow       = "Departure"
+	CommunityRehabWorkflow  = "CommunityRehab"
 )
 
 // Register adds civicflow's workflows and the activities behind them to w.
 func Register(w worker.Registry, acts *activities.Activities) {
 	w.RegisterWorkflowWithOptions(CentralisedCare, workflowOptions(CentralisedCareWorkflow))
 	w.RegisterWorkflowWithOptions(Departure, workflowOptions(DepartureWorkflow))
+	w.RegisterWorkflowWithOptions(CommunityRehab, workflowOptions(CommunityRehabWorkflow))
 	w.RegisterWorkflowWithOptions(Notify, workflowOptions(NotifyWorkflow))
 	w.RegisterActivity(acts)
 }

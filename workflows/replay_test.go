@@ -23,6 +23,7 @@ func TestReplaySavedHistories(t *testing.T) {
 			r.RegisterWorkflowWithOptions(CentralisedCare, workflowOptions(CentralisedCareWorkflow))
 			r.RegisterWorkflowWithOptions(Departure, workflowOptions(DepartureWorkflow))
 			r.RegisterWorkflowWithOptions(Notify, workflowOptions(NotifyWorkflow))
+			r.RegisterWorkflowWithOptions(CommunityRehab, workflowOptions(CommunityRehabWorkflow))
 			require.NoError(t, r.ReplayWorkflowHistoryFromJSONFile(nil, f))
 		})
 	}

@@ -308,6 +308,9 @@ func runStore(ctx context.Context, o options, store, pgURL string, pgPid int, ve
 		"CIVICFLOW_HTTP_ADDR=" + apiAddr, "CIVICFLOW_VERIFICATION_URL=" + verifierURL,
 		"CIVICFLOW_NOTICE_PERIOD=" + o.Notice.String(), "CIVICFLOW_LOG_LEVEL=info",
 		"CIVICFLOW_TEMPORAL_GRPC_COMPRESSION=" + o.Compression,
+		// The stuck scan would report every loaded clone (they have no
+		// workflow); the read side loads realistic findings instead.
+		"CIVICFLOW_STUCK_SCAN_INTERVAL=off",
 		// Keys that seal personal data at rest, fresh for each run.
 		"CIVICFLOW_DATA_KEYS=bench:" + newKey(), "CIVICFLOW_LOOKUP_KEY=" + newKey()}
 	workerMetrics, err := freeAddr()

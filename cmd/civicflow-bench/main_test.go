@@ -109,7 +109,7 @@ func TestSmoke(t *testing.T) {
 		require.Zero(t, q.Latency.Errors, q.Name)
 		names[q.Name] = true
 	}
-	for _, n := range []string{"overdue_city_first_page", "overdue_city_deep_page", "overdue_counts_city", "stuck_city"} {
+	for _, n := range []string{"overdue_city_first_page", "overdue_city_deep_page", "overdue_counts_city", "stuck_city", "stuck_city_deep_page", "stuck_district_kind", "stuck_resolved"} {
 		require.True(t, names[n], "read side times %s", n)
 	}
 	// The loader puts about a third of the cases in timed stages, some overdue.
@@ -117,6 +117,9 @@ func TestSmoke(t *testing.T) {
 	require.Positive(t, rep.ReadSide.OverdueCases)
 	require.Less(t, rep.ReadSide.OverdueCases, rep.ReadSide.TimedCases)
 	require.Contains(t, rep.ReadSide.Plans["overdue_counts_city"], "Execution Time")
+	require.Contains(t, rep.ReadSide.Plans["stuck_city_first_page"], "Execution Time")
+	require.Positive(t, rep.ReadSide.Stuck.Open, "open stuck findings loaded")
+	require.Positive(t, rep.ReadSide.Stuck.Runs)
 	md, err := os.ReadFile(filepath.Join(results, "bench.md"))
 	require.NoError(t, err)
 	require.Contains(t, string(md), "Engine overhead")

@@ -26,6 +26,8 @@ type ReadReport struct {
 	TimedCases   int64       `json:"timed_cases"`
 	OverdueCases int64       `json:"overdue_cases"`
 	Queries      []ReadQuery `json:"queries"`
+	// Stuck is what the read side loaded for the stuck list.
+	Stuck StuckLoad `json:"stuck"`
 	// Plans are EXPLAIN ANALYZE of the supervisors' queries, by name.
 	Plans map[string]string `json:"plans,omitempty"`
 }
@@ -118,6 +120,14 @@ func runReadSide(ctx context.Context, o options, s *stack, out io.Writer) (*Read
 		return nil, err
 	}
 	fmt.Fprintf(out, "%d cases in timed stages, %d overdue\n", rep.TimedCases, rep.OverdueCases)
+	if err := loadStuckFindings(ctx, s.db, &rep.Stuck); err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(out, "stuck findings: %d open, %d resolved, %d scan runs\n", rep.Stuck.Open, rep.Stuck.Resolved, rep.Stuck.Runs)
+	deepStuck, err := stuckKeys(ctx, s.db, rng)
+	if err != nil {
+		return nil, err
+	}
 	kinds := []struct {
 		name, as, key string
 		path          func(i int) string
@@ -135,6 +145,13 @@ func runReadSide(ctx context.Context, o options, s *stack, out io.Writer) (*Read
 		}},
 		{"overdue_counts_city", "bench.sv", "counts", func(int) string { return "/api/v1/supervision/overdue/counts" }},
 		{"stuck_city", "bench.sv", "stuck", func(int) string { return "/api/v1/supervision/stuck" }},
+		{"stuck_city_deep_page", "bench.sv", "stuck", func(i int) string {
+			return "/api/v1/supervision/stuck?after=" + url.QueryEscape(deepStuck[i%len(deepStuck)])
+		}},
+		{"stuck_district_kind", "bench.sv", "stuck", func(int) string {
+			return "/api/v1/supervision/stuck?district=610113&kind=activity_retrying"
+		}},
+		{"stuck_resolved", "bench.sv", "stuck", func(int) string { return "/api/v1/supervision/stuck?resolved=true" }},
 	}
 	for _, k := range kinds {
 		var smp samples
@@ -195,6 +212,12 @@ func supervisionPlans(ctx context.Context, db *postgres.DB) (map[string]string, 
 		"overdue_counts_city": `SELECT c.district_code, c.stage, count(*) FROM cases c WHERE c.stage_due_at < now() GROUP BY 1, 2 ORDER BY 1, 2`,
 		"overdue_city_first_page": `SELECT c.id, c.reference, c.stage_due_at FROM cases c WHERE c.stage_due_at < now()
 			ORDER BY c.stage_due_at, c.id LIMIT 100`,
+		// As postgres.StuckFindings builds them (city; district and kind).
+		"stuck_city_first_page": `SELECT * FROM stuck_findings WHERE resolved_at IS NULL AND case_id IS NOT NULL
+			AND (kind <> 'activity_retrying' OR since <= now() - interval '10 minutes') ORDER BY first_seen_at, id LIMIT 200`,
+		"stuck_district_kind": `SELECT * FROM stuck_findings WHERE resolved_at IS NULL AND case_id IS NOT NULL
+			AND kind = 'activity_retrying' AND district_code = '610113'
+			AND (kind <> 'activity_retrying' OR since <= now() - interval '10 minutes') ORDER BY first_seen_at, id LIMIT 200`,
 	}
 	plans := map[string]string{}
 	for name, q := range qs {

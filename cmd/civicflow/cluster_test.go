@@ -194,7 +194,8 @@ func runClusterErr(m *testing.M) (int, error) {
 				"CIVICFLOW_NOTICE_PERIOD=2s", "CIVICFLOW_LOG_LEVEL=info", "CIVICFLOW_TRUSTED_PROXIES=127.0.0.1"}
 			common = append(common, keyEnv(cfg)...)
 			c.apiURL[i] = fmt.Sprintf("http://127.0.0.1:%d", apiPort)
-			c.apiEnv[i] = append(slices.Clip(common), fmt.Sprintf("CIVICFLOW_HTTP_ADDR=127.0.0.1:%d", apiPort), "CIVICFLOW_HTTP_SHUTDOWN_TIMEOUT=40s")
+			c.apiEnv[i] = append(slices.Clip(common), fmt.Sprintf("CIVICFLOW_HTTP_ADDR=127.0.0.1:%d", apiPort), "CIVICFLOW_HTTP_SHUTDOWN_TIMEOUT=40s",
+				"CIVICFLOW_STUCK_SCAN_INTERVAL=1s", "CIVICFLOW_STUCK_SCAN_QUIET_FOR=0", "CIVICFLOW_STUCK_POLLER_SILENCE=3s")
 			c.opsURL[i] = fmt.Sprintf("http://127.0.0.1:%d", opsPort)
 			c.workerEnv[i] = append(slices.Clip(common), fmt.Sprintf("CIVICFLOW_WORKER_METRICS_ADDR=127.0.0.1:%d", opsPort),
 				"CIVICFLOW_VERIFICATION_URL="+verifier.URL, "CIVICFLOW_WORKER_STOP_TIMEOUT=20s")

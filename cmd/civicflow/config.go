@@ -55,6 +55,13 @@ type config struct {
 	ActionTimeout         time.Duration // CIVICFLOW_ACTION_TIMEOUT: how long an action waits for its workflow
 	NoticePeriod          time.Duration // CIVICFLOW_NOTICE_PERIOD: length of 公示 for demos and tests; 0 = the deadline rules (7 days)
 
+	// Stuck-case scan (issue 4), run by the API processes, one at a time:
+	// see docs/deadlines.md.
+	StuckScanInterval  time.Duration // CIVICFLOW_STUCK_SCAN_INTERVAL: how often; "off" = this process does not scan
+	StuckScanQuietFor  time.Duration // CIVICFLOW_STUCK_SCAN_QUIET_FOR: look at open cases unchanged for this long; 0 = all
+	StuckScanBatch     int           // CIVICFLOW_STUCK_SCAN_BATCH: cases one scan asks Temporal about
+	StuckPollerSilence time.Duration // CIVICFLOW_STUCK_POLLER_SILENCE: a task queue unpolled this long has no worker
+
 	// Logs, metrics, traces.
 	LogLevel           string  // CIVICFLOW_LOG_LEVEL: debug, info, warn, error
 	LogFormat          string  // CIVICFLOW_LOG_FORMAT: json or text
@@ -134,6 +141,11 @@ func loadConfig() (config, error) {
 		HTTPShutdownTimeout:   r.duration("CIVICFLOW_HTTP_SHUTDOWN_TIMEOUT", "25s"),
 		ActionTimeout:         r.duration("CIVICFLOW_ACTION_TIMEOUT", "30s"),
 		NoticePeriod:          r.optionalDuration("CIVICFLOW_NOTICE_PERIOD"),
+
+		StuckScanInterval:  r.durationOrOff("CIVICFLOW_STUCK_SCAN_INTERVAL", "1m"),
+		StuckScanQuietFor:  r.durationOrOff("CIVICFLOW_STUCK_SCAN_QUIET_FOR", "10m"),
+		StuckScanBatch:     r.count("CIVICFLOW_STUCK_SCAN_BATCH", 5000),
+		StuckPollerSilence: r.duration("CIVICFLOW_STUCK_POLLER_SILENCE", "2m"),
 
 		LogLevel:           r.oneOf("CIVICFLOW_LOG_LEVEL", "info", "debug", "info", "warn", "error"),
 		LogFormat:          r.oneOf("CIVICFLOW_LOG_FORMAT", "json", "json", "text"),
@@ -324,6 +336,20 @@ func (r *envReader) optionalDuration(key string) time.Duration {
 	if err != nil || d <= 0 {
 		r.fail(key, v, "a positive duration such as 30s, 2m or 168h")
 		return 0
+	}
+	return d
+}
+
+// durationOrOff reads a duration of 0 or more; "off" and "0" mean 0.
+func (r *envReader) durationOrOff(key, def string) time.Duration {
+	v := env(key, def)
+	if v == "off" {
+		return 0
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 0 {
+		r.fail(key, v, `a duration such as 30s or 10m, or "off"`)
+		d, _ = time.ParseDuration(def)
 	}
 	return d
 }

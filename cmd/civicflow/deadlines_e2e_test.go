@@ -48,7 +48,8 @@ func (e *e2eSystem) auditCount(t *testing.T, action, target string) int {
 	return n
 }
 
-// stuckEntries fetches the stuck list as a supervisor.
+// stuck fetches the stuck list as a supervisor: the task queues as asked
+// live, and the findings the background scan stored.
 func (e *e2eSystem) stuck(t *testing.T, who map[string]string, query string) (queues []map[string]any, entries []map[string]any) {
 	t.Helper()
 	r := e.do(t, http.MethodGet, "/api/v1/supervision/stuck?"+query, who, nil)
@@ -60,6 +61,18 @@ func (e *e2eSystem) stuck(t *testing.T, who map[string]string, query string) (qu
 		entries = append(entries, s.(map[string]any))
 	}
 	return queues, entries
+}
+
+// scanAfter waits until a stuck scan has started and finished after
+// now, so that the list reflects the state of things at now.
+func (e *e2eSystem) scanAfter(t *testing.T, now time.Time) {
+	t.Helper()
+	require.Eventually(t, func() bool {
+		var n int
+		require.NoError(t, e.db.Pool().QueryRow(context.Background(), `SELECT count(*) FROM stuck_scan_runs
+			WHERE status = 'finished' AND started_at > $1`, now).Scan(&n))
+		return n > 0
+	}, 60*time.Second, 200*time.Millisecond, "a stuck scan runs after %v", now)
 }
 
 func findStuck(entries []map[string]any, ref, kind string) map[string]any {
@@ -152,17 +165,26 @@ func TestE2EDeadlinesAndSupervision(t *testing.T) {
 	}
 	require.Subset(t, actions, []string{"reassigned", "supervisory_note", "supervisor_reminder"})
 	// The workflow still agrees with the read model: supervisors changed nothing it knows.
-	_, entries := e.stuck(t, sv, "quiet_for=0s&limit=1000")
+	e.scanAfter(t, time.Now())
+	_, entries := e.stuck(t, sv, "kind=read_model_disagrees&limit=1000")
 	require.Nil(t, findStuck(entries, c.Ref, "read_model_disagrees"), "%v", entries)
 	// A read model that lost a step disagrees with its workflow.
 	_, err = e.db.Pool().Exec(ctx, `UPDATE cases SET seq = seq - 1 WHERE id = $1`, c.ID)
 	require.NoError(t, err)
-	_, entries = e.stuck(t, sv, "quiet_for=0s&limit=1000")
-	behind := findStuck(entries, c.Ref, "read_model_disagrees")
-	require.NotNil(t, behind, "%v", entries)
+	var behind map[string]any
+	require.Eventually(t, func() bool {
+		_, entries = e.stuck(t, sv, "kind=read_model_disagrees&limit=1000")
+		behind = findStuck(entries, c.Ref, "read_model_disagrees")
+		return behind != nil
+	}, 60*time.Second, 250*time.Millisecond, "the scan finds the read model behind")
 	require.Contains(t, behind["cause"], "the workflow is in stage intake at step 1")
 	_, err = e.db.Pool().Exec(ctx, `UPDATE cases SET seq = seq + 1 WHERE id = $1`, c.ID)
 	require.NoError(t, err)
+	// Once they agree again, the next scan resolves the finding.
+	require.Eventually(t, func() bool {
+		_, entries = e.stuck(t, sv, "kind=read_model_disagrees&limit=1000")
+		return findStuck(entries, c.Ref, "read_model_disagrees") == nil
+	}, 60*time.Second, 250*time.Millisecond, "the cleared finding leaves the list")
 	e.mustAct(t, ts, c.Ref, "reject", map[string]any{"reasons": "户籍不在本街道"}, "rejected")
 }
 
@@ -190,7 +212,7 @@ func TestE2EStuckListFindsRetryingActivity(t *testing.T) {
 	e.mustAct(t, ts, c.Ref, "accept", map[string]any{}, "investigation")
 	var found map[string]any
 	require.Eventually(t, func() bool {
-		_, entries := e.stuck(t, sv, "retrying_for=3s&quiet_for=1s&limit=1000")
+		_, entries := e.stuck(t, sv, "retrying_for=3s&kind=activity_retrying&limit=1000")
 		found = findStuck(entries, c.Ref, "activity_retrying")
 		return found != nil
 	}, 45*time.Second, 500*time.Millisecond, "the case shows as stuck on its household check")
@@ -213,32 +235,68 @@ func TestE2EStuckListFindsRetryingActivity(t *testing.T) {
 		}
 		return false
 	}, 60*time.Second, 250*time.Millisecond)
-	_, entries := e.stuck(t, sv, "retrying_for=3s&quiet_for=0s&limit=1000")
-	require.Nil(t, findStuck(entries, c.Ref, "activity_retrying"))
+	require.Eventually(t, func() bool {
+		_, entries := e.stuck(t, sv, "retrying_for=0s&kind=activity_retrying&limit=1000")
+		return findStuck(entries, c.Ref, "activity_retrying") == nil
+	}, 60*time.Second, 250*time.Millisecond, "the next scan resolves the finding")
 	body := visitBody("ineligible")
 	body["reasons"] = "收入高于当地低保标准"
 	e.mustAct(t, ts, c.Ref, "record_investigation", body, "rejected")
 }
 
-// With no worker polling the task queue, the stuck list says so, for the
-// queue and for the open cases it holds up.
+// With no worker polling the task queue, the stuck list says so at once
+// (asked live), and the scan — which runs in the API process, not the
+// worker — records it for the queue and for the open case whose next step
+// waits in it. Once a worker polls again, the next scan resolves both
+// findings: they leave the list and show among the resolved ones.
 func TestE2EStuckListFindsQueueWithoutWorker(t *testing.T) {
 	e := setup(t)
+	ctx := context.Background()
 	sv := e.login(t, "sv.yanta")
 	c := e.submit(t, application(newIDNumber(t), "610113001", "dependent"), "")
-	queues, entries := e.stuck(t, sv, "quiet_for=0s&limit=1000")
+	queues, _ := e.stuck(t, sv, "")
 	for _, q := range queues {
 		require.Equal(t, true, q["polled"], "a worker is running: %v", q)
 	}
+	e.scanAfter(t, time.Now())
+	_, entries := e.stuck(t, sv, "kind=no_worker&limit=1000")
 	require.Nil(t, findStuck(entries, c.Ref, "no_worker"))
 
 	e.stopWorker()
-	t.Cleanup(func() { require.NoError(t, e.startWorker()) })
+	restarted := false
+	t.Cleanup(func() {
+		if !restarted {
+			require.NoError(t, e.startWorker())
+		}
+	})
+	// A signal the workflow does not handle gives the case a workflow task
+	// that no worker picks up.
+	require.NoError(t, e.tc.SignalWorkflow(ctx, c.workflowID(), "", "civicflow-test-nudge", nil))
 	var found map[string]any
 	require.Eventually(t, func() bool {
-		queues, entries := e.stuck(t, sv, "poller_silence=3s&quiet_for=0s&limit=1000")
+		queues, entries := e.stuck(t, sv, "poller_silence=3s&kind=no_worker&limit=1000")
 		found = findStuck(entries, c.Ref, "no_worker")
 		return found != nil && queues[0]["polled"] == false
-	}, 30*time.Second, 500*time.Millisecond, "the queue without worker is found")
-	require.True(t, strings.Contains(found["cause"].(string), "no worker is polling"), found["cause"])
+	}, 60*time.Second, 500*time.Millisecond, "the queue without worker is found, live and by the scan")
+	require.Contains(t, found["cause"], "the case's next step has waited")
+	require.Contains(t, found["cause"], "no worker is polling")
+	r := e.do(t, http.MethodGet, "/api/v1/supervision/stuck?kind=no_worker", sv, nil)
+	require.Equal(t, http.StatusOK, r.Status, string(r.Raw))
+	require.NotEmpty(t, r.Body["queue_findings"], "the queue itself is a finding: %s", r.Raw)
+	require.Contains(t, string(r.Raw), `"task_queue":"`+e.cfg.TaskQueue+`"`)
+	scan := r.Body["scan"].(map[string]any)
+	require.Equal(t, false, scan["stale"], "the scan is fresh: %v", scan)
+
+	// A worker again: the next scan clears both findings.
+	require.NoError(t, e.startWorker())
+	restarted = true
+	require.Eventually(t, func() bool {
+		r := e.do(t, http.MethodGet, "/api/v1/supervision/stuck?kind=no_worker&limit=1000", sv, nil)
+		require.Equal(t, http.StatusOK, r.Status, string(r.Raw))
+		return !strings.Contains(string(r.Raw), c.Ref) && len(r.Body["queue_findings"].([]any)) == 0
+	}, 90*time.Second, 500*time.Millisecond, "the cleared findings leave the list")
+	_, resolved := e.stuck(t, sv, "kind=no_worker&resolved=true&limit=1000")
+	gone := findStuck(resolved, c.Ref, "no_worker")
+	require.NotNil(t, gone, "kept as resolved: %v", resolved)
+	require.NotEmpty(t, gone["resolved_at"])
 }

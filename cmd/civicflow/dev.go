@@ -114,15 +114,21 @@ func runDev(ctx context.Context, cfg config, log *slog.Logger, out io.Writer) er
 		return err
 	}
 	defer stopDispatcher()
+	defer startStuckScan(gctx, cfg, tc, db, log)()
 
 	if verifierLn != nil {
 		g.Go(func() error { return serveHTTP(gctx, verifierLn, vs) })
 	}
-	g.Go(func() error { return serveHTTP(gctx, apiLn, newAPI(cfg, tc, db, log).Handler()) })
+	handler, err := withConsole(newAPI(cfg, tc, db, log), log)
+	if err != nil {
+		return err
+	}
+	g.Go(func() error { return serveHTTP(gctx, apiLn, handler) })
 
 	apiURL := "http://" + apiLn.Addr().String()
 	fmt.Fprintf(out, "\ncivicflow is running.\n")
 	fmt.Fprintf(out, "  API                 %s   (OpenAPI: %s/api/v1/openapi.json)\n", apiURL, apiURL)
+	fmt.Fprintf(out, "  Web console         %s/console/   (applicants: apply and track; officials: log in below; 中文 / English)\n", apiURL)
 	if temporalUI != "" {
 		fmt.Fprintf(out, "  Temporal UI         %s\n", temporalUI)
 	}

@@ -103,7 +103,8 @@ func runE2E(m *testing.M) int {
 	}
 	cfg := config{DatabaseURL: pg.URL(), TemporalAddress: tmp.Address(), TemporalNamespace: "default",
 		TaskQueue: "civicflow-e2e", NoticePeriod: 2 * time.Second,
-		DataKeys: "k1:" + e2eDataKey, LookupKey: e2eLookupKey, TrustedProxies: "127.0.0.1"} // tests set X-Forwarded-For
+		DataKeys: "k1:" + e2eDataKey, LookupKey: e2eLookupKey, TrustedProxies: "127.0.0.1", // tests set X-Forwarded-For
+		StuckScanInterval: time.Second, StuckPollerSilence: 3 * time.Second} // stuck-case scan: every second, all open cases
 	db, err := postgres.Open(ctx, cfg.DatabaseURL, cfg.withKeys())
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "e2e: open db:", err)
@@ -133,6 +134,7 @@ func runE2E(m *testing.M) int {
 	defer verifier.Close()
 	apiSrv := httptest.NewServer(newAPI(cfg, tc, db, log).Handler())
 	defer apiSrv.Close()
+	defer startStuckScan(ctx, cfg, tc, db, log)()
 	sys = &e2eSystem{cfg: cfg, db: db, tc: tc, api: apiSrv, verifierURL: verifier.URL}
 	if err := sys.startWorker(); err != nil {
 		fmt.Fprintln(os.Stderr, "e2e: start worker:", err)

@@ -16,10 +16,17 @@ import (
 // workflows. Run `make histories` after changing a workflow on purpose.
 func saveHistory(t *testing.T, e *e2eSystem, workflowID, name string) {
 	t.Helper()
+	saveHistoryRun(t, e, workflowID, "", name)
+}
+
+// saveHistoryRun is saveHistory for one run ("": the latest) of a workflow
+// that continued as new.
+func saveHistoryRun(t *testing.T, e *e2eSystem, workflowID, runID, name string) {
+	t.Helper()
 	if os.Getenv("CIVICFLOW_SAVE_HISTORIES") == "" {
 		return
 	}
-	it := e.tc.GetWorkflowHistory(context.Background(), workflowID, "", false, 0)
+	it := e.tc.GetWorkflowHistory(context.Background(), workflowID, runID, false, 0)
 	var h historypb.History
 	for it.HasNext() {
 		ev, err := it.Next()

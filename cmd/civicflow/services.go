@@ -98,7 +98,7 @@ func newAPI(cfg config, tc client.Client, db *postgres.DB, log *slog.Logger) *ap
 // newAPIWith is newAPI with request metrics and span names from tel.
 func newAPIWith(cfg config, tc client.Client, db *postgres.DB, log *slog.Logger, tel *telemetry) *api.Server {
 	ac := api.Config{TaskQueue: cfg.TaskQueue, NoticePeriod: cfg.NoticePeriod, ActionTimeout: cfg.ActionTimeout,
-		CORSOrigins: cfg.corsOrigins(), TrustedProxies: cfg.trustedProxies()}
+		CORSOrigins: cfg.corsOrigins(), TrustedProxies: cfg.trustedProxies(), StuckScanInterval: cfg.StuckScanInterval}
 	if tel != nil {
 		ac.Middleware = append(ac.Middleware, tel.echoMiddleware())
 	}
@@ -198,7 +198,12 @@ func runAPI(ctx context.Context, cfg config, log *slog.Logger) error {
 		return fmt.Errorf("listen on %s: %w", cfg.HTTPAddr, err)
 	}
 	log.Info("api listening", "addr", ln.Addr().String())
-	err = serveHTTPWith(ctx, ln, tel.wrapHTTP(newAPIWith(cfg, tc, db, log, tel).Handler()), cfg)
+	defer startStuckScan(ctx, cfg, tc, db, log)()
+	h, err := withConsole(newAPIWith(cfg, tc, db, log, tel), log)
+	if err != nil {
+		return err
+	}
+	err = serveHTTPWith(ctx, ln, tel.wrapHTTP(h), cfg)
 	log.Info("api stopped", "err", err)
 	return err
 }

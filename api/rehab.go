@@ -1,0 +1,503 @@
+package api
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+
+	"civicflow"
+	"civicflow/postgres"
+	"civicflow/workflows"
+)
+
+// Community rehabilitation (issue 5): the rehab application, the list of
+// rehab centres, the centre's actions (through POST
+// /api/v1/cases/:ref/actions/:action, see rehabInput), attendance, and the
+// audited read of clinical content. See docs/rehab.md.
+
+// rehabApplicationRequest is the body of POST /api/v1/rehab/applications.
+type rehabApplicationRequest struct {
+	Person    rehabPersonInput    `json:"person" validate:"required"`
+	Applicant rehabApplicantInput `json:"applicant" validate:"required"`
+	Statement string              `json:"statement" validate:"max=2000"`
+}
+
+type rehabPersonInput struct {
+	Name              string `json:"name" validate:"required,personname"`
+	IDNumber          string `json:"id_number" validate:"required,idnumber"`
+	Phone             string `json:"phone" validate:"omitempty,mobile"`
+	HukouTownshipCode string `json:"hukou_township_code" validate:"required,len=9,numeric"`
+	CommunityCode     string `json:"community_code" validate:"omitempty,len=12,numeric"`
+	Address           string `json:"address" validate:"required,notblank,max=200"`
+	// WithoutCapacity: the person has no or limited civil capacity
+	// (无/限制民事行为能力); a guardian applies and consents.
+	WithoutCapacity bool `json:"without_capacity"`
+}
+
+type rehabApplicantInput struct {
+	AppliedBy       string `json:"applied_by" validate:"required,oneof=patient family guardian"`
+	Name            string `json:"name" validate:"required_unless=AppliedBy patient,omitempty,personname"`
+	Phone           string `json:"phone" validate:"omitempty,mobile"`
+	Email           string `json:"email" validate:"omitempty,email,max=254"`
+	GuardianConsent bool   `json:"guardian_consent"`
+	ConsentOn       string `json:"consent_on" validate:"omitempty,date"`
+}
+
+func (s *Server) submitRehab(c echo.Context) error {
+	ctx := c.Request().Context()
+	var req rehabApplicationRequest
+	if err := s.bind(c, &req); err != nil {
+		return err
+	}
+	app, err := s.toRehabApplication(ctx, req)
+	if err != nil {
+		return err
+	}
+	key := strings.TrimSpace(c.Request().Header.Get("Idempotency-Key"))
+	if len(key) > 255 {
+		return civicflow.Invalid(civicflow.FieldError{Field: "Idempotency-Key", Reason: "must be at most 255 characters"})
+	}
+	canonical, err := json.Marshal(req)
+	if err != nil {
+		return err
+	}
+	// The scope of the hash keeps a rehab request from replaying a
+	// centralised-care one with the same key and body.
+	hash := sha256.Sum256(append([]byte("community_rehab\x00"), canonical...))
+	created, err := s.store.CreateApplication(ctx, postgres.NewCase{Application: *app, IdempotencyKey: key, RequestHash: hash[:]})
+	if err != nil {
+		return s.duplicateError(c, err)
+	}
+	c.Set(ctxAuditTarget, created.Reference)
+	if err := s.startRehab(ctx, created.CaseID, created.Reference, app); err != nil {
+		return err
+	}
+	// As for centralised care, the answer does not wait for the workflow's
+	// first step; a replayed request answers the stage the case reached.
+	stage := civicflow.StageSubmitted
+	if created.Replayed {
+		if st, err := s.store.CaseStage(ctx, created.CaseID); err == nil {
+			stage = st
+		}
+	}
+	status := http.StatusCreated
+	if created.Replayed {
+		status = http.StatusOK
+	}
+	return c.JSON(status, submitResponse{CaseID: created.CaseID, Reference: created.Reference,
+		AccessCode: created.AccessCode, Stage: stage, Replayed: created.Replayed,
+		TrackURL: "/api/v1/applications/" + created.Reference})
+}
+
+// toRehabApplication checks what the validator cannot: the hukou township,
+// and a guardian's recorded consent for a minor or a person without
+// capacity.
+func (s *Server) toRehabApplication(ctx context.Context, req rehabApplicationRequest) (*civicflow.Application, error) {
+	now := time.Now()
+	id, _ := civicflow.ParseIDNumber(req.Person.IDNumber, now)
+	var bad []civicflow.FieldError
+	tw, err := s.store.Jurisdiction(ctx, req.Person.HukouTownshipCode)
+	switch {
+	case civicflow.ErrorCode(err) == civicflow.ENOTFOUND || (err == nil && tw.Level != civicflow.LevelTownship):
+		bad = append(bad, civicflow.FieldError{Field: "person.hukou_township_code",
+			Reason: "must be a street office or town of Xi'an, where the person's household is registered"})
+	case err != nil:
+		return nil, err
+	}
+	if cc := req.Person.CommunityCode; cc != "" {
+		if !strings.HasPrefix(cc, req.Person.HukouTownshipCode) {
+			bad = append(bad, civicflow.FieldError{Field: "person.community_code", Reason: "must be a community of the hukou township"})
+		} else if cj, err := s.store.Jurisdiction(ctx, cc); err != nil || cj.Level != civicflow.LevelCommunity {
+			bad = append(bad, civicflow.FieldError{Field: "person.community_code", Reason: "is not a known community"})
+		}
+	}
+	minor := civicflow.IsMinor(civicflow.AgeOn(id.BirthDate(), now.In(civicflow.ChinaZone())))
+	ap := req.Applicant
+	if minor || req.Person.WithoutCapacity {
+		who := "a minor"
+		if !minor {
+			who = "a person without full capacity"
+		}
+		if ap.AppliedBy != string(civicflow.ApplicantGuardian) {
+			bad = append(bad, civicflow.FieldError{Field: "applicant.applied_by", Reason: "for " + who + " the guardian applies"})
+		}
+		if !ap.GuardianConsent {
+			bad = append(bad, civicflow.FieldError{Field: "applicant.guardian_consent", Reason: "the guardian's consent must be recorded for " + who})
+		}
+		if ap.ConsentOn == "" {
+			bad = append(bad, civicflow.FieldError{Field: "applicant.consent_on", Reason: "give the date the guardian consented"})
+		}
+	}
+	if d, err := time.ParseInLocation(time.DateOnly, ap.ConsentOn, civicflow.ChinaZone()); err == nil && d.After(now) {
+		bad = append(bad, civicflow.FieldError{Field: "applicant.consent_on", Reason: "must not be in the future"})
+	}
+	if ap.AppliedBy != string(civicflow.ApplicantPatient) && ap.Phone == "" && req.Person.Phone == "" {
+		bad = append(bad, civicflow.FieldError{Field: "applicant.phone", Reason: "give a phone number so the township can reach the applicant"})
+	}
+	if len(bad) > 0 {
+		return nil, civicflow.Invalid(bad...)
+	}
+	name, relation := ap.Name, civicflow.RelationRelative
+	if ap.AppliedBy == string(civicflow.ApplicantPatient) {
+		relation = civicflow.RelationSelf
+		if name == "" {
+			name = req.Person.Name
+		}
+	}
+	rehab := &civicflow.RehabApplication{AppliedBy: civicflow.GuardianRelation(ap.AppliedBy), WithoutCapacity: req.Person.WithoutCapacity}
+	if ap.AppliedBy == string(civicflow.ApplicantGuardian) {
+		rehab.GuardianName, rehab.GuardianConsent, rehab.ConsentOn = name, ap.GuardianConsent, ap.ConsentOn
+	}
+	return &civicflow.Application{
+		Type: civicflow.CaseTypeCommunityRehab, Rehab: rehab,
+		Person: civicflow.Person{Name: req.Person.Name, IDNumber: string(id), BirthDate: id.BirthDate(), Male: id.Male(),
+			Phone: req.Person.Phone, TownshipCode: req.Person.HukouTownshipCode},
+		CommunityCode: req.Person.CommunityCode, Address: strings.TrimSpace(req.Person.Address),
+		Relation: relation, ApplicantName: name, ApplicantPhone: ap.Phone, ApplicantEmail: ap.Email,
+		Statement: req.Statement,
+	}, nil
+}
+
+func (s *Server) startRehab(ctx context.Context, caseID int64, ref string, app *civicflow.Application) error {
+	district := civicflow.DistrictOf(app.Person.TownshipCode)
+	_, err := s.temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+		ID:                       civicflow.CaseWorkflowID(caseID),
+		TaskQueue:                s.cfg.TaskQueue,
+		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
+		TypedSearchAttributes: temporal.NewSearchAttributes(
+			workflows.AttrCaseType.ValueSet(string(civicflow.CaseTypeCommunityRehab)),
+			workflows.AttrStage.ValueSet(string(civicflow.StageSubmitted)),
+			workflows.AttrDistrict.ValueSet(district),
+			workflows.AttrTownship.ValueSet(app.Person.TownshipCode),
+		),
+	}, workflows.CommunityRehabWorkflow, workflows.CommunityRehabInput{
+		CaseID: caseID, Reference: ref, DistrictCode: district, TownshipCode: app.Person.TownshipCode,
+		BirthDate: app.Person.BirthDate, ReviewsPerRun: s.cfg.RehabReviewsPerRun,
+	})
+	var started *serviceerror.WorkflowExecutionAlreadyStarted
+	if err != nil && !errors.As(err, &started) {
+		return &civicflow.Error{Code: civicflow.EUNAVAILABLE,
+			Message: "the application was recorded but its processing could not start; send the same request again with the same Idempotency-Key"}
+	}
+	return nil
+}
+
+func (s *Server) listRehabCentres(c echo.Context) error {
+	district := c.QueryParam("district")
+	if district != "" && (len(district) != 6 || civicflow.DistrictOf(district) != district) {
+		return civicflow.Invalid(civicflow.FieldError{Field: "district", Reason: "must be a 6-digit district code"})
+	}
+	cs, err := s.store.RehabCentres(c.Request().Context(), district)
+	if err != nil {
+		return err
+	}
+	if cs == nil {
+		cs = []civicflow.RehabCentre{}
+	}
+	return c.JSON(http.StatusOK, map[string]any{"centres": cs})
+}
+
+// rehabInput carries the fields of the rehab centre's actions (register,
+// assess, agree_plan, record_review, close, refer). What is clinical is
+// checked here, sealed, and reaches the workflow and the store only sealed;
+// the workflow's validator checks the rest again.
+type rehabInput struct {
+	// register (登记建档)
+	FileNumber string `json:"file_number" validate:"max=64"`
+	Diagnosis  string `json:"diagnosis" validate:"max=500"` // e.g. ICD-10 F20.0 偏执型精神分裂症
+	// assess
+	Suitable           *bool    `json:"suitable"`
+	RiskLevel          *int     `json:"risk_level" validate:"omitempty,min=0,max=5"`
+	Services           []string `json:"services" validate:"max=9"`
+	Physician          string   `json:"physician" validate:"omitempty,personname"`
+	Findings           string   `json:"findings" validate:"max=4000"`
+	ReferralSuggestion string   `json:"referral_suggestion" validate:"max=2000"`
+	// agree_plan (and record_review when the plan changes)
+	Plan               []planItemInput `json:"plan" validate:"max=9,dive"`
+	AgreedBy           string          `json:"agreed_by" validate:"omitempty,oneof=patient guardian"`
+	AgreedByName       string          `json:"agreed_by_name" validate:"omitempty,personname"`
+	ReviewIntervalDays int             `json:"review_interval_days" validate:"min=0,max=365"`
+	// record_review
+	Progress []progressInput `json:"progress" validate:"max=9,dive"`
+	// close and refer
+	Closure  string `json:"closure" validate:"omitempty,oneof=goals_met moved_away withdrew died"`
+	ReferTo  string `json:"refer_to" validate:"omitempty,oneof=hospital centre"`
+	CentreID int64  `json:"centre_id" validate:"min=0"`
+	Hospital string `json:"hospital" validate:"max=200"`
+	Notes    string `json:"notes" validate:"max=4000"`
+}
+
+type planItemInput struct {
+	Service   string `json:"service" validate:"required"`
+	Frequency string `json:"frequency" validate:"required,notblank,max=100"`
+	StartDate string `json:"start_date" validate:"required,date"`
+}
+
+type progressInput struct {
+	Service string `json:"service" validate:"required"`
+	Rating  string `json:"rating" validate:"required,oneof=improved stable worse"`
+	Note    string `json:"note" validate:"required,notblank,max=2000"`
+}
+
+// rehabActions are the rehab centre's actions.
+var rehabActions = map[civicflow.Action]string{
+	civicflow.ActionRegister: "registration", civicflow.ActionAssess: "assessment", civicflow.ActionAgreePlan: "plan",
+	civicflow.ActionRecordReview: "review", civicflow.ActionClose: "closure", civicflow.ActionRefer: "referral",
+}
+
+// rehabRequest checks the clinical fields of a rehab action, seals them and
+// builds the workflow's request. Nothing is written here.
+func (s *Server) rehabRequest(ctx context.Context, cs *civicflow.Case, act civicflow.Action, in *rehabInput) (*workflows.RehabRequest, error) {
+	if in == nil {
+		return nil, civicflow.Invalid(civicflow.FieldError{Field: "rehab", Reason: "is required for " + string(act)})
+	}
+	var bad []civicflow.FieldError
+	need := func(field, value string) {
+		if strings.TrimSpace(value) == "" {
+			bad = append(bad, civicflow.FieldError{Field: "rehab." + field, Reason: "is required"})
+		}
+	}
+	services := func(field string, ss []string) []civicflow.RehabService {
+		out := make([]civicflow.RehabService, len(ss))
+		for i, v := range ss {
+			out[i] = civicflow.RehabService(v)
+			if !out[i].Valid() {
+				bad = append(bad, civicflow.FieldError{Field: fmt.Sprintf("rehab.%s[%d]", field, i), Reason: "is not one of the nine rehab services"})
+			}
+		}
+		return out
+	}
+	out := &workflows.RehabRequest{FileNumber: in.FileNumber, Suitable: in.Suitable,
+		AgreedBy: civicflow.GuardianRelation(in.AgreedBy), ReviewIntervalDays: in.ReviewIntervalDays,
+		Closure: civicflow.ClosureReason(in.Closure), ReferTo: civicflow.ReferralTarget(in.ReferTo), CentreID: in.CentreID}
+	for i, it := range in.Plan {
+		out.Plan = append(out.Plan, workflows.PlanItem{Service: civicflow.RehabService(it.Service), Frequency: it.Frequency, StartDate: it.StartDate})
+		if !civicflow.RehabService(it.Service).Valid() {
+			bad = append(bad, civicflow.FieldError{Field: fmt.Sprintf("rehab.plan[%d].service", i), Reason: "is not one of the nine rehab services"})
+		}
+	}
+	switch act {
+	case civicflow.ActionRegister:
+		need("file_number", in.FileNumber)
+		need("diagnosis", in.Diagnosis)
+	case civicflow.ActionAssess:
+		if in.Suitable == nil {
+			bad = append(bad, civicflow.FieldError{Field: "rehab.suitable", Reason: "is required: true or false"})
+		}
+		if in.RiskLevel == nil {
+			bad = append(bad, civicflow.FieldError{Field: "rehab.risk_level", Reason: "is required: 0-5 (危险性评估)"})
+		}
+		need("physician", in.Physician)
+		need("findings", in.Findings)
+		out.Services = services("services", in.Services)
+		if in.Suitable != nil && *in.Suitable && len(in.Services) == 0 {
+			bad = append(bad, civicflow.FieldError{Field: "rehab.services", Reason: "name the services the physician recommends"})
+		}
+		if in.Suitable != nil && !*in.Suitable {
+			need("referral_suggestion", in.ReferralSuggestion)
+		}
+	case civicflow.ActionAgreePlan:
+		need("agreed_by", in.AgreedBy)
+		need("agreed_by_name", in.AgreedByName)
+		if len(in.Plan) == 0 {
+			bad = append(bad, civicflow.FieldError{Field: "rehab.plan", Reason: "choose at least one service"})
+		}
+	case civicflow.ActionRecordReview:
+		if len(in.Progress) == 0 {
+			bad = append(bad, civicflow.FieldError{Field: "rehab.progress", Reason: "record progress for every service of the plan"})
+		}
+		ps := make([]string, len(in.Progress))
+		for i, p := range in.Progress {
+			ps[i] = p.Service
+		}
+		out.Reviewed = services("progress", ps)
+		if len(in.Plan) > 0 {
+			need("agreed_by_name", in.AgreedByName) // a changed plan is agreed again
+		}
+	case civicflow.ActionClose:
+		need("notes", in.Notes)
+	case civicflow.ActionRefer:
+		need("notes", in.Notes)
+		switch in.ReferTo {
+		case string(civicflow.ReferToHospital):
+			need("hospital", in.Hospital)
+		case string(civicflow.ReferToCentre):
+			if in.CentreID == 0 {
+				bad = append(bad, civicflow.FieldError{Field: "rehab.centre_id", Reason: "name the centre the case moves to"})
+			} else if _, err := s.store.RehabCentre(ctx, in.CentreID); civicflow.ErrorCode(err) == civicflow.ENOTFOUND {
+				bad = append(bad, civicflow.FieldError{Field: "rehab.centre_id", Reason: "is not a rehab centre of the city"})
+			} else if err != nil {
+				return nil, err
+			}
+		default:
+			need("refer_to", in.ReferTo)
+		}
+	}
+	if len(bad) > 0 {
+		return nil, civicflow.Invalid(bad...)
+	}
+	// The record is what the assessor wrote, as sent, with the kind.
+	sealed, err := s.store.SealRehabRecord(map[string]any{"kind": rehabActions[act], "case": cs.Reference, "input": in})
+	if err != nil {
+		return nil, err
+	}
+	out.Sealed = sealed
+	return out, nil
+}
+
+// approveCentre checks the centre a district names when it approves a
+// rehab case: a centre of the case's district.
+func (s *Server) approveCentre(ctx context.Context, cs *civicflow.Case, id int64) error {
+	if cs.Type != civicflow.CaseTypeCommunityRehab {
+		if id != 0 {
+			return civicflow.Invalid(civicflow.FieldError{Field: "rehab_centre_id", Reason: "only a community rehab case is approved to a rehab centre"})
+		}
+		return nil
+	}
+	if id == 0 {
+		return civicflow.Invalid(civicflow.FieldError{Field: "rehab_centre_id", Reason: "name the district's rehab centre"})
+	}
+	rc, err := s.store.RehabCentre(ctx, id)
+	if civicflow.ErrorCode(err) == civicflow.ENOTFOUND || (err == nil && rc.DistrictCode != cs.DistrictCode) {
+		return civicflow.Invalid(civicflow.FieldError{Field: "rehab_centre_id", Reason: "must be the rehab centre of the case's district"})
+	}
+	return err
+}
+
+// clinicalView is the answer of GET /api/v1/cases/:ref/rehab.
+type clinicalView struct {
+	Reference   string                      `json:"reference"`
+	Stage       civicflow.Stage             `json:"stage"`
+	Summary     *civicflow.RehabSummary     `json:"summary"`
+	Application *civicflow.RehabApplication `json:"application"`
+	Records     []postgres.ClinicalRecord   `json:"records"`
+}
+
+// clinical shows the clinical content of a rehab case to the staff of the
+// centre holding it and the district reviewer of its district
+// (civicflow.MaySeeClinical). The read is recorded in the audit trail
+// before anything is shown: when the entry cannot be written, nothing is.
+func (s *Server) clinical(c echo.Context) error {
+	ctx := c.Request().Context()
+	cs, err := s.officialCase(c)
+	if err != nil {
+		return err
+	}
+	if cs.Type != civicflow.CaseTypeCommunityRehab {
+		return civicflow.Errorf(civicflow.ENOTFOUND, "case %s is not a community rehab case", cs.Reference)
+	}
+	actor := actorOf(c)
+	if !civicflow.MaySeeClinical(actor, cs.Scope()) {
+		return civicflow.Errorf(civicflow.EFORBIDDEN, "only the rehab centre holding the case and the district reviewer see clinical content")
+	}
+	v := clinicalView{Reference: cs.Reference, Stage: cs.Stage}
+	if v.Summary, err = s.store.RehabSummary(ctx, cs.ID); err != nil {
+		return err
+	}
+	if v.Application, err = s.store.RehabApplication(ctx, cs.ID); err != nil {
+		return err
+	}
+	if v.Records, err = s.store.ClinicalRecords(ctx, cs.ID); err != nil {
+		return err
+	}
+	auditDetail(c, "records", len(v.Records))
+	if err := s.audit(c, postgres.AuditEntry{Action: "case.clinical_read", TargetType: "case", TargetID: cs.Reference,
+		Outcome: postgres.OutcomeSuccess}); err != nil {
+		return civicflow.Errorf(civicflow.EUNAVAILABLE, "the read could not be recorded in the audit trail, so nothing is shown; try again")
+	}
+	return c.JSON(http.StatusOK, v)
+}
+
+type sessionRequest struct {
+	Service  string `json:"service" validate:"required,oneof=medication_training relapse_prevention physical_health daily_living_skills social_skills vocational_rehab psychological_rehab peer_support family_support"`
+	Sessions int    `json:"sessions" validate:"required,min=1,max=50"`
+	On       string `json:"on" validate:"required,date"`
+}
+
+// recordSession sends attendance at a service to the case's workflow as a
+// signal (SignalRehabSession): no answer is awaited, the next review
+// counts it. The API checks role, centre, stage and plan; the workflow
+// checks again.
+func (s *Server) recordSession(c echo.Context) error {
+	ctx := c.Request().Context()
+	cs, err := s.officialCase(c)
+	if err != nil {
+		return err
+	}
+	var req sessionRequest
+	if err := s.bind(c, &req); err != nil {
+		return err
+	}
+	if d, _ := time.ParseInLocation(time.DateOnly, req.On, civicflow.ChinaZone()); d.After(time.Now()) {
+		return civicflow.Invalid(civicflow.FieldError{Field: "on", Reason: "must not be in the future"})
+	}
+	actor := actorOf(c)
+	if err := civicflow.Authorize(actor, civicflow.ActionRecordSession, cs.Scope()); err != nil {
+		return err
+	}
+	var st workflows.CaseState
+	v, err := s.temporal.QueryWorkflow(ctx, cs.WorkflowID, "", workflows.QueryState)
+	if err == nil {
+		err = v.Get(&st)
+	}
+	if err != nil {
+		return civicflow.Errorf(civicflow.EUNAVAILABLE, "the case could not be read now; try again")
+	}
+	inPlan := false
+	if st.Rehab != nil {
+		for _, it := range st.Rehab.Plan {
+			inPlan = inPlan || string(it.Service) == req.Service
+		}
+	}
+	if !inPlan {
+		return civicflow.Invalid(civicflow.FieldError{Field: "service", Reason: "is not in the case's plan"})
+	}
+	err = s.temporal.SignalWorkflow(ctx, cs.WorkflowID, "", workflows.SignalRehabSession, workflows.RehabSession{
+		Actor: actor, Service: civicflow.RehabService(req.Service), Sessions: req.Sessions, On: req.On})
+	if err != nil {
+		return s.actionError(ctx, cs, err)
+	}
+	return c.JSON(http.StatusAccepted, map[string]any{"reference": cs.Reference, "recorded": true})
+}
+
+// listCentreCases lists the cases held by the rehab assessor's centre.
+func (s *Server) listCentreCases(c echo.Context, q listQuery) error {
+	actor := actorOf(c)
+	if actor.RehabCentreID == 0 {
+		return civicflow.Errorf(civicflow.EFORBIDDEN, "your district has no rehab centre")
+	}
+	if q.District != "" || q.Township != "" {
+		return civicflow.Errorf(civicflow.EFORBIDDEN, "rehab assessors read the cases their centre holds, not a district's or township's")
+	}
+	limit := q.Limit
+	if limit <= 0 {
+		limit = 100
+	}
+	cases, err := s.store.CentreCases(c.Request().Context(), actor.RehabCentreID, civicflow.Stage(q.Stage), q.After, limit)
+	if err != nil {
+		return err
+	}
+	items := make([]caseListItem, 0, len(cases))
+	for _, cs := range cases {
+		items = append(items, caseListItem{ID: cs.ID, Reference: cs.Reference, Stage: cs.Stage, PersonName: cs.PersonName,
+			IDNumberMasked: cs.IDNumberMasked, DistrictCode: cs.DistrictCode, TownshipCode: cs.TownshipCode,
+			StageEnteredAt: cs.StageEnteredAt, CreatedAt: cs.CreatedAt})
+	}
+	resp := map[string]any{"cases": items}
+	if len(cases) == limit {
+		resp["next_after"] = cases[len(cases)-1].ID
+	}
+	return c.JSON(http.StatusOK, resp)
+}
