@@ -54,7 +54,7 @@ func defaultOptions() options {
 	return options{
 		Stores: []string{"memory", "file"}, Cases: 240, InFlight: 32, Pairs: 2, Warmup: 16,
 		Notice: time.Second, Poll: 0, ProfileFor: 20 * time.Second,
-		Rates: []float64{5, 10, 20, 40, 80}, RateFor: 10 * time.Second, P99Bound: time.Second,
+		Rates: []float64{5, 10, 20, 40, 80, 160, 320}, RateFor: 10 * time.Second, P99Bound: time.Second,
 		ReadRows: 1_000_000, ReadSamples: 200, HistorySample: 20, Compression: "gzip",
 	}
 }

@@ -249,6 +249,13 @@ func cloneCases(ctx context.Context, db *postgres.DB, n int) error {
 		(SELECT coalesce(max(id), 0) FROM case_events)`).Scan(&personBase, &caseBase, &eventBase); err != nil {
 		return err
 	}
+	// Reserve the ID ranges the clones take: the workflows of the submit
+	// test may still be recording their first steps while the load runs,
+	// and must draw IDs above the clones'.
+	if _, err := conn.Exec(ctx, `SELECT setval('persons_id_seq', $1), setval('cases_id_seq', $2), setval('case_events_id_seq', $3)`,
+		personBase+int64(n)+1, caseBase+int64(n)+1, eventBase+int64(n)*4+4); err != nil {
+		return fmt.Errorf("reserve clone IDs: %w", err)
+	}
 	// Templates are the finished cases that were there before the load.
 	const templates = `(SELECT array_agg(id ORDER BY id) ids FROM cases WHERE stage = 'completed' AND id <= %[3]d) t`
 	const townships = `(SELECT array_agg(code ORDER BY code) a FROM jurisdictions WHERE level = 'township') tw`
