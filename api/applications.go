@@ -71,6 +71,18 @@ func (s *Server) submit(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	return s.createCase(c, "", req, app, s.startCase)
+}
+
+// createCase stores a validated application once per Idempotency-Key,
+// starts (or finds) its workflow with start, and answers the reference,
+// the access code and the stage. scope keeps the request hash of one
+// process from matching another's ("" for centralised care, whose hashes
+// predate the scope). A replayed request whose first attempt wrote the case
+// but failed to start it starts it now.
+func (s *Server) createCase(c echo.Context, scope string, req any, app *civicflow.Application,
+	start func(ctx context.Context, caseID int64, ref string, app *civicflow.Application) error) error {
+	ctx := c.Request().Context()
 	key := strings.TrimSpace(c.Request().Header.Get("Idempotency-Key"))
 	if len(key) > 255 {
 		return civicflow.Invalid(civicflow.FieldError{Field: "Idempotency-Key", Reason: "must be at most 255 characters"})
@@ -79,33 +91,54 @@ func (s *Server) submit(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	if scope != "" {
+		canonical = append([]byte(scope+"\x00"), canonical...)
+	}
 	hash := sha256.Sum256(canonical)
 	created, err := s.store.CreateApplication(ctx, postgres.NewCase{Application: *app, IdempotencyKey: key, RequestHash: hash[:]})
 	if err != nil {
 		return s.duplicateError(c, err)
 	}
 	c.Set(ctxAuditTarget, created.Reference)
-	// Start (or find) the case's workflow. A replayed request whose first
-	// attempt wrote the case but failed to start it starts it now.
-	if err := s.startCase(ctx, created.CaseID, created.Reference, app); err != nil {
+	if err := start(ctx, created.CaseID, created.Reference, app); err != nil {
 		return err
 	}
 	// The answer does not wait for the workflow: it records the case's
 	// first step (intake) by itself within moments. A replayed request
 	// answers the stage the case has reached.
 	stage := civicflow.StageSubmitted
+	status := http.StatusCreated
 	if created.Replayed {
+		status = http.StatusOK
 		if st, err := s.store.CaseStage(ctx, created.CaseID); err == nil {
 			stage = st
 		}
 	}
-	status := http.StatusCreated
-	if created.Replayed {
-		status = http.StatusOK
-	}
 	return c.JSON(status, submitResponse{CaseID: created.CaseID, Reference: created.Reference,
 		AccessCode: created.AccessCode, Stage: stage, Replayed: created.Replayed,
 		TrackURL: "/api/v1/applications/" + created.Reference})
+}
+
+// checkHukou checks that township is a street office or town of Xi'an and
+// community, when given, one of its communities. notXian is the reason
+// given when the township is not.
+func (s *Server) checkHukou(ctx context.Context, township, community, notXian string) ([]civicflow.FieldError, error) {
+	var bad []civicflow.FieldError
+	tw, err := s.store.Jurisdiction(ctx, township)
+	switch {
+	case civicflow.ErrorCode(err) == civicflow.ENOTFOUND || (err == nil && tw.Level != civicflow.LevelTownship):
+		bad = append(bad, civicflow.FieldError{Field: "person.hukou_township_code", Reason: notXian})
+	case err != nil:
+		return nil, err
+	}
+	if community != "" && !strings.HasPrefix(community, township) {
+		bad = append(bad, civicflow.FieldError{Field: "person.community_code", Reason: "must be a community of the hukou township"})
+	} else if community != "" {
+		if cj, err := s.store.Jurisdiction(ctx, community); err != nil || cj.Level != civicflow.LevelCommunity {
+			bad = append(bad, civicflow.FieldError{Field: "person.community_code", Reason: "is not a known community"})
+		}
+	}
+	return bad, nil
 }
 
 // toApplication checks what the validator cannot (hukou inside Xi'an, the
@@ -113,21 +146,10 @@ func (s *Server) submit(c echo.Context) error {
 func (s *Server) toApplication(ctx context.Context, req applicationRequest) (*civicflow.Application, error) {
 	now := time.Now()
 	id, _ := civicflow.ParseIDNumber(req.Person.IDNumber, now)
-	var bad []civicflow.FieldError
-	tw, err := s.store.Jurisdiction(ctx, req.Person.HukouTownshipCode)
-	switch {
-	case civicflow.ErrorCode(err) == civicflow.ENOTFOUND || (err == nil && tw.Level != civicflow.LevelTownship):
-		bad = append(bad, civicflow.FieldError{Field: "person.hukou_township_code",
-			Reason: "must be a street office or town of Xi'an: this process is for residents registered (户籍) in Xi'an"})
-	case err != nil:
+	bad, err := s.checkHukou(ctx, req.Person.HukouTownshipCode, req.Person.CommunityCode,
+		"must be a street office or town of Xi'an: this process is for residents registered (户籍) in Xi'an")
+	if err != nil {
 		return nil, err
-	}
-	if req.Person.CommunityCode != "" && !strings.HasPrefix(req.Person.CommunityCode, req.Person.HukouTownshipCode) {
-		bad = append(bad, civicflow.FieldError{Field: "person.community_code", Reason: "must be a community of the hukou township"})
-	} else if req.Person.CommunityCode != "" {
-		if cj, err := s.store.Jurisdiction(ctx, req.Person.CommunityCode); err != nil || cj.Level != civicflow.LevelCommunity {
-			bad = append(bad, civicflow.FieldError{Field: "person.community_code", Reason: "is not a known community"})
-		}
 	}
 	age := civicflow.AgeOn(id.BirthDate(), now.In(civicflow.ChinaZone()))
 	var dis *civicflow.Disability

@@ -2,8 +2,6 @@ package api
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -64,40 +62,9 @@ func (s *Server) submitRehab(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	key := strings.TrimSpace(c.Request().Header.Get("Idempotency-Key"))
-	if len(key) > 255 {
-		return civicflow.Invalid(civicflow.FieldError{Field: "Idempotency-Key", Reason: "must be at most 255 characters"})
-	}
-	canonical, err := json.Marshal(req)
-	if err != nil {
-		return err
-	}
-	// The scope of the hash keeps a rehab request from replaying a
-	// centralised-care one with the same key and body.
-	hash := sha256.Sum256(append([]byte("community_rehab\x00"), canonical...))
-	created, err := s.store.CreateApplication(ctx, postgres.NewCase{Application: *app, IdempotencyKey: key, RequestHash: hash[:]})
-	if err != nil {
-		return s.duplicateError(c, err)
-	}
-	c.Set(ctxAuditTarget, created.Reference)
-	if err := s.startRehab(ctx, created.CaseID, created.Reference, app); err != nil {
-		return err
-	}
-	// As for centralised care, the answer does not wait for the workflow's
-	// first step; a replayed request answers the stage the case reached.
-	stage := civicflow.StageSubmitted
-	if created.Replayed {
-		if st, err := s.store.CaseStage(ctx, created.CaseID); err == nil {
-			stage = st
-		}
-	}
-	status := http.StatusCreated
-	if created.Replayed {
-		status = http.StatusOK
-	}
-	return c.JSON(status, submitResponse{CaseID: created.CaseID, Reference: created.Reference,
-		AccessCode: created.AccessCode, Stage: stage, Replayed: created.Replayed,
-		TrackURL: "/api/v1/applications/" + created.Reference})
+	// The scope keeps a rehab request from replaying a centralised-care one
+	// with the same key and body.
+	return s.createCase(c, string(civicflow.CaseTypeCommunityRehab), req, app, s.startRehab)
 }
 
 // toRehabApplication checks what the validator cannot: the hukou township,
@@ -106,21 +73,10 @@ func (s *Server) submitRehab(c echo.Context) error {
 func (s *Server) toRehabApplication(ctx context.Context, req rehabApplicationRequest) (*civicflow.Application, error) {
 	now := time.Now()
 	id, _ := civicflow.ParseIDNumber(req.Person.IDNumber, now)
-	var bad []civicflow.FieldError
-	tw, err := s.store.Jurisdiction(ctx, req.Person.HukouTownshipCode)
-	switch {
-	case civicflow.ErrorCode(err) == civicflow.ENOTFOUND || (err == nil && tw.Level != civicflow.LevelTownship):
-		bad = append(bad, civicflow.FieldError{Field: "person.hukou_township_code",
-			Reason: "must be a street office or town of Xi'an, where the person's household is registered"})
-	case err != nil:
+	bad, err := s.checkHukou(ctx, req.Person.HukouTownshipCode, req.Person.CommunityCode,
+		"must be a street office or town of Xi'an, where the person's household is registered")
+	if err != nil {
 		return nil, err
-	}
-	if cc := req.Person.CommunityCode; cc != "" {
-		if !strings.HasPrefix(cc, req.Person.HukouTownshipCode) {
-			bad = append(bad, civicflow.FieldError{Field: "person.community_code", Reason: "must be a community of the hukou township"})
-		} else if cj, err := s.store.Jurisdiction(ctx, cc); err != nil || cj.Level != civicflow.LevelCommunity {
-			bad = append(bad, civicflow.FieldError{Field: "person.community_code", Reason: "is not a known community"})
-		}
 	}
 	minor := civicflow.IsMinor(civicflow.AgeOn(id.BirthDate(), now.In(civicflow.ChinaZone())))
 	ap := req.Applicant
