@@ -158,6 +158,7 @@ var auditedRoutes = map[string]auditRoute{
 	"DELETE /api/v1/admin/calendar/:date":                 {"calendar.delete", "config", "date", false},
 	"PUT /api/v1/admin/deadlines/:jurisdiction/:stage":    {"deadline.put", "config", "jurisdiction", false},
 	"DELETE /api/v1/admin/deadlines/:jurisdiction/:stage": {"deadline.delete", "config", "jurisdiction", false},
+	"GET /api/v1/supervision/cases/:ref/assignees":        {"case.assignees_read", "case", "ref", false},
 	"POST /api/v1/supervision/cases/:ref/reassign":        {"case.reassign", "case", "ref", false},
 	"POST /api/v1/supervision/cases/:ref/notes":           {"case.supervisory_note", "case", "ref", false},
 	"POST /api/v1/supervision/cases/:ref/remind":          {"case.remind", "case", "ref", false},

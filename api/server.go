@@ -75,7 +75,10 @@ func New(store *postgres.DB, tc client.Client, cfg Config, log *slog.Logger) *Se
 	e.Use(middleware.RequestID())
 	s.useSecurity(e)
 	e.Use(middleware.RequestLoggerWithConfig(middleware.RequestLoggerConfig{
-		LogMethod: true, LogURIPath: true, LogStatus: true, LogLatency: true, LogRequestID: true, LogError: true,
+		// The error handler answers first, so the log shows the status the
+		// client got (a refused action is 409, not 200).
+		HandleError: true,
+		LogMethod:   true, LogURIPath: true, LogStatus: true, LogLatency: true, LogRequestID: true, LogError: true,
 		LogValuesFunc: func(c echo.Context, v middleware.RequestLoggerValues) error {
 			attrs := []any{"method", v.Method, "path", v.URIPath, "route", c.Path(), "status", v.Status,
 				"latency_ms", v.Latency.Milliseconds(), "request_id", v.RequestID}
@@ -188,6 +191,7 @@ func (s *Server) routes() []route {
 		{http.MethodGet, "/api/v1/supervision/overdue/counts", authOfficial, s.overdueCounts, false},
 		{http.MethodGet, "/api/v1/supervision/stage-durations", authOfficial, s.stageDurations, false},
 		{http.MethodGet, "/api/v1/supervision/stuck", authOfficial, s.listStuck, false},
+		{http.MethodGet, "/api/v1/supervision/cases/:ref/assignees", authOfficial, s.assignees, false},
 		{http.MethodPost, "/api/v1/supervision/cases/:ref/reassign", authOfficial, s.reassign, false},
 		{http.MethodPost, "/api/v1/supervision/cases/:ref/notes", authOfficial, s.addSupervisoryNote, false},
 		{http.MethodPost, "/api/v1/supervision/cases/:ref/remind", authOfficial, s.remindNow, false},

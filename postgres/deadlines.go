@@ -360,10 +360,10 @@ func (db *DB) Reassign(ctx context.Context, caseID, userID int64, actor civicflo
 	var to *civicflow.User
 	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
 		var stage civicflow.Stage
-		var district, township string
+		var district, township, centreDistrict string
 		var from int64
-		if err := tx.QueryRow(ctx, `SELECT stage, district_code, township_code, coalesce(assigned_user_id, 0) FROM cases WHERE id = $1 FOR UPDATE`,
-			caseID).Scan(&stage, &district, &township, &from); err != nil {
+		if err := tx.QueryRow(ctx, `SELECT `+caseJurisdictionColumns+` FROM cases WHERE id = $1 FOR UPDATE`,
+			caseID).Scan(&stage, &district, &township, &from, &centreDistrict); err != nil {
 			return err
 		}
 		role := ResponsibleRole(stage)
@@ -378,10 +378,7 @@ func (db *DB) Reassign(ctx context.Context, caseID, userID int64, actor civicflo
 		if err != nil {
 			return err
 		}
-		want := township
-		if role == civicflow.RoleDistrictReviewer {
-			want = district
-		}
+		want := assigneeJurisdiction(role, district, township, centreDistrict)
 		if disabled || u.Role != role || u.Jurisdiction != want {
 			return civicflow.Invalid(civicflow.FieldError{Field: "user_id",
 				Reason: fmt.Sprintf("must be an active %s of %s, who acts in stage %s", role, want, stage)})

@@ -3,6 +3,7 @@ package web
 import (
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 
 	"github.com/labstack/echo/v4"
@@ -23,13 +24,15 @@ type actionInput struct {
 	Reasons, Items, Note                              string
 	VisitedOn, Visitors, Findings, VisitCare, Opinion string
 	Objector, CareLevel, Nonce                        string
+	// RehabCentre: approving a community-rehab case names the district's centre.
+	RehabCentre string
 }
 
 func readActionInput(c echo.Context) actionInput {
 	v := func(k string) string { return strings.TrimSpace(c.FormValue(k)) }
 	return actionInput{Reasons: v("reasons"), Items: v("items"), Note: v("note"), VisitedOn: v("visited_on"),
 		Visitors: v("visitors"), Findings: v("findings"), VisitCare: v("visit_care"), Opinion: v("opinion"),
-		Objector: v("objector"), CareLevel: v("care_level"), Nonce: v("nonce")}
+		Objector: v("objector"), CareLevel: v("care_level"), Nonce: v("nonce"), RehabCentre: v("rehab_centre_id")}
 }
 
 // lines splits a list typed one item per line (or separated by commas).
@@ -67,6 +70,9 @@ func (in actionInput) body(act civicflow.Action) map[string]any {
 		set("objector", in.Objector)
 	case civicflow.ActionApprove:
 		set("care_level", in.CareLevel)
+		if id, err := strconv.ParseInt(in.RehabCentre, 10, 64); err == nil {
+			b["rehab_centre_id"] = id
+		}
 	}
 	return b
 }
@@ -88,7 +94,7 @@ func actionFieldToForm(field string) string {
 		return "visit_care"
 	case "home_visit.opinion", "home_visit":
 		return "opinion"
-	case "reasons", "note", "objector", "care_level":
+	case "reasons", "note", "objector", "care_level", "rehab_centre_id":
 		return field
 	}
 	return "form"
@@ -101,6 +107,8 @@ type actionData struct {
 	Errors  map[string]string
 	Confirm bool
 	Cares   []string
+	// Centres: the district's rehab centres, when a rehab case is approved.
+	Centres []civicflow.RehabCentre
 }
 
 func (con *Console) actionPage(c echo.Context, u *civicflow.User, cr creds, status int, in actionInput, errs map[string]string, confirm bool) error {
@@ -116,6 +124,16 @@ func (con *Console) actionPage(c echo.Context, u *civicflow.User, cr creds, stat
 	}
 	d := actionData{Case: v, Action: act, In: in, Errors: errs, Confirm: confirm,
 		Cares: []string{"self_care", "semi_dependent", "dependent"}}
+	if act == civicflow.ActionApprove && v.Type == civicflow.CaseTypeCommunityRehab {
+		var cs struct {
+			Centres []civicflow.RehabCentre `json:"centres"`
+		}
+		if _, err := con.api.do(c, call{method: http.MethodGet, path: "/api/v1/rehab/centres",
+			query: url.Values{"district": {v.DistrictCode}}, creds: cr}, &cs); err != nil {
+			return con.fail(c, err)
+		}
+		d.Centres = cs.Centres
+	}
 	p := con.newPage(c, "title.action", d)
 	if len(errs) > 0 {
 		p.Error = p.T("apply.fix")
@@ -125,6 +143,9 @@ func (con *Console) actionPage(c echo.Context, u *civicflow.User, cr creds, stat
 	}
 	return con.renderPage(c, status, "action", p)
 }
+
+// Rehab says whether the case is a community-rehab case.
+func (d actionData) Rehab() bool { return d.Case.Type == civicflow.CaseTypeCommunityRehab }
 
 func (v *caseView) allows(a civicflow.Action) bool {
 	for _, x := range v.AllowedActions {
@@ -136,6 +157,9 @@ func (v *caseView) allows(a civicflow.Action) bool {
 }
 
 func (con *Console) actionForm(c echo.Context) error {
+	if rehabConsoleActions[civicflow.Action(c.Param("action"))] {
+		return con.rehabActionForm(c)
+	}
 	return con.officialOr(c, func(u *civicflow.User, cr creds) error {
 		in := actionInput{Nonce: randomToken(), VisitedOn: con.now().In(civicflow.ChinaZone()).Format("2006-01-02")}
 		return con.actionPage(c, u, cr, http.StatusOK, in, nil, false)
@@ -146,6 +170,9 @@ func (con *Console) actionForm(c echo.Context) error {
 // it to the API (and so to the case's workflow), once: the form's nonce is
 // the update's Idempotency-Key.
 func (con *Console) act(c echo.Context) error {
+	if rehabConsoleActions[civicflow.Action(c.Param("action"))] {
+		return con.rehabAct(c)
+	}
 	return con.officialOr(c, func(u *civicflow.User, cr creds) error {
 		act := civicflow.Action(c.Param("action"))
 		in := readActionInput(c)

@@ -107,6 +107,7 @@ func (con *Console) routes() []route {
 		{http.MethodPost, "/cases/:ref/papers", con.officialUpload, true},
 		{http.MethodGet, "/cases/:ref/act/:action", con.actionForm, false},
 		{http.MethodPost, "/cases/:ref/act/:action", con.act, false},
+		{http.MethodGet, "/cases/:ref/rehab", con.clinicalPage, false}, // rehab.go
 
 		// Supervisors (supervisor.go).
 		{http.MethodGet, "/board", con.board, false},

@@ -136,6 +136,8 @@ type caseView struct {
 	Papers         []civicflow.Document    `json:"papers"`
 	Checks         []civicflow.CheckResult `json:"economic_checks"`
 	Allocation     *civicflow.Allocation   `json:"allocation"`
+	// Rehab: centre, dates and counts of a rehab case (no clinical content).
+	Rehab *civicflow.RehabSummary `json:"rehab"`
 }
 
 // waiting is what counts as work for an official: the actions the stage
@@ -252,6 +254,20 @@ type caseData struct {
 	Supervisor bool
 	RevealKeys []string
 	APIOnly    string
+	// Assignees are the officials a supervisor may reassign the case to;
+	// Reassignable is false in a stage where no one can be.
+	Assignees    []assignee
+	Reassignable bool
+	Rehab        *rehabData
+}
+
+// assignee is a row of GET /api/v1/supervision/cases/:ref/assignees.
+type assignee struct {
+	ID          int64          `json:"id"`
+	Username    string         `json:"username"`
+	DisplayName string         `json:"display_name"`
+	Role        civicflow.Role `json:"role"`
+	Current     bool           `json:"current"`
 }
 
 var revealFields = []string{"id_number", "phone", "applicant_phone", "applicant_email", "disability"}
@@ -264,11 +280,25 @@ func (con *Console) showCase(c echo.Context, u *civicflow.User, cr creds, status
 	d := caseData{Case: v, MayReveal: civicflow.MayReveal(u.Actor(), v.Scope()),
 		Revealed: revealed, Supervisor: u.Role == civicflow.RoleSupervisor, RevealKeys: revealFields}
 	p := con.newPage(c, "title.case", nil)
-	// The console has forms for the centralised-care actions; others the
-	// role may do (the rehab process) are named, to be done through the API.
+	if d.Supervisor {
+		var as struct {
+			Reassignable bool       `json:"reassignable"`
+			Assignees    []assignee `json:"assignees"`
+		}
+		if _, err := con.api.do(c, call{method: http.MethodGet, path: "/api/v1/supervision/cases/" + url.PathEscape(v.Reference) + "/assignees",
+			creds: cr}, &as); err != nil {
+			return con.fail(c, err)
+		}
+		d.Assignees, d.Reassignable = as.Assignees, as.Reassignable
+	}
+	if v.Type == civicflow.CaseTypeCommunityRehab {
+		d.Rehab = rehabView(u, v)
+	}
+	// The console has forms for every action it knows; any other the role
+	// may do is named, to be done through the API.
 	var other []string
 	for _, a := range v.AllowedActions {
-		if consoleActions[a] {
+		if consoleActions[a] || rehabConsoleActions[a] {
 			d.Actions = append(d.Actions, a)
 		} else {
 			other = append(other, p.Action(a))

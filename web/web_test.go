@@ -1,6 +1,7 @@
 package web
 
 import (
+	"bytes"
 	"encoding/json"
 	"io"
 	"io/fs"
@@ -33,6 +34,15 @@ type fakeAPI struct {
 	now   time.Time
 	// actionStatus answers POST .../actions/:action (0: 200).
 	actionStatus int
+	// bodies holds the last JSON body sent to each method and path.
+	bodies map[string]map[string]any
+}
+
+// body is the last JSON body sent to "METHOD /path".
+func (f *fakeAPI) body(route string) map[string]any {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.bodies[route]
 }
 
 func (f *fakeAPI) called(prefix string) int {
@@ -61,12 +71,27 @@ var fakeUsers = map[string]civicflow.User{
 	"tok-ts": {ID: 1, Username: "ts.xiaozhai", DisplayName: "王芳", Role: civicflow.RoleTownshipOfficial, Jurisdiction: "610113001"},
 	"tok-sv": {ID: 2, Username: "sv.city", DisplayName: "孙红", Role: civicflow.RoleSupervisor, Jurisdiction: civicflow.CityCode},
 	"tok-ad": {ID: 3, Username: "admin", DisplayName: "管理员", Role: civicflow.RoleAdministrator, Jurisdiction: civicflow.CityCode},
+	"tok-dr": {ID: 5, Username: "dr.yanta", DisplayName: "陈静", Role: civicflow.RoleDistrictReviewer, Jurisdiction: "610113"},
+	"tok-ra": {ID: 4, Username: "ra.yanta", DisplayName: "吴刚", Role: civicflow.RoleRehabAssessor, Jurisdiction: "610113", RehabCentreID: 5},
 }
 
 func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	var raw []byte
+	if r.Body != nil {
+		raw, _ = io.ReadAll(r.Body)
+		r.Body = io.NopCloser(bytes.NewReader(raw))
+	}
+	var sent map[string]any
+	_ = json.Unmarshal(raw, &sent)
 	f.mu.Lock()
 	f.calls = append(f.calls, r.Method+" "+r.URL.Path)
 	f.keys = append(f.keys, r.Header.Get("Idempotency-Key"))
+	if f.bodies == nil {
+		f.bodies = map[string]map[string]any{}
+	}
+	if sent != nil {
+		f.bodies[r.Method+" "+r.URL.Path] = sent
+	}
 	f.mu.Unlock()
 	user, authed := fakeUsers[strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")]
 	due := func(d time.Duration) *time.Time { t := f.now.Add(d); return &t }
@@ -80,8 +105,65 @@ func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			"allowed_actions": allowed, "timeline": []civicflow.Event{{Action: "submitted", ToStage: civicflow.StageIntake, Actor: civicflow.SystemActor, At: f.now}},
 			"papers": []civicflow.Document{{ID: 7, Filename: "户口簿.pdf", ContentType: "application/pdf"}}, "economic_checks": []civicflow.CheckResult{}}
 	}
+	// Community rehab cases held by centre 5: one in assessment, one in planning.
+	rehabDetail := func(ref string, stage civicflow.Stage) map[string]any {
+		sc := civicflow.Scope{CaseID: 10, Stage: stage, DistrictCode: "610113", TownshipCode: "610113001", RehabCentreID: 5}
+		allowed := civicflow.AllowedActions(user.Actor(), sc)
+		return map[string]any{"id": 10, "reference": ref, "case_type": "community_rehab", "stage": stage, "person_name": "刘洋",
+			"id_number_masked": "6101**********2013", "district_code": "610113", "township_code": "610113001", "rehab_centre_id": 5,
+			"stage_entered_at": f.now.Add(-24 * time.Hour), "allowed_actions": allowed, "timeline": []civicflow.Event{},
+			"papers": []civicflow.Document{}, "economic_checks": []civicflow.CheckResult{},
+			"rehab": civicflow.RehabSummary{CentreID: 5, Centre: "雁塔区精神障碍社区康复服务中心", ReviewsDone: 0}}
+	}
 	p := r.URL.Path
 	switch {
+	case p == "/api/v1/cases/RH-610113-000010":
+		writeJSON(w, 200, rehabDetail("RH-610113-000010", civicflow.StageAssessment))
+	case p == "/api/v1/cases/RH-610113-000011":
+		writeJSON(w, 200, rehabDetail("RH-610113-000011", civicflow.StagePlanning))
+	case p == "/api/v1/cases/RH-610113-000012":
+		writeJSON(w, 200, rehabDetail("RH-610113-000012", civicflow.StageRegistration))
+	case p == "/api/v1/cases/RH-610113-000014":
+		writeJSON(w, 200, rehabDetail("RH-610113-000014", civicflow.StageDistrictReview))
+	case p == "/api/v1/cases/RH-610113-000013":
+		writeJSON(w, 200, rehabDetail("RH-610113-000013", civicflow.StageInRehab))
+	case strings.HasPrefix(p, "/api/v1/cases/RH-") && strings.HasSuffix(p, "/rehab"):
+		if user.Role != civicflow.RoleRehabAssessor && user.Role != civicflow.RoleDistrictReviewer {
+			apiError(w, 403, civicflow.EFORBIDDEN)
+			return
+		}
+		writeJSON(w, 200, map[string]any{"reference": "RH-610113-000011", "stage": "planning",
+			"summary": civicflow.RehabSummary{CentreID: 5, Centre: "雁塔区精神障碍社区康复服务中心"},
+			"records": []map[string]any{
+				{"id": 1, "kind": "registration", "actor": user.Actor(), "recorded_at": f.now,
+					"content": map[string]any{"kind": "registration", "input": map[string]any{"file_number": "YT-2026-001", "diagnosis": "F20.0 偏执型精神分裂症"}}},
+				{"id": 2, "kind": "assessment", "actor": user.Actor(), "recorded_at": f.now,
+					"content": map[string]any{"kind": "assessment", "input": map[string]any{"suitable": true, "risk_level": 1,
+						"services": []string{"medication_training", "social_skills"}, "physician": "陈医生", "findings": "病情稳定"}}},
+				{"id": 3, "kind": "plan", "actor": user.Actor(), "recorded_at": f.now,
+					"content": map[string]any{"kind": "plan", "input": map[string]any{"agreed_by": "guardian", "agreed_by_name": "刘建国",
+						"plan": []map[string]any{{"service": "social_skills", "frequency": "每周2次", "start_date": "2026-12-01"}}}}}}})
+	case strings.HasPrefix(p, "/api/v1/cases/RH-") && strings.Contains(p, "/actions/"):
+		rehab, _ := sent["rehab"].(map[string]any)
+		var bad []civicflow.FieldError
+		switch {
+		case strings.HasSuffix(p, "/assess") && rehab["physician"] == nil:
+			bad = append(bad, civicflow.FieldError{Field: "rehab.physician", Reason: "is required"})
+		case strings.HasSuffix(p, "/agree_plan") && len(rehab["plan"].([]any)) == 0:
+			bad = append(bad, civicflow.FieldError{Field: "rehab.plan", Reason: "choose at least one service"})
+		}
+		if len(bad) > 0 {
+			apiError(w, 422, civicflow.EINVALID, bad...)
+			return
+		}
+		writeJSON(w, 200, map[string]any{})
+	case p == "/api/v1/rehab/centres":
+		writeJSON(w, 200, map[string]any{"centres": []civicflow.RehabCentre{{ID: 5, Name: "雁塔区精神障碍社区康复服务中心", DistrictCode: "610113"},
+			{ID: 6, Name: "新城区精神障碍社区康复服务中心", DistrictCode: "610102"}}})
+	case strings.HasPrefix(p, "/api/v1/supervision/cases/") && strings.HasSuffix(p, "/assignees"):
+		writeJSON(w, 200, map[string]any{"reassignable": true, "stage": "investigation", "assignees": []map[string]any{
+			{"id": 1, "username": "ts.xiaozhai", "display_name": "王芳", "role": "township_official", "current": true},
+			{"id": 9, "username": "ts.second", "display_name": "周丽", "role": "township_official", "current": false}}})
 	case p == "/api/v1/jurisdictions":
 		writeJSON(w, 200, map[string]any{"jurisdictions": []civicflow.Jurisdiction{
 			{Code: "610113", Name: "雁塔区", Level: civicflow.LevelDistrict, ParentCode: "610100"},
@@ -261,7 +343,7 @@ func TestCatalogueIsComplete(t *testing.T) {
 	// Every key the templates and the Go code name literally.
 	used := map[string]bool{}
 	tmplKey := regexp.MustCompile(`\.T "([a-z_.]+)"`)
-	goKey := regexp.MustCompile(`"((?:err|field|title|flash|apply|track|login|paper|supplements|reveal|supervise|admin|board|due|disability|by|form|inbox|case)\.[a-z_.]+)"`)
+	goKey := regexp.MustCompile(`"((?:err|field|title|flash|apply|track|login|paper|supplements|reveal|supervise|admin|board|due|disability|by|form|inbox|case|rehab)\.[a-z_.]+)"`)
 	require.NoError(t, fs.WalkDir(templateFS, "templates", func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
@@ -306,12 +388,27 @@ func TestCatalogueIsComplete(t *testing.T) {
 	for _, f := range apiFieldToForm {
 		used["field."+f] = true
 	}
-	for _, f := range []string{"items", "visitors", "visited_on", "findings", "visit_care", "opinion", "reasons", "note", "objector", "care_level", "form"} {
+	for _, f := range []string{"items", "visitors", "visited_on", "findings", "visit_care", "opinion", "reasons", "note", "objector", "care_level", "rehab_centre_id", "form"} {
 		used["action.field."+f] = true
 	}
 	for _, code := range []string{civicflow.EINVALID, civicflow.ENOTFOUND, civicflow.ECONFLICT, civicflow.EFORBIDDEN, civicflow.EUNAUTHORIZED,
 		civicflow.ETOOLARGE, civicflow.EUNAVAILABLE, civicflow.ETOOMANY, civicflow.EINTERNAL} {
 		used["err."+code] = true
+	}
+	for a := range rehabConsoleActions {
+		used["rehab.help."+string(a)] = true
+	}
+	for _, s := range civicflow.RehabServices {
+		used["rehab.service."+string(s)] = true
+	}
+	for _, f := range rehabFormFields {
+		used["rehab.field."+f] = true
+	}
+	for _, k := range []string{"kind.registration", "kind.assessment", "kind.plan", "kind.review", "kind.closure", "kind.referral",
+		"rating.improved", "rating.stable", "rating.worse", "closure.goals_met", "closure.moved_away", "closure.withdrew",
+		"closure.died", "closure.not_suitable", "refer_to.hospital", "refer_to.centre", "agreed_by.patient", "agreed_by.guardian",
+		"interval_hint.agree_plan", "interval_hint.record_review", "suitable_yes", "suitable_no"} {
+		used["rehab."+k] = true
 	}
 	for _, k := range []string{"no_worker", "activity_retrying", "workflow_task_failing", "workflow_missing", "workflow_ended", "read_model_disagrees"} {
 		used["stuck."+k] = true
