@@ -64,11 +64,12 @@ func newBrowser(t *testing.T, base string) *browser {
 	return &browser{t: t, ctx: ctx, base: base, shot: dir}
 }
 
-// run runs the actions, each batch for at most a minute; on failure the
+// run runs the actions, each batch for at most a minute (the first starts
+// Chromium, slow on a loaded machine); on failure the
 // test log shows the page the browser was on.
 func (b *browser) run(actions ...chromedp.Action[chromedp.Void]) {
 	b.t.Helper()
-	ctx, cancel := context.WithTimeout(b.ctx, 20*time.Second)
+	ctx, cancel := context.WithTimeout(b.ctx, time.Minute)
 	defer cancel()
 	if err := chromedp.Do(ctx, actions...); err != nil {
 		dctx, dcancel := context.WithTimeout(b.ctx, 5*time.Second)
