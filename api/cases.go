@@ -211,18 +211,32 @@ func (s *Server) caseDetail(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := s.awaitChange(c, cs); err != nil {
-		return err
-	}
-	return s.renderCase(c, cs.ID)
-}
-
-func (s *Server) renderCase(c echo.Context, caseID int64) error {
-	ctx := c.Request().Context()
-	cs, err := s.store.Case(ctx, caseID)
+	waited, err := s.awaitChange(c, cs)
 	if err != nil {
 		return err
 	}
+	if waited {
+		// The case may have moved on while the page waited.
+		return s.renderCase(c, cs.ID)
+	}
+	return s.renderLoaded(c, cs)
+}
+
+// renderCase reads the case afresh and answers its detail view; callers
+// that changed the case use it.
+func (s *Server) renderCase(c echo.Context, caseID int64) error {
+	cs, err := s.store.Case(c.Request().Context(), caseID)
+	if err != nil {
+		return err
+	}
+	return s.renderLoaded(c, cs)
+}
+
+// renderLoaded answers the detail view of a case already read in this
+// request.
+func (s *Server) renderLoaded(c echo.Context, cs *civicflow.Case) error {
+	ctx := c.Request().Context()
+	var err error
 	v := caseDetailView{Case: cs, AllowedActions: civicflow.AllowedActions(actorOf(c), cs.Scope())}
 	if cs.Type == civicflow.CaseTypeCommunityRehab {
 		if v.Rehab, err = s.store.RehabSummary(ctx, cs.ID); err != nil {

@@ -52,16 +52,17 @@ func changeWait(c echo.Context) (after int, wait time.Duration, ok bool, err err
 }
 
 // awaitChange waits, when the request asks it to, until the case's version
-// is above the one the page shows. The caller has authorised the read.
-func (s *Server) awaitChange(c echo.Context, cs *civicflow.Case) error {
+// is above the one the page shows, and says whether it waited (then the
+// case must be read again). The caller has authorised the read.
+func (s *Server) awaitChange(c echo.Context, cs *civicflow.Case) (bool, error) {
 	after, wait, ok, err := changeWait(c)
 	if err != nil || !ok || cs.Seq > after {
-		return err
+		return false, err
 	}
 	ctx := c.Request().Context()
 	if _, err = s.store.WaitCaseChange(ctx, cs.ID, after, wait); err != nil && ctx.Err() != nil {
 		// The page went away while it waited: nobody reads the answer.
-		return echo.NewHTTPError(http.StatusRequestTimeout, "the request ended while it waited")
+		return true, echo.NewHTTPError(http.StatusRequestTimeout, "the request ended while it waited")
 	}
-	return err
+	return true, err
 }
