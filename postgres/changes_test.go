@@ -2,6 +2,7 @@ package postgres_test
 
 import (
 	"context"
+	"fmt"
 	"strconv"
 	"testing"
 	"time"
@@ -84,4 +85,57 @@ func TestWaitCaseChange(t *testing.T) {
 
 	_, err = db.WaitCaseChange(ctx, c.CaseID+100000, 0, time.Second)
 	require.Equal(t, civicflow.ENOTFOUND, civicflow.ErrorCode(err))
+}
+
+// TestWaitCaseChangeSurvivesALostListener: the listening connection dies
+// while a page waits (a PostgreSQL restart, a proxy dropping it). The
+// waiter still sees the change, by its re-check, and the listener comes
+// back for later waiters.
+func TestWaitCaseChangeSurvivesALostListener(t *testing.T) {
+	t.Parallel()
+	db := setup(t)
+	ctx := context.Background()
+	c := createCase(t, db, "610113001")
+	step := func(seq int) postgres.Transition {
+		return postgres.Transition{CaseID: c.CaseID, Key: fmt.Sprintf("step-%d", seq), Seq: seq, Action: "submitted",
+			From: civicflow.StageSubmitted, To: civicflow.StageIntake, Actor: civicflow.SystemActor, At: time.Now()}
+	}
+	// A short wait starts the listener.
+	_, err := db.WaitCaseChange(ctx, c.CaseID, 0, 100*time.Millisecond)
+	require.NoError(t, err)
+	listeners := func() int {
+		var n int
+		require.NoError(t, db.Pool().QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity
+			WHERE datname = current_database() AND query = 'LISTEN `+postgres.CaseChangedChannel+`'`).Scan(&n))
+		return n
+	}
+	require.Eventually(t, func() bool { return listeners() == 1 }, 10*time.Second, 50*time.Millisecond)
+
+	got := make(chan int, 1)
+	go func() {
+		v, _ := db.WaitCaseChange(ctx, c.CaseID, 0, 15*time.Second)
+		got <- v
+	}()
+	time.Sleep(200 * time.Millisecond) // the waiter is waiting
+	var killed bool
+	require.NoError(t, db.Pool().QueryRow(ctx, `SELECT bool_and(pg_terminate_backend(pid)) FROM pg_stat_activity
+		WHERE datname = current_database() AND query = 'LISTEN `+postgres.CaseChangedChannel+`'`).Scan(&killed))
+	require.True(t, killed)
+	require.NoError(t, db.RecordTransition(ctx, step(1)))
+	select {
+	case v := <-got:
+		require.Equal(t, 1, v, "the waiter saw the change without its notification")
+	case <-time.After(14 * time.Second):
+		t.Fatal("the waiter missed the change when its listener died")
+	}
+
+	// The listener reconnects and wakes the next waiter.
+	require.Eventually(t, func() bool { return listeners() == 1 }, 10*time.Second, 50*time.Millisecond)
+	go func() {
+		v, _ := db.WaitCaseChange(ctx, c.CaseID, 1, 15*time.Second)
+		got <- v
+	}()
+	time.Sleep(200 * time.Millisecond)
+	require.NoError(t, db.RecordTransition(ctx, step(2)))
+	require.Equal(t, 2, <-got)
 }

@@ -136,9 +136,23 @@ func TestE2ERehabFromApplicationToClosure(t *testing.T) {
 		`SELECT minor, guardian_consent FROM rehab_applications WHERE case_id = $1`, m.ID).Scan(&minorFlag, &consent))
 	require.True(t, minorFlag && consent)
 
-	c := e.submitRehab(t, rehabApplication(newRehabIDNumber(1985)), "e2e-rehab-1")
+	app := rehabApplication(newRehabIDNumber(1985))
+	c := e.submitRehab(t, app, "e2e-rehab-1")
 	cs := e.waitStage(t, c.ID, civicflow.StageIntake, time.Second)
 	require.Equal(t, civicflow.CaseTypeCommunityRehab, cs.Type)
+	// The same request again answers the same case, now in intake; the
+	// same key with another body is refused and writes nothing.
+	eventsBefore := e.eventCount(t, c.ID)
+	r = e.postJSON(t, "/api/v1/rehab/applications", map[string]string{"Idempotency-Key": "e2e-rehab-1"}, app)
+	require.Equal(t, http.StatusOK, r.Status, string(r.Raw))
+	require.Equal(t, true, r.Body["replayed"])
+	require.Equal(t, float64(c.ID), r.Body["case_id"])
+	require.Equal(t, string(civicflow.StageIntake), r.str("stage"))
+	otherID := newRehabIDNumber(1986)
+	r = e.postJSON(t, "/api/v1/rehab/applications", map[string]string{"Idempotency-Key": "e2e-rehab-1"}, rehabApplication(otherID))
+	require.Equal(t, http.StatusConflict, r.Status, string(r.Raw))
+	require.Equal(t, eventsBefore, e.eventCount(t, c.ID), "the replays added nothing to the case")
+	require.Zero(t, e.caseCount(t, otherID), "the refused request created no case")
 
 	// Intake and district review: the shared pipeline, without investigation.
 	e.mustAct(t, ts, c.Ref, "accept", map[string]any{}, "district_review")
