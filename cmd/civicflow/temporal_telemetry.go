@@ -129,15 +129,12 @@ type promMetrics struct {
 type promMetricSet struct {
 	registerer prometheus.Registerer
 	mu         sync.Mutex
-	counters   map[string]*prometheus.CounterVec
-	gauges     map[string]*prometheus.GaugeVec
-	timers     map[string]*prometheus.HistogramVec
+	vecs       map[string]prometheus.Collector // *CounterVec, *GaugeVec or *HistogramVec by name
 	labels     map[string][]string
 }
 
 func newPromMetrics(r prometheus.Registerer) client.MetricsHandler {
-	return &promMetrics{reg: &promMetricSet{registerer: r, counters: map[string]*prometheus.CounterVec{},
-		gauges: map[string]*prometheus.GaugeVec{}, timers: map[string]*prometheus.HistogramVec{}, labels: map[string][]string{}}}
+	return &promMetrics{reg: &promMetricSet{registerer: r, vecs: map[string]prometheus.Collector{}, labels: map[string][]string{}}}
 }
 
 func (p *promMetrics) WithTags(tags map[string]string) client.MetricsHandler {
@@ -181,56 +178,63 @@ func metricName(name string) string {
 	}, name)
 }
 
-func (p *promMetrics) Counter(name string) client.MetricsCounter {
-	name = metricName(name)
+// promVec returns the collector of kind V named name, made by mk with the
+// label set of the name's first use and registered then, and the label
+// values of p's tags in that order. ok is false when Prometheus refuses it
+// (the name is taken, e.g. by a metric of another kind): the caller falls
+// back to a no-op rather than fail the SDK.
+func promVec[V prometheus.Collector](p *promMetrics, name string, mk func(labels []string) V) (v V, values []string, ok bool) {
 	s := p.reg
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	v, ok := s.counters[name]
-	if !ok {
-		s.labels[name] = sortedKeys(p.tags)
-		v = prometheus.NewCounterVec(prometheus.CounterOpts{Name: name, Help: "Temporal SDK counter " + name + "."}, s.labels[name])
-		if err := s.registerer.Register(v); err != nil {
-			return client.MetricsNopHandler.Counter(name)
+	if c, found := s.vecs[name]; found {
+		v, ok = c.(V)
+		if !ok {
+			return v, nil, false
 		}
-		s.counters[name] = v
+		return v, s.values(name, p.tags), true
 	}
-	return promCounter{v.WithLabelValues(s.values(name, p.tags)...)}
+	labels := sortedKeys(p.tags)
+	v = mk(labels)
+	if err := s.registerer.Register(v); err != nil {
+		return v, nil, false
+	}
+	s.vecs[name], s.labels[name] = v, labels
+	return v, s.values(name, p.tags), true
+}
+
+func (p *promMetrics) Counter(name string) client.MetricsCounter {
+	name = metricName(name)
+	v, values, ok := promVec(p, name, func(l []string) *prometheus.CounterVec {
+		return prometheus.NewCounterVec(prometheus.CounterOpts{Name: name, Help: "Temporal SDK counter " + name + "."}, l)
+	})
+	if !ok {
+		return client.MetricsNopHandler.Counter(name)
+	}
+	return promCounter{v.WithLabelValues(values...)}
 }
 
 func (p *promMetrics) Gauge(name string) client.MetricsGauge {
 	name = metricName(name)
-	s := p.reg
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	v, ok := s.gauges[name]
+	v, values, ok := promVec(p, name, func(l []string) *prometheus.GaugeVec {
+		return prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: name, Help: "Temporal SDK gauge " + name + "."}, l)
+	})
 	if !ok {
-		s.labels[name] = sortedKeys(p.tags)
-		v = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: name, Help: "Temporal SDK gauge " + name + "."}, s.labels[name])
-		if err := s.registerer.Register(v); err != nil {
-			return client.MetricsNopHandler.Gauge(name)
-		}
-		s.gauges[name] = v
+		return client.MetricsNopHandler.Gauge(name)
 	}
-	return promGauge{v.WithLabelValues(s.values(name, p.tags)...)}
+	return promGauge{v.WithLabelValues(values...)}
 }
 
 func (p *promMetrics) Timer(name string) client.MetricsTimer {
 	name = metricName(name) + "_seconds"
-	s := p.reg
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	v, ok := s.timers[name]
+	v, values, ok := promVec(p, name, func(l []string) *prometheus.HistogramVec {
+		return prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: name, Help: "Temporal SDK timer " + name + ".",
+			Buckets: []float64{.001, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60}}, l)
+	})
 	if !ok {
-		s.labels[name] = sortedKeys(p.tags)
-		v = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: name, Help: "Temporal SDK timer " + name + ".",
-			Buckets: []float64{.001, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60}}, s.labels[name])
-		if err := s.registerer.Register(v); err != nil {
-			return client.MetricsNopHandler.Timer(name)
-		}
-		s.timers[name] = v
+		return client.MetricsNopHandler.Timer(name)
 	}
-	return promTimer{v.WithLabelValues(s.values(name, p.tags)...)}
+	return promTimer{v.WithLabelValues(values...)}
 }
 
 type promCounter struct{ c prometheus.Counter }
