@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	commonpb "go.temporal.io/api/common/v1"
+	"go.temporal.io/api/workflowservice/v1"
 	sdkworker "go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 
@@ -47,6 +49,13 @@ func TestE2EStuckListFindsFailingWorkflowTask(t *testing.T) {
 			bad.Stop()
 		}
 	})
+	// The stopped worker may still hold the case on its sticky queue; a task
+	// sent there times out first, and Temporal keeps later failures of a
+	// retried workflow task out of the history, so the scan would only ever
+	// see the timeout. Clear stickiness so the bad worker gets attempt 1.
+	_, err := e.tc.WorkflowService().ResetStickyTaskQueue(context.Background(), &workflowservice.ResetStickyTaskQueueRequest{
+		Namespace: e.cfg.TemporalNamespace, Execution: &commonpb.WorkflowExecution{WorkflowId: c.workflowID()}})
+	require.NoError(t, err)
 	// A signal the workflow does not handle gives the bad worker a task.
 	require.NoError(t, e.tc.SignalWorkflow(context.Background(), c.workflowID(), "", "civicflow-test-nudge", nil))
 
@@ -54,9 +63,6 @@ func TestE2EStuckListFindsFailingWorkflowTask(t *testing.T) {
 	require.Eventually(t, func() bool {
 		_, entries := e.stuck(t, sv, "kind=workflow_task_failing&limit=1000")
 		found = findStuck(entries, c.Ref, "workflow_task_failing")
-		// The first sighting may be the timeout of the task sent to the
-		// stopped worker's sticky queue; the scan then updates the finding
-		// with the bad worker's failure.
 		return found != nil && strings.Contains(fmt.Sprint(found["last_error"]), "TMPRL1100")
 	}, 60*time.Second, 500*time.Millisecond, "the case shows with its failing workflow task")
 	require.Contains(t, found["cause"], "the workflow's code fails on this case")
