@@ -125,14 +125,18 @@ func TestPostgresDefaultLogNextToDataDir(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	base := t.TempDir()
-	pg, err := StartPostgres(ctx, PostgresOptions{DataDir: filepath.Join(base, "deep", "er", "pg"), Database: "other db", User: "someone"})
+	_, err := StartPostgres(ctx, PostgresOptions{DataDir: filepath.Join(base, "bad"), Settings: []string{"work_mem"}})
+	require.ErrorContains(t, err, `"work_mem" is not name=value`)
+	pg, err := StartPostgres(ctx, PostgresOptions{DataDir: filepath.Join(base, "deep", "er", "pg"), Database: "other db", User: "someone",
+		Settings: []string{"work_mem=7MB"}})
 	require.NoError(t, err)
 	defer pg.Stop()
 	conn, err := pgx.Connect(ctx, pg.URL())
 	require.NoError(t, err)
-	var db string
-	require.NoError(t, conn.QueryRow(ctx, "select current_database()").Scan(&db))
+	var db, workMem string
+	require.NoError(t, conn.QueryRow(ctx, "select current_database(), current_setting('work_mem')").Scan(&db, &workMem))
 	require.Equal(t, "other db", db)
+	require.Equal(t, "7MB", workMem, "Settings reach the server")
 	conn.Close(ctx)
 	require.NoError(t, pg.Stop())
 	b, err := os.ReadFile(filepath.Join(base, "deep", "er", "postgres.log"))

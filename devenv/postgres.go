@@ -41,6 +41,10 @@ type PostgresOptions struct {
 	// Log receives the server's log. nil appends to postgres.log in the
 	// DataDir's parent directory.
 	Log io.Writer
+	// Settings are extra server settings, "name=value" each, passed as -c
+	// on the command line (e.g. the bench's
+	// "shared_preload_libraries=pg_stat_statements").
+	Settings []string
 }
 
 // Postgres is a running PostgreSQL server started by StartPostgres.
@@ -69,6 +73,11 @@ func StartPostgres(ctx context.Context, opts PostgresOptions) (*Postgres, error)
 		return nil, fmt.Errorf("devenv: data dir: %w", err)
 	}
 	opts.DataDir = dataDir
+	for _, kv := range opts.Settings {
+		if k, _, ok := strings.Cut(kv, "="); !ok || k == "" {
+			return nil, fmt.Errorf("devenv: PostgresOptions.Settings: %q is not name=value", kv)
+		}
+	}
 	if opts.Database == "" {
 		opts.Database = "civicflow"
 	}
@@ -157,6 +166,9 @@ func (p *Postgres) start(ctx context.Context, port int, cred *syscall.Credential
 		"-c", "unix_socket_directories=", // TCP on loopback only
 		"-c", "logging_collector=off",
 	)
+	for _, kv := range p.opts.Settings {
+		cmd.Args = append(cmd.Args, "-c", kv)
+	}
 	cmd.Dir = p.opts.DataDir
 	cmd.Env = childEnv()
 	cmd.Stdout, cmd.Stderr = out, out

@@ -81,6 +81,8 @@ type EngineReport struct {
 	// CPUPerCase is, per system, the CPU milliseconds one case cost in each
 	// part over the measured rounds (cpu.go), plus the rest of the machine.
 	CPUPerCase map[string]map[string]float64 `json:"cpu_ms_per_case"`
+	// Statements: what PostgreSQL executed per civicflow case.
+	Statements *StatementsReport `json:"pg_statements,omitempty"`
 }
 
 // RoundResult is one closed-loop round of one system.
@@ -92,6 +94,10 @@ type RoundResult struct {
 	Seconds     float64  `json:"seconds"`
 	CasesPerSec float64  `json:"cases_per_s"`
 	ErrorSample []string `json:"error_sample,omitempty"`
+	// CPUPerCase is this round's own CPU per case in each part: rounds of
+	// the same system differ by more than their cases explain, which this
+	// shows.
+	CPUPerCase map[string]float64 `json:"cpu_ms_per_case"`
 }
 
 // SystemResult sums a system's rounds.
@@ -169,7 +175,8 @@ func runBench(ctx context.Context, o options, out io.Writer, command string) (*R
 	}
 	defer pgLog.Close()
 	fmt.Fprintln(out, "starting postgres")
-	pg, err := devenv.StartPostgres(ctx, devenv.PostgresOptions{DataDir: filepath.Join(dir, "pg"), Log: pgLog})
+	pg, err := devenv.StartPostgres(ctx, devenv.PostgresOptions{DataDir: filepath.Join(dir, "pg"), Log: pgLog,
+		Settings: []string{pgStatSetting}})
 	if err != nil {
 		return nil, err
 	}
@@ -269,6 +276,11 @@ func runStore(ctx context.Context, o options, store, pgURL string, pgPid int, ve
 	if _, err := s.db.Migrate(ctx); err != nil {
 		return nil, nil, err
 	}
+	stat, err := newPGStat(ctx, dbURL)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer stat.close()
 	if s.instID, err = seedOfficials(ctx, s.db); err != nil {
 		return nil, nil, err
 	}
@@ -402,15 +414,26 @@ func runStore(ctx context.Context, o options, store, pgURL string, pgPid int, ve
 			if sys == "civicflow" {
 				run = civ(rec)
 			}
+			if sys == "civicflow" {
+				if err := stat.reset(ctx); err != nil {
+					return nil, nil, err
+				}
+			}
 			before, reads := takeCPU(s.cpuParts), s.cl.reads.Load()
 			r := closedLoop(ctx, n, o.InFlight, time.Time{}, run)
-			cpu[sys].add(before, takeCPU(s.cpuParts))
+			after, round := takeCPU(s.cpuParts), cpuSnapshot{}
+			cpu[sys].add(before, after)
+			round.add(before, after)
 			if sys == "civicflow" {
 				pageReads += s.cl.reads.Load() - reads
+				if err := stat.collect(ctx, r.Cases); err != nil {
+					return nil, nil, err
+				}
 			}
 			rr := RoundResult{Pair: p + 1, System: sys, Cases: r.Cases, Errors: r.Errors, Seconds: round3(r.Elapsed.Seconds()),
-				CasesPerSec: round3(float64(r.Cases) / r.Elapsed.Seconds()), ErrorSample: r.errs}
-			fmt.Fprintf(out, "pair %d %-9s %4d cases in %6.2fs = %6.2f cases/s (%d errors)\n", p+1, sys, r.Cases, r.Elapsed.Seconds(), rr.CasesPerSec, r.Errors)
+				CasesPerSec: round3(float64(r.Cases) / r.Elapsed.Seconds()), ErrorSample: r.errs, CPUPerCase: round.perCase(r.Cases)}
+			fmt.Fprintf(out, "pair %d %-9s %4d cases in %6.2fs = %6.2f cases/s (%d errors), CPU %.0f ms per case (temporal server %.0f)\n", p+1, sys,
+				r.Cases, r.Elapsed.Seconds(), rr.CasesPerSec, r.Errors, rr.CPUPerCase["total"], rr.CPUPerCase["temporal server"])
 			sr.Engine.Rounds = append(sr.Engine.Rounds, rr)
 			sum := &sr.Engine.Civicflow
 			if sys == "civicflow" {
@@ -440,6 +463,7 @@ func runStore(ctx context.Context, o options, store, pgURL string, pgPid int, ve
 		"civicflow": cpu["civicflow"].perCase(sr.Engine.Civicflow.Cases),
 		"bare":      cpu["bare"].perCase(sr.Engine.Bare.Cases),
 	}
+	sr.Engine.Statements = stat.report(100)
 	sr.Engine.Civicflow.CaseLatency = mergeLatency(civLat)
 	sr.Engine.Bare.CaseLatency = mergeLatency(bareLat)
 	if sr.Engine.Bare.CasesPerSec > 0 {

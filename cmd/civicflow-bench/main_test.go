@@ -97,6 +97,13 @@ func TestSmoke(t *testing.T) {
 	require.Positive(t, s.Engine.CPUPerCase["civicflow"]["worker"])
 	require.Positive(t, s.Engine.CPUPerCase["bare"]["bare worker"])
 	require.Positive(t, s.Engine.ReadsPerCase, "officials waited for the system at least once per case")
+	// PostgreSQL's statements were counted over the civicflow rounds only.
+	st := s.Engine.Statements
+	require.NotNil(t, st)
+	require.Equal(t, s.Engine.Civicflow.Cases, st.Cases)
+	require.Greater(t, st.CallsPerCase, 10.0, "a case writes its steps and is read by its officials")
+	require.NotEmpty(t, st.Top)
+	require.GreaterOrEqual(t, st.Top[0].MSPerCase, st.Top[len(st.Top)-1].MSPerCase, "heaviest first")
 	for _, k := range []string{"api_cpu", "worker_cpu", "api_heap", "worker_heap"} {
 		require.FileExists(t, filepath.Join(results, s.Profiles[k]), k)
 	}
@@ -123,5 +130,6 @@ func TestSmoke(t *testing.T) {
 	md, err := os.ReadFile(filepath.Join(results, "bench.md"))
 	require.NoError(t, err)
 	require.Contains(t, string(md), "Engine overhead")
+	require.Contains(t, string(md), "statements per civicflow case")
 	require.Positive(t, rep.Machine.CPUs)
 }

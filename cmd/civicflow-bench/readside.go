@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -163,7 +164,7 @@ func runReadSide(ctx context.Context, o options, s *stack, out io.Writer) (*Read
 				smp.fail()
 				continue
 			}
-			if _, ok := r.body[k.key]; !ok && k.key != "" {
+			if k.key != "" && !hasKey(r.raw, k.key) {
 				smp.fail()
 				continue
 			}
@@ -371,4 +372,14 @@ func sampleReferences(ctx context.Context, db *postgres.DB, rows, n int, rng *ra
 		return nil, fmt.Errorf("no cases loaded")
 	}
 	return refs, r.Err()
+}
+
+// hasKey reports whether the JSON object raw has the top-level key.
+func hasKey(raw []byte, key string) bool {
+	var obj map[string]json.RawMessage
+	if json.Unmarshal(raw, &obj) != nil {
+		return false
+	}
+	_, ok := obj[key]
+	return ok
 }

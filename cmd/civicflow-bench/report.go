@@ -80,6 +80,17 @@ func renderMarkdown(rep *Report) string {
 			p("| %s | %s | %s |\n", s.Store, sys, strings.Join(cells, " | "))
 		}
 	}
+	for _, s := range rep.Stores {
+		st := s.Engine.Statements
+		if st == nil {
+			continue
+		}
+		p("\n%s store: PostgreSQL ran %.1f statements per civicflow case, %.2f ms of execution (pg_stat_statements over %d cases; parsing, protocol and commit are in the CPU table only). Heaviest:\n\n", s.Store, st.CallsPerCase, st.MSPerCase, st.Cases)
+		p("| calls per case | exec ms per case | rows per case | statement |\n|---|---|---|---|\n")
+		for _, q := range st.Top[:min(15, len(st.Top))] {
+			p("| %.2f | %.3f | %.2f | `%s` |\n", q.CallsPerCase, q.MSPerCase, q.RowsPerCase, strings.ReplaceAll(q.Query, "|", "\\|"))
+		}
+	}
 	p("\nShape per case, from the Temporal histories (sampled finished cases):\n\n")
 	p("| store | system | sampled | activities | updates | timers | search-attribute upserts | workflow tasks | history events | history bytes |\n|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, s := range rep.Stores {
