@@ -176,23 +176,23 @@ func (r DeadlineRule) Validate() error {
 // applicant's supplements, how much time is left (the clock stands still).
 // A clock without a rule (Rule.Days == 0) has no deadline.
 type StageClock struct {
-	Stage     Stage        `json:"stage"`
-	Rule      DeadlineRule `json:"rule"`
-	StartedAt time.Time    `json:"started_at"`
+	Stage     Stage        `json:"stage,omitzero"`
+	Rule      DeadlineRule `json:"rule,omitzero"`
+	StartedAt time.Time    `json:"started_at,omitzero"`
 	// StartSeq is the step that started the clock; reminders and
 	// escalations of this clock are recorded under keys derived from it,
 	// so each happens at most once.
-	StartSeq int       `json:"start_seq"`
-	Due      time.Time `json:"due"`       // zero while paused or without a rule
-	RemindAt time.Time `json:"remind_at"` // zero: no reminder (paused, none due, or the limit is too short)
+	StartSeq int       `json:"start_seq,omitzero"`
+	Due      time.Time `json:"due,omitzero"`       // zero while paused or without a rule
+	RemindAt time.Time `json:"remind_at,omitzero"` // zero: no reminder (paused, none due, or the limit is too short)
 
-	Paused      bool          `json:"paused"`
-	PausedAt    time.Time     `json:"paused_at"`
-	DaysLeft    int           `json:"days_left"`    // working days left when paused
-	Left        time.Duration `json:"left"`         // calendar time left when paused
-	RemindLeft  time.Duration `json:"remind_left"`  // calendar units: time to the reminder when paused
-	RemindDays  int           `json:"remind_days"`  // working units: working days to the reminder when paused
-	HasReminder bool          `json:"has_reminder"` // a reminder is still to come when resumed
+	Paused      bool          `json:"paused,omitzero"`
+	PausedAt    time.Time     `json:"paused_at,omitzero"`
+	DaysLeft    int           `json:"days_left,omitzero"`    // working days left when paused
+	Left        time.Duration `json:"left,omitzero"`         // calendar time left when paused
+	RemindLeft  time.Duration `json:"remind_left,omitzero"`  // calendar units: time to the reminder when paused
+	RemindDays  int           `json:"remind_days,omitzero"`  // working units: working days to the reminder when paused
+	HasReminder bool          `json:"has_reminder,omitzero"` // a reminder is still to come when resumed
 }
 
 // Timed reports whether the clock is running with a deadline.

@@ -52,15 +52,15 @@ type RecordInput struct {
 	// with the step: one activity instead of two per stage change
 	// (workflows: versionStageDeadlines 2). Its CaseID and At are taken from
 	// the transition.
-	Clock *StageClockInput
+	Clock *StageClockInput `json:",omitzero"`
 }
 
 // RecordResult is what RecordTransition answers: the entered stage's clock
 // when the input asked for one, and the public notice's end when the clock
 // decided it.
 type RecordResult struct {
-	Clock        *civicflow.StageClock
-	NoticeEndsAt *time.Time
+	Clock        *civicflow.StageClock `json:",omitzero"`
+	NoticeEndsAt *time.Time            `json:",omitzero"`
 }
 
 // RecordTransition writes one step of a case to the read model and its

@@ -19,19 +19,19 @@ const (
 // StageClockInput is the input of StageClock. Fields may be added, never
 // removed or renamed.
 type StageClockInput struct {
-	Op           string
-	CaseID       int64
-	CaseType     civicflow.CaseType
-	DistrictCode string
-	Stage        civicflow.Stage
-	At           time.Time // workflow time of the step
-	Seq          int       // the step starting the clock
-	Clock        *civicflow.StageClock
+	Op           string                `json:",omitzero"`
+	CaseID       int64                 `json:",omitzero"`
+	CaseType     civicflow.CaseType    `json:",omitzero"`
+	DistrictCode string                `json:",omitzero"`
+	Stage        civicflow.Stage       `json:",omitzero"`
+	At           time.Time             `json:",omitzero"` // workflow time of the step
+	Seq          int                   `json:",omitzero"` // the step starting the clock
+	Clock        *civicflow.StageClock `json:",omitzero"`
 	// NoticeEnds is set when the stage is the public notice: the end the
 	// workflow's own period gives. NoticeFromRule lets the jurisdiction's
 	// rule decide it instead (FinishClock).
-	NoticeEnds     *time.Time
-	NoticeFromRule bool
+	NoticeEnds     *time.Time `json:",omitzero"`
+	NoticeFromRule bool       `json:",omitzero"`
 }
 
 // FinishClock applies what the clock of a public notice needs: the

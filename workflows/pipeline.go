@@ -181,7 +181,9 @@ func (p *pipeline) stepLocked(ctx workflow.Context, s step) error {
 			break
 		}
 		// The write brings the new clock; until then the deadline
-		// watcher waits without one.
+		// watcher waits without one. The write takes the case and the time
+		// from the transition, so they are not sent twice.
+		req.CaseID, req.At = 0, time.Time{}
 		clockReq = req
 		p.clock, p.clockGen = nil, p.clockGen+1
 		p.setDue()
