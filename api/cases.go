@@ -248,20 +248,11 @@ func (s *Server) renderLoaded(c echo.Context, cs *civicflow.Case) error {
 	if v.AllowedActions == nil {
 		v.AllowedActions = []civicflow.Action{}
 	}
-	if v.Timeline, err = s.store.Events(ctx, cs.ID); err != nil {
+	recs, err := s.store.CaseRecords(ctx, cs.ID, cs.AllocationID)
+	if err != nil {
 		return err
 	}
-	if v.Papers, err = s.store.Documents(ctx, cs.ID); err != nil {
-		return err
-	}
-	if v.Checks, err = s.store.CheckResults(ctx, cs.ID); err != nil {
-		return err
-	}
-	if cs.AllocationID != 0 {
-		if v.Allocation, err = s.store.Allocation(ctx, cs.AllocationID); err != nil {
-			return err
-		}
-	}
+	v.Timeline, v.Papers, v.Checks, v.Allocation = recs.Timeline, recs.Papers, recs.Checks, recs.Allocation
 	return c.JSON(http.StatusOK, v)
 }
 

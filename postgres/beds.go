@@ -176,10 +176,12 @@ func currentAllocation(ctx context.Context, tx pgx.Tx, caseID int64) (*civicflow
 		WHERE a.case_id = $1 AND a.released_at IS NULL`, caseID))
 }
 
+const allocationByIDSQL = `SELECT ` + allocationColumns + ` FROM bed_allocations a
+		JOIN beds b ON b.id = a.bed_id JOIN institutions i ON i.id = b.institution_id WHERE a.id = $1`
+
 // Allocation returns an allocation by ID.
 func (db *DB) Allocation(ctx context.Context, id int64) (*civicflow.Allocation, error) {
-	a, err := scanAllocation(db.pool.QueryRow(ctx, `SELECT `+allocationColumns+` FROM bed_allocations a
-		JOIN beds b ON b.id = a.bed_id JOIN institutions i ON i.id = b.institution_id WHERE a.id = $1`, id))
+	a, err := scanAllocation(db.pool.QueryRow(ctx, allocationByIDSQL, id))
 	if err != nil {
 		return nil, mapError(fmt.Sprintf("allocation %d", id), err)
 	}

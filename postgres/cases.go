@@ -280,11 +280,17 @@ func (db *DB) Cases(ctx context.Context, f CaseFilter) ([]*civicflow.Case, error
 
 // Events returns a case's timeline in order.
 func (db *DB) Events(ctx context.Context, caseID int64) ([]civicflow.Event, error) {
-	rows, err := db.pool.Query(ctx, `SELECT id, case_id, event_key, action, coalesce(from_stage, ''), to_stage, actor,
-		reasons, details, at FROM case_events WHERE case_id = $1 ORDER BY at, id`, caseID)
+	rows, err := db.pool.Query(ctx, eventsSQL, caseID)
 	if err != nil {
 		return nil, mapError("list events", err)
 	}
+	return collectEvents(rows)
+}
+
+const eventsSQL = `SELECT id, case_id, event_key, action, coalesce(from_stage, ''), to_stage, actor,
+		reasons, details, at FROM case_events WHERE case_id = $1 ORDER BY at, id`
+
+func collectEvents(rows pgx.Rows) ([]civicflow.Event, error) {
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (civicflow.Event, error) {
 		var e civicflow.Event
 		var actor, details []byte
@@ -297,6 +303,44 @@ func (db *DB) Events(ctx context.Context, caseID int64) ([]civicflow.Event, erro
 		return e, json.Unmarshal(actor, &e.Actor)
 	})
 	return out, mapError("list events", err)
+}
+
+// CaseRecords is what a case page shows besides the case itself.
+type CaseRecords struct {
+	Timeline   []civicflow.Event
+	Papers     []civicflow.Document
+	Checks     []civicflow.CheckResult
+	Allocation *civicflow.Allocation // nil when allocationID is 0
+}
+
+// CaseRecords reads a case's timeline, papers, check results and, when
+// allocationID is not 0, its bed allocation, in one round trip to the
+// database: the case page is the API's most frequent request.
+func (db *DB) CaseRecords(ctx context.Context, caseID, allocationID int64) (CaseRecords, error) {
+	var r CaseRecords
+	b := &pgx.Batch{}
+	b.Queue(eventsSQL, caseID).Query(func(rows pgx.Rows) (err error) {
+		r.Timeline, err = collectEvents(rows)
+		return err
+	})
+	b.Queue(documentsSQL, caseID).Query(func(rows pgx.Rows) (err error) {
+		r.Papers, err = collectDocuments(rows)
+		return err
+	})
+	b.Queue(checksSQL, caseID).Query(func(rows pgx.Rows) (err error) {
+		r.Checks, err = collectChecks(rows)
+		return err
+	})
+	if allocationID != 0 {
+		b.Queue(allocationByIDSQL, allocationID).QueryRow(func(row pgx.Row) (err error) {
+			r.Allocation, err = scanAllocation(row)
+			return mapError(fmt.Sprintf("allocation %d", allocationID), err)
+		})
+	}
+	if err := db.pool.SendBatch(ctx, b).Close(); err != nil {
+		return CaseRecords{}, mapError(fmt.Sprintf("records of case %d", caseID), err)
+	}
+	return r, nil
 }
 
 // PersonIDNumber returns the unmasked ID number of the person of a case. It
@@ -416,10 +460,16 @@ func (db *DB) SaveCheckResult(ctx context.Context, caseID int64, round int, r ci
 
 // CheckResults lists the verification answers of a case by round.
 func (db *DB) CheckResults(ctx context.Context, caseID int64) ([]civicflow.CheckResult, error) {
-	rows, err := db.pool.Query(ctx, `SELECT result FROM economic_checks WHERE case_id = $1 ORDER BY round`, caseID)
+	rows, err := db.pool.Query(ctx, checksSQL, caseID)
 	if err != nil {
 		return nil, mapError("list checks", err)
 	}
+	return collectChecks(rows)
+}
+
+const checksSQL = `SELECT result FROM economic_checks WHERE case_id = $1 ORDER BY round`
+
+func collectChecks(rows pgx.Rows) ([]civicflow.CheckResult, error) {
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (civicflow.CheckResult, error) {
 		var c civicflow.CheckResult
 		var b []byte

@@ -481,3 +481,57 @@ func TestCaseStage(t *testing.T) {
 	_, err = db.CaseStage(ctx, c.CaseID+1000)
 	require.Equal(t, civicflow.ENOTFOUND, civicflow.ErrorCode(err))
 }
+
+// The case page reads its records in one batch; it answers what the
+// separate reads answer, for the case asked about only.
+func TestCaseRecordsMatchSeparateReads(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := setup(t)
+	ensureInstitution(t, db, "长安区福利院", "610116", map[civicflow.CareLevel]int{civicflow.CareDependent: 1})
+	id := createCase(t, db, "610116001").CaseID
+	other := createCase(t, db, "610116001").CaseID
+
+	// A case without records: empty lists, no allocation.
+	r, err := db.CaseRecords(ctx, other, 0)
+	require.NoError(t, err)
+	require.Empty(t, r.Timeline)
+	require.Empty(t, r.Papers)
+	require.Empty(t, r.Checks)
+	require.Nil(t, r.Allocation)
+
+	require.NoError(t, db.RecordTransition(ctx, postgres.Transition{CaseID: id, Key: "step-1", Seq: 1, Action: "submitted",
+		From: civicflow.StageSubmitted, To: civicflow.StageIntake, Actor: civicflow.SystemActor, At: now()}))
+	_, err = db.AddDocument(ctx, id, "id-card.pdf", "application/pdf", "applicant", []byte("%PDF-1.4 records"))
+	require.NoError(t, err)
+	require.NoError(t, db.SaveCheckResult(ctx, id, 1, civicflow.CheckResult{Found: true, Reference: "HD-R"}))
+	p := allocate(t, db, id, civicflow.CareDependent, "610116")
+	require.NotNil(t, p.Allocation)
+
+	r, err = db.CaseRecords(ctx, id, p.Allocation.ID)
+	require.NoError(t, err)
+	evs, err := db.Events(ctx, id)
+	require.NoError(t, err)
+	docs, err := db.Documents(ctx, id)
+	require.NoError(t, err)
+	checks, err := db.CheckResults(ctx, id)
+	require.NoError(t, err)
+	alloc, err := db.Allocation(ctx, p.Allocation.ID)
+	require.NoError(t, err)
+	require.NotEmpty(t, evs)
+	require.Equal(t, evs, r.Timeline)
+	require.Len(t, docs, 1)
+	require.Equal(t, docs, r.Papers)
+	require.Equal(t, checks, r.Checks)
+	require.Equal(t, alloc, r.Allocation)
+
+	// The other case's records are not mixed in.
+	r, err = db.CaseRecords(ctx, other, 0)
+	require.NoError(t, err)
+	require.Empty(t, r.Timeline)
+	require.Empty(t, r.Papers)
+
+	// An allocation that does not exist is not found, not an empty page.
+	_, err = db.CaseRecords(ctx, id, p.Allocation.ID+1000)
+	requireCode(t, err, civicflow.ENOTFOUND)
+}

@@ -43,11 +43,17 @@ func (db *DB) AddDocument(ctx context.Context, caseID int64, filename, contentTy
 
 // Documents lists a case's papers without their content.
 func (db *DB) Documents(ctx context.Context, caseID int64) ([]civicflow.Document, error) {
-	rows, err := db.pool.Query(ctx, `SELECT id, case_id, filename, content_type, size, sha256, uploaded_by, created_at
-		FROM documents WHERE case_id = $1 ORDER BY id`, caseID)
+	rows, err := db.pool.Query(ctx, documentsSQL, caseID)
 	if err != nil {
 		return nil, mapError("list documents", err)
 	}
+	return collectDocuments(rows)
+}
+
+const documentsSQL = `SELECT id, case_id, filename, content_type, size, sha256, uploaded_by, created_at
+		FROM documents WHERE case_id = $1 ORDER BY id`
+
+func collectDocuments(rows pgx.Rows) ([]civicflow.Document, error) {
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (civicflow.Document, error) {
 		var d civicflow.Document
 		err := r.Scan(&d.ID, &d.CaseID, &d.Filename, &d.ContentType, &d.Size, &d.SHA256, &d.UploadedBy, &d.CreatedAt)
