@@ -180,6 +180,26 @@ func (s *Server) toApplication(ctx context.Context, req applicationRequest) (*ci
 	}, nil
 }
 
+// startAttributes are a new case's search attributes in Temporal; the
+// stage only when its workflow keeps it current (Config.StageSearchAttributes).
+func (s *Server) startAttributes(t civicflow.CaseType, app *civicflow.Application) temporal.SearchAttributes {
+	set := []temporal.SearchAttributeUpdate{
+		workflows.AttrCaseType.ValueSet(string(t)),
+		workflows.AttrDistrict.ValueSet(civicflow.DistrictOf(app.Person.TownshipCode)),
+		workflows.AttrTownship.ValueSet(app.Person.TownshipCode),
+	}
+	if s.cfg.StageSearchAttributes {
+		set = append(set, workflows.AttrStage.ValueSet(string(civicflow.StageSubmitted)))
+	}
+	return temporal.NewSearchAttributes(set...)
+}
+
+// stageAttributes is the workflows' StageSearchAttributes input.
+func (s *Server) stageAttributes() *bool {
+	on := s.cfg.StageSearchAttributes
+	return &on
+}
+
 func (s *Server) startCase(ctx context.Context, caseID int64, ref string, app *civicflow.Application) error {
 	district := civicflow.DistrictOf(app.Person.TownshipCode)
 	_, err := s.temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
@@ -187,15 +207,11 @@ func (s *Server) startCase(ctx context.Context, caseID int64, ref string, app *c
 		TaskQueue:                s.cfg.TaskQueue,
 		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
 		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
-		TypedSearchAttributes: temporal.NewSearchAttributes(
-			workflows.AttrCaseType.ValueSet(string(civicflow.CaseTypeCentralisedCare)),
-			workflows.AttrStage.ValueSet(string(civicflow.StageSubmitted)),
-			workflows.AttrDistrict.ValueSet(district),
-			workflows.AttrTownship.ValueSet(app.Person.TownshipCode),
-		),
+		TypedSearchAttributes:    s.startAttributes(civicflow.CaseTypeCentralisedCare, app),
 	}, workflows.CentralisedCareWorkflow, workflows.CentralisedCareInput{
 		CaseID: caseID, Reference: ref, DistrictCode: district, TownshipCode: app.Person.TownshipCode,
 		BirthDate: app.Person.BirthDate, SelfCare: app.SelfCare, NoticePeriod: s.cfg.NoticePeriod,
+		StageSearchAttributes: s.stageAttributes(),
 	})
 	var started *serviceerror.WorkflowExecutionAlreadyStarted
 	if err != nil && !errors.As(err, &started) {

@@ -12,7 +12,6 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/temporal"
 
 	"civicflow"
 	"civicflow/postgres"
@@ -132,15 +131,11 @@ func (s *Server) startRehab(ctx context.Context, caseID int64, ref string, app *
 		TaskQueue:                s.cfg.TaskQueue,
 		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
 		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
-		TypedSearchAttributes: temporal.NewSearchAttributes(
-			workflows.AttrCaseType.ValueSet(string(civicflow.CaseTypeCommunityRehab)),
-			workflows.AttrStage.ValueSet(string(civicflow.StageSubmitted)),
-			workflows.AttrDistrict.ValueSet(district),
-			workflows.AttrTownship.ValueSet(app.Person.TownshipCode),
-		),
+		TypedSearchAttributes:    s.startAttributes(civicflow.CaseTypeCommunityRehab, app),
 	}, workflows.CommunityRehabWorkflow, workflows.CommunityRehabInput{
 		CaseID: caseID, Reference: ref, DistrictCode: district, TownshipCode: app.Person.TownshipCode,
 		BirthDate: app.Person.BirthDate, ReviewsPerRun: s.cfg.RehabReviewsPerRun,
+		StageSearchAttributes: s.stageAttributes(),
 	})
 	var started *serviceerror.WorkflowExecutionAlreadyStarted
 	if err != nil && !errors.As(err, &started) {

@@ -33,6 +33,11 @@ type Config struct {
 	// workflow records before it continues as new (0: the workflow's
 	// default; tests set it low to cross the boundary).
 	RehabReviewsPerRun int
+	// StageSearchAttributes: new cases keep CivicflowStage and
+	// CivicflowStageDue current in Temporal's visibility store
+	// (workflows.StageAttributes); off, they carry only case type, district
+	// and township, which never change.
+	StageSearchAttributes bool
 	// StuckScanInterval is how often the stuck scan runs (0: it does not);
 	// the stuck list calls its findings stale after three intervals.
 	StuckScanInterval time.Duration

@@ -58,7 +58,7 @@ func CentralisedCare(ctx workflow.Context, in CentralisedCareInput) (CaseState, 
 	}
 	p := &pipeline{caseID: in.CaseID, caseType: civicflow.CaseTypeCentralisedCare, district: in.DistrictCode,
 		township: in.TownshipCode, state: CaseState{CaseID: in.CaseID, Stage: civicflow.StageSubmitted, WaitingFor: []string{}},
-		mu: workflow.NewMutex(ctx), noticeFromRule: !noticeOverride}
+		mu: workflow.NewMutex(ctx), noticeFromRule: !noticeOverride, stageAttrs: StageAttributes(in.StageSearchAttributes)}
 	c := &careCase{pipeline: p, in: in, noticeOverride: noticeOverride}
 	p.end = c
 	ctx = workflow.WithActivityOptions(ctx, recordOptions)

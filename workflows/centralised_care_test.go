@@ -300,3 +300,47 @@ func TestCentralisedCareMinorNotListed(t *testing.T) {
 	require.False(t, st.Listed)
 	require.Equal(t, civicflow.StageWithdrawn, st.Stage)
 }
+
+// Stage search attributes are upserted only when the input asks for them,
+// or says nothing (cases started before the setting existed).
+func TestCentralisedCareStageSearchAttributes(t *testing.T) {
+	off, on := false, true
+	for _, tc := range []struct {
+		name string
+		in   *bool
+		want bool
+	}{{"off", &off, false}, {"on", &on, true}, {"unset", nil, true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := setup(t, time.Time{})
+			var mu sync.Mutex
+			var stages []string
+			h.env.OnUpsertTypedSearchAttributes(mock.Anything).Run(func(args mock.Arguments) {
+				mu.Lock()
+				defer mu.Unlock()
+				if sa, ok := args.Get(0).(temporal.SearchAttributes); ok {
+					if v, ok := sa.GetKeyword(AttrStage); ok {
+						stages = append(stages, v)
+					}
+				}
+			}).Return(nil).Maybe()
+			h.act(time.Minute, civicflow.ActionAccept, ActionRequest{Actor: township}, "")
+			h.act(time.Hour, civicflow.ActionRecordInvestigation, ActionRequest{Actor: township, HomeVisit: visit(OpinionEligible)}, "")
+			h.act(8*24*time.Hour, civicflow.ActionApprove, ActionRequest{Actor: reviewer}, "")
+			h.act(9*24*time.Hour, civicflow.ActionConfirmAdmission, ActionRequest{Actor: staff}, "")
+			h.env.ExecuteWorkflow(CentralisedCareWorkflow, CentralisedCareInput{
+				CaseID: 42, Reference: "TK-610113-000042", DistrictCode: "610113", TownshipCode: "610113001",
+				BirthDate: time.Date(1945, 3, 12, 0, 0, 0, 0, time.UTC), SelfCare: civicflow.CareDependent,
+				StageSearchAttributes: tc.in,
+			})
+			require.Equal(t, civicflow.StageCompleted, h.result().Stage)
+			mu.Lock()
+			defer mu.Unlock()
+			if !tc.want {
+				require.Empty(t, stages, "no stage upserts")
+				return
+			}
+			require.Equal(t, []string{"intake", "investigation", "public_notice", "district_review", "placement",
+				"awaiting_admission", "completed"}, stages)
+		})
+	}
+}

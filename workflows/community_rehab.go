@@ -26,7 +26,8 @@ func CommunityRehab(ctx workflow.Context, in CommunityRehabInput) (CaseState, er
 		in.ReviewsPerRun = DefaultReviewsPerRun
 	}
 	p := &pipeline{caseID: in.CaseID, caseType: civicflow.CaseTypeCommunityRehab, district: in.DistrictCode,
-		township: in.TownshipCode, mu: workflow.NewMutex(ctx), deadlines: true, clockInStep: true}
+		township: in.TownshipCode, mu: workflow.NewMutex(ctx), deadlines: true, clockInStep: true,
+		stageAttrs: StageAttributes(in.StageSearchAttributes)}
 	c := &rehabCase{pipeline: p, in: in}
 	p.end = c
 	if in.Carry != nil {

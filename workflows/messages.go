@@ -56,7 +56,19 @@ type CentralisedCareInput struct {
 	SelfCare     civicflow.CareLevel // as reported; the investigation confirms it
 	// NoticePeriod is the length of 公示; zero means civicflow.PublicNoticePeriod.
 	NoticePeriod time.Duration
+	// StageSearchAttributes: see StageAttributes.
+	StageSearchAttributes *bool `json:",omitempty"`
 }
+
+// StageAttributes reports whether a case's workflow keeps the
+// CivicflowStage and CivicflowStageDue search attributes current, from its
+// input's StageSearchAttributes. Each stage change is then one more
+// visibility write in Temporal (about 3 ms of server CPU, 7 or 8 per
+// centralised-care case: docs/performance.md), and the read model already
+// answers every question by stage, so the API leaves them off unless
+// CIVICFLOW_TEMPORAL_STAGE_SEARCH_ATTRIBUTES is on. nil, as in every case
+// started before the setting existed, keeps them: their histories upsert.
+func StageAttributes(in *bool) bool { return in == nil || *in }
 
 // HomeVisit is what the township official records after 入户调查.
 type HomeVisit struct {

@@ -88,6 +88,9 @@ type pipeline struct {
 	// noticeFromRule: the jurisdiction's rule decides how long a public
 	// notice lasts (the input did not fix it).
 	noticeFromRule bool
+	// stageAttrs: stage changes upsert CivicflowStage and CivicflowStageDue
+	// (StageAttributes).
+	stageAttrs bool
 }
 
 // step is one transition of the case.
@@ -230,6 +233,7 @@ func (p *pipeline) stepLocked(ctx workflow.Context, s step) error {
 		p.state.StageDueAt = &due
 	}
 	switch {
+	case !p.stageAttrs:
 	case (changed && p.deadlines) || s.due != nil:
 		due := AttrStageDue.ValueUnset()
 		if p.state.StageDueAt != nil {

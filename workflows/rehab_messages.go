@@ -30,6 +30,8 @@ type CommunityRehabInput struct {
 	BirthDate    time.Time
 	// ReviewsPerRun bounds the reviews of one run (0: DefaultReviewsPerRun).
 	ReviewsPerRun int
+	// StageSearchAttributes: see StageAttributes. Continue-as-new carries it.
+	StageSearchAttributes *bool `json:",omitempty"`
 	// Carry is the state handed over by continue-as-new: the case, its
 	// review schedule and the attendance signals drained at the boundary.
 	Carry *RehabCarry

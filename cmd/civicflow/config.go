@@ -29,6 +29,7 @@ type config struct {
 	TemporalAddress       string // CIVICFLOW_TEMPORAL_ADDRESS: frontend host:port; dev starts a dev server when empty
 	TemporalNamespace     string // CIVICFLOW_TEMPORAL_NAMESPACE
 	TemporalCompression   string // CIVICFLOW_TEMPORAL_GRPC_COMPRESSION: gzip or none
+	TemporalStageAttrs    bool   // CIVICFLOW_TEMPORAL_STAGE_SEARCH_ATTRIBUTES: new cases keep CivicflowStage/StageDue current in Temporal
 	TemporalTLS           bool   // CIVICFLOW_TEMPORAL_TLS: TLS with the system roots (implied by the settings below)
 	TemporalTLSCA         string // CIVICFLOW_TEMPORAL_TLS_CA: PEM file of the CA that signed the frontend's certificate
 	TemporalTLSCert       string // CIVICFLOW_TEMPORAL_TLS_CERT: PEM client certificate for mTLS
@@ -118,6 +119,7 @@ func loadConfig() (config, error) {
 		TemporalAddress:       r.str("CIVICFLOW_TEMPORAL_ADDRESS", ""),
 		TemporalNamespace:     r.str("CIVICFLOW_TEMPORAL_NAMESPACE", "default"),
 		TemporalCompression:   r.oneOf("CIVICFLOW_TEMPORAL_GRPC_COMPRESSION", "gzip", "gzip", "none"),
+		TemporalStageAttrs:    r.boolean("CIVICFLOW_TEMPORAL_STAGE_SEARCH_ATTRIBUTES", false),
 		TemporalTLS:           r.boolean("CIVICFLOW_TEMPORAL_TLS", false),
 		TemporalTLSCA:         r.str("CIVICFLOW_TEMPORAL_TLS_CA", ""),
 		TemporalTLSCert:       r.str("CIVICFLOW_TEMPORAL_TLS_CERT", ""),

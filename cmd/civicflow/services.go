@@ -98,7 +98,8 @@ func newAPI(cfg config, tc client.Client, db *postgres.DB, log *slog.Logger) *ap
 // newAPIWith is newAPI with request metrics and span names from tel.
 func newAPIWith(cfg config, tc client.Client, db *postgres.DB, log *slog.Logger, tel *telemetry) *api.Server {
 	ac := api.Config{TaskQueue: cfg.TaskQueue, NoticePeriod: cfg.NoticePeriod, ActionTimeout: cfg.ActionTimeout,
-		CORSOrigins: cfg.corsOrigins(), TrustedProxies: cfg.trustedProxies(), StuckScanInterval: cfg.StuckScanInterval}
+		StageSearchAttributes: cfg.TemporalStageAttrs,
+		CORSOrigins:           cfg.corsOrigins(), TrustedProxies: cfg.trustedProxies(), StuckScanInterval: cfg.StuckScanInterval}
 	if tel != nil {
 		ac.Middleware = append(ac.Middleware, tel.echoMiddleware())
 	}
