@@ -96,6 +96,9 @@ func TestSmoke(t *testing.T) {
 	}
 	require.Positive(t, s.Engine.CPUPerCase["civicflow"]["worker"])
 	require.Positive(t, s.Engine.CPUPerCase["bare"]["bare worker"])
+	for _, r := range s.Engine.Rounds {
+		require.Positive(t, r.CPUPerCase["total"], "round %d %s", r.Pair, r.System)
+	}
 	require.Positive(t, s.Engine.ReadsPerCase, "officials waited for the system at least once per case")
 	// PostgreSQL's statements were counted over the civicflow rounds only.
 	st := s.Engine.Statements
@@ -131,5 +134,6 @@ func TestSmoke(t *testing.T) {
 	require.NoError(t, err)
 	require.Contains(t, string(md), "Engine overhead")
 	require.Contains(t, string(md), "statements per civicflow case")
+	require.Contains(t, string(md), "engine cost ratio")
 	require.Positive(t, rep.Machine.CPUs)
 }

@@ -91,6 +91,20 @@ func renderMarkdown(rep *Report) string {
 			p("| %.2f | %.3f | %.2f | `%s` |\n", q.CallsPerCase, q.MSPerCase, q.RowsPerCase, strings.ReplaceAll(q.Query, "|", "\\|"))
 		}
 	}
+	p("\nWhat a case costs the Temporal server itself (CPU per case, bare ÷ civicflow: 1 means civicflow asks no more of the engine than the bare workflow; where Temporal runs on machines of its own, this bounds how many cases it carries), and each round's own figures:\n\n")
+	p("| store | server ms per case, civicflow / bare | engine cost ratio | rounds: system, cases/s, CPU ms per case (server) |\n|---|---|---|---|\n")
+	for _, s := range rep.Stores {
+		civ, bare := s.Engine.CPUPerCase["civicflow"]["temporal server"], s.Engine.CPUPerCase["bare"]["temporal server"]
+		ratio := "–"
+		if civ > 0 {
+			ratio = fmt.Sprintf("%.2f", bare/civ)
+		}
+		var rounds []string
+		for _, r := range s.Engine.Rounds {
+			rounds = append(rounds, fmt.Sprintf("%d %s %.2f, %.0f (%.0f)", r.Pair, r.System, r.CasesPerSec, r.CPUPerCase["total"], r.CPUPerCase["temporal server"]))
+		}
+		p("| %s | %.0f / %.0f | %s | %s |\n", s.Store, civ, bare, ratio, strings.Join(rounds, "; "))
+	}
 	p("\nShape per case, from the Temporal histories (sampled finished cases):\n\n")
 	p("| store | system | sampled | activities | updates | timers | search-attribute upserts | workflow tasks | history events | history bytes |\n|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, s := range rep.Stores {
