@@ -124,7 +124,7 @@ func dbURL(name string) string {
 
 // createDatabase makes a new database, copied from template when it is not
 // empty, and drops it when the test ends. It returns its name.
-func createDatabase(t *testing.T, template string) string {
+func createDatabase(t testing.TB, template string) string {
 	t.Helper()
 	name := fmt.Sprintf("test_%d", dbSeq.Add(1))
 	sql := "CREATE DATABASE " + name
@@ -146,7 +146,7 @@ func createDatabase(t *testing.T, template string) string {
 
 // open connects to database name and closes the pool when the test ends
 // (before the database is dropped: cleanups run last-in first-out).
-func open(t *testing.T, name string) *postgres.DB {
+func open(t testing.TB, name string) *postgres.DB {
 	t.Helper()
 	db, err := postgres.Open(context.Background(), dbURL(name), postgres.WithKeyring(testKeyring(t)))
 	require.NoError(t, err)
@@ -155,7 +155,7 @@ func open(t *testing.T, name string) *postgres.DB {
 }
 
 // setup gives the test a fresh, migrated database of its own.
-func setup(t *testing.T) *postgres.DB {
+func setup(t testing.TB) *postgres.DB {
 	t.Helper()
 	return open(t, createDatabase(t, templateDB))
 }
