@@ -97,7 +97,7 @@ fuzz: ## Run each fuzz target for its execution budget (about 10 s each) or FUZZ
 	done
 
 # BENCH_FLAGS passes flags to civicflow-bench, e.g. BENCH_FLAGS="-cases 1000 -in-flight 64"
-bench: deps build ## Measure civicflow against the bare engine (~10 min); writes results/ (docs/performance.md)
+bench: deps build ## Measure civicflow against the bare engine (~14 min); writes results/ (docs/performance.md)
 	CIVICFLOW_TEMPORAL_BIN=$(CURDIR)/bin/temporal go run ./cmd/civicflow-bench -civicflow bin/civicflow -out results $(BENCH_FLAGS)
 
 histories: deps ## Re-record the workflow histories replayed by the tests (after an intended workflow change; TestE2ERehab* records the community-rehab ones)

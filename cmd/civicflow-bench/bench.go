@@ -53,8 +53,11 @@ type Machine struct {
 
 // StoreReport is the run against one Temporal dev server.
 type StoreReport struct {
-	Store     string             `json:"temporal_store"`
-	Engine    EngineReport       `json:"engine_overhead"`
+	Store  string       `json:"temporal_store"`
+	Engine EngineReport `json:"engine_overhead"`
+	// Pinned is the engine comparison with the Temporal server on CPUs of
+	// its own (-pinned-pairs); nil when skipped or impossible.
+	Pinned    *PinnedReport      `json:"engine_overhead_temporal_pinned,omitempty"`
 	Actions   map[string]Latency `json:"official_actions"`
 	Submit    SubmitReport       `json:"submit_latency"`
 	Resources Resources          `json:"resources"`
@@ -393,83 +396,15 @@ func runStore(ctx context.Context, o options, store, pgURL string, pgPid int, ve
 
 	// 1 + 3: engine overhead, side by side, and official actions.
 	rec := &actionSamples{}
-	sr.Engine = EngineReport{InFlight: o.InFlight, Target: 0.9}
-	cpu := map[string]cpuSnapshot{"civicflow": {}, "bare": {}}
-	var pageReads int64
-	var civLat, bareLat []Latency
-	var civDur, bareDur []time.Duration
-	perRound := o.Cases / o.Pairs
-	for p := 0; p < o.Pairs; p++ {
-		n := perRound
-		if p == o.Pairs-1 {
-			n = o.Cases - perRound*(o.Pairs-1)
-		}
-		order := []string{"civicflow", "bare"}
-		if p%2 == 1 {
-			order = []string{"bare", "civicflow"}
-		}
-		var pc, pb float64
-		for _, sys := range order {
-			run := bare
-			if sys == "civicflow" {
-				run = civ(rec)
-			}
-			if sys == "civicflow" {
-				if err := stat.reset(ctx); err != nil {
-					return nil, nil, err
-				}
-			}
-			before, reads := takeCPU(s.cpuParts), s.cl.reads.Load()
-			r := closedLoop(ctx, n, o.InFlight, time.Time{}, run)
-			after, round := takeCPU(s.cpuParts), cpuSnapshot{}
-			cpu[sys].add(before, after)
-			round.add(before, after)
-			if sys == "civicflow" {
-				pageReads += s.cl.reads.Load() - reads
-				if err := stat.collect(ctx, r.Cases); err != nil {
-					return nil, nil, err
-				}
-			}
-			rr := RoundResult{Pair: p + 1, System: sys, Cases: r.Cases, Errors: r.Errors, Seconds: round3(r.Elapsed.Seconds()),
-				CasesPerSec: round3(float64(r.Cases) / r.Elapsed.Seconds()), ErrorSample: r.errs, CPUPerCase: round.perCase(r.Cases)}
-			fmt.Fprintf(out, "pair %d %-9s %4d cases in %6.2fs = %6.2f cases/s (%d errors), CPU %.0f ms per case (temporal server %.0f)\n", p+1, sys,
-				r.Cases, r.Elapsed.Seconds(), rr.CasesPerSec, r.Errors, rr.CPUPerCase["total"], rr.CPUPerCase["temporal server"])
-			sr.Engine.Rounds = append(sr.Engine.Rounds, rr)
-			sum := &sr.Engine.Civicflow
-			if sys == "civicflow" {
-				civLat, civDur, pc = append(civLat, r.Latency), append(civDur, r.Elapsed), rr.CasesPerSec
-			} else {
-				sum = &sr.Engine.Bare
-				bareLat, bareDur, pb = append(bareLat, r.Latency), append(bareDur, r.Elapsed), rr.CasesPerSec
-			}
-			sum.Cases += r.Cases
-			sum.Errors += r.Errors
-			sum.Seconds += r.Elapsed.Seconds()
-		}
-		if pb > 0 {
-			sr.Engine.PairRatios = append(sr.Engine.PairRatios, round3(pc/pb))
-		}
-	}
-	for _, sum := range []*SystemResult{&sr.Engine.Civicflow, &sr.Engine.Bare} {
-		if sum.Seconds > 0 {
-			sum.CasesPerSec = round3(float64(sum.Cases) / sum.Seconds)
-		}
-		sum.Seconds = round3(sum.Seconds)
-	}
-	if sr.Engine.Civicflow.Cases > 0 {
-		sr.Engine.ReadsPerCase = round2(float64(pageReads) / float64(sr.Engine.Civicflow.Cases))
-	}
-	sr.Engine.CPUPerCase = map[string]map[string]float64{
-		"civicflow": cpu["civicflow"].perCase(sr.Engine.Civicflow.Cases),
-		"bare":      cpu["bare"].perCase(sr.Engine.Bare.Cases),
-	}
-	sr.Engine.Statements = stat.report(100)
-	sr.Engine.Civicflow.CaseLatency = mergeLatency(civLat)
-	sr.Engine.Bare.CaseLatency = mergeLatency(bareLat)
-	if sr.Engine.Bare.CasesPerSec > 0 {
-		sr.Engine.Ratio = round3(sr.Engine.Civicflow.CasesPerSec / sr.Engine.Bare.CasesPerSec)
-	}
+	sr.Engine = s.engineRounds(ctx, o.Pairs, o.Cases, o.InFlight, civ(rec), bare, stat, out)
 	fmt.Fprintf(out, "engine overhead ratio (civicflow/bare throughput): %.3f\n", sr.Engine.Ratio)
+	// 1b: the same with the Temporal server on CPUs of its own.
+	if o.PinnedPairs > 0 {
+		sr.Pinned, err = s.pinnedRounds(ctx, o, civ(nil), bare, out)
+		if err != nil {
+			return nil, nil, err
+		}
+	}
 	sr.Actions = rec.summary()
 	sr.Engine.ConfirmRetries = s.cl.confirmRetries.Load()
 
@@ -862,4 +797,85 @@ func (s *stack) matchBareShape(ctx context.Context) error {
 	s.bareExtra = max(0, int(math.Round(h.Activities))-bareCoreActivities)
 	s.bareTimers = max(0, int(math.Round(h.Timers))-1)
 	return nil
+}
+
+// engineRounds runs pairs round pairs of cases cases in all, civicflow and
+// bare alternating which goes first, and sums them up. stat, when not nil,
+// counts PostgreSQL's statements over the civicflow rounds.
+func (s *stack) engineRounds(ctx context.Context, pairs, cases, inFlight int, civ, bare func(context.Context, int64) error,
+	stat *pgStat, out io.Writer) EngineReport {
+	e := EngineReport{InFlight: inFlight, Target: 0.9}
+	cpu := map[string]cpuSnapshot{"civicflow": {}, "bare": {}}
+	var pageReads int64
+	var civLat, bareLat []Latency
+	perRound := cases / pairs
+	for p := 0; p < pairs; p++ {
+		n := perRound
+		if p == pairs-1 {
+			n = cases - perRound*(pairs-1)
+		}
+		order := []string{"civicflow", "bare"}
+		if p%2 == 1 {
+			order = []string{"bare", "civicflow"}
+		}
+		var pc, pb float64
+		for _, sys := range order {
+			run := bare
+			if sys == "civicflow" {
+				run = civ
+				if err := stat.reset(ctx); err != nil {
+					fmt.Fprintf(out, "pg_stat_statements reset: %v\n", err)
+				}
+			}
+			before, reads := takeCPU(s.cpuParts), s.cl.reads.Load()
+			r := closedLoop(ctx, n, inFlight, time.Time{}, run)
+			after, round := takeCPU(s.cpuParts), cpuSnapshot{}
+			cpu[sys].add(before, after)
+			round.add(before, after)
+			if sys == "civicflow" {
+				pageReads += s.cl.reads.Load() - reads
+				if err := stat.collect(ctx, r.Cases); err != nil {
+					fmt.Fprintf(out, "pg_stat_statements: %v\n", err)
+				}
+			}
+			rr := RoundResult{Pair: p + 1, System: sys, Cases: r.Cases, Errors: r.Errors, Seconds: round3(r.Elapsed.Seconds()),
+				CasesPerSec: round3(float64(r.Cases) / r.Elapsed.Seconds()), ErrorSample: r.errs, CPUPerCase: round.perCase(r.Cases)}
+			fmt.Fprintf(out, "pair %d %-9s %4d cases in %6.2fs = %6.2f cases/s (%d errors), CPU %.0f ms per case (temporal server %.0f)\n", p+1, sys,
+				r.Cases, r.Elapsed.Seconds(), rr.CasesPerSec, r.Errors, rr.CPUPerCase["total"], rr.CPUPerCase["temporal server"])
+			e.Rounds = append(e.Rounds, rr)
+			sum := &e.Civicflow
+			if sys == "civicflow" {
+				civLat, pc = append(civLat, r.Latency), rr.CasesPerSec
+			} else {
+				sum = &e.Bare
+				bareLat, pb = append(bareLat, r.Latency), rr.CasesPerSec
+			}
+			sum.Cases += r.Cases
+			sum.Errors += r.Errors
+			sum.Seconds += r.Elapsed.Seconds()
+		}
+		if pb > 0 {
+			e.PairRatios = append(e.PairRatios, round3(pc/pb))
+		}
+	}
+	for _, sum := range []*SystemResult{&e.Civicflow, &e.Bare} {
+		if sum.Seconds > 0 {
+			sum.CasesPerSec = round3(float64(sum.Cases) / sum.Seconds)
+		}
+		sum.Seconds = round3(sum.Seconds)
+	}
+	if e.Civicflow.Cases > 0 {
+		e.ReadsPerCase = round2(float64(pageReads) / float64(e.Civicflow.Cases))
+	}
+	e.CPUPerCase = map[string]map[string]float64{
+		"civicflow": cpu["civicflow"].perCase(e.Civicflow.Cases),
+		"bare":      cpu["bare"].perCase(e.Bare.Cases),
+	}
+	e.Statements = stat.report(100)
+	e.Civicflow.CaseLatency = mergeLatency(civLat)
+	e.Bare.CaseLatency = mergeLatency(bareLat)
+	if e.Bare.CasesPerSec > 0 {
+		e.Ratio = round3(e.Civicflow.CasesPerSec / e.Bare.CasesPerSec)
+	}
+	return e
 }

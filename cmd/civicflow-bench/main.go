@@ -48,6 +48,9 @@ type options struct {
 	// Compression is the gRPC compression of every Temporal client in the
 	// run (civicflow's API and worker, the bare worker, the driver).
 	Compression string `json:"grpc_compression"`
+	// PinnedPairs are round pairs run again with the Temporal server on
+	// CPUs of its own (pinned.go); 0 skips them.
+	PinnedPairs int `json:"pinned_round_pairs"`
 }
 
 func defaultOptions() options {
@@ -55,7 +58,7 @@ func defaultOptions() options {
 		Stores: []string{"memory", "file"}, Cases: 240, InFlight: 32, Pairs: 2, Warmup: 16,
 		Notice: time.Second, Poll: 0, ProfileFor: 20 * time.Second,
 		Rates: []float64{5, 10, 20, 40, 80, 160, 320}, RateFor: 10 * time.Second, P99Bound: time.Second,
-		ReadRows: 1_000_000, ReadSamples: 200, HistorySample: 20, Compression: "gzip",
+		ReadRows: 1_000_000, ReadSamples: 200, HistorySample: 20, Compression: "gzip", PinnedPairs: 2,
 	}
 }
 
@@ -85,6 +88,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	fs.IntVar(&o.InFlight, "in-flight", o.InFlight, "engine overhead: cases in flight at once")
 	fs.IntVar(&o.Pairs, "pairs", o.Pairs, "engine overhead: round pairs; each pair runs both systems, alternating which goes first")
 	fs.IntVar(&o.Warmup, "warmup", o.Warmup, "cases per system before measuring")
+	fs.IntVar(&o.PinnedPairs, "pinned-pairs", o.PinnedPairs, "engine overhead again with the Temporal server on half the CPUs and everything else on the other half, as if Temporal had machines of its own: round pairs (0 = skip)")
 	fs.DurationVar(&o.Notice, "notice", o.Notice, "public notice period (the workflow timer)")
 	fs.DurationVar(&o.Poll, "poll", o.Poll, "how often a simulated official reloads a case while waiting; 0: the page waits for the case's next change (after_version)")
 	fs.DurationVar(&o.ProfileFor, "profile-for", o.ProfileFor, "CPU profile length for API and worker (0 = no profiles)")
@@ -110,6 +114,9 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	var err error
 	if o.Rates, err = parseFloats(*rates); err != nil {
 		return fmt.Errorf("-rates: %w", err)
+	}
+	if o.PinnedPairs < 0 {
+		return errors.New("-pinned-pairs must not be negative")
 	}
 	if o.Cases < 1 || o.InFlight < 1 || o.Pairs < 1 {
 		return errors.New("-cases, -in-flight and -pairs must be positive")

@@ -55,6 +55,7 @@ func TestSmoke(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
+	cpusBefore := allowedCPUs()
 	results := filepath.Join(dir, "results")
 	var log bytes.Buffer
 	err = run(ctx, []string{"-civicflow", bin, "-out", results, "-stores", "memory", "-cases", "4", "-in-flight", "2",
@@ -100,6 +101,15 @@ func TestSmoke(t *testing.T) {
 		require.Positive(t, r.CPUPerCase["total"], "round %d %s", r.Pair, r.System)
 	}
 	require.Positive(t, s.Engine.ReadsPerCase, "officials waited for the system at least once per case")
+	// The pinned rounds ran (the test machine has 2 CPUs or more) and
+	// gave every process all CPUs back, this one (the driver) included.
+	if _, _, ok := cpuHalves(); ok {
+		require.NotNil(t, s.Pinned)
+		require.Positive(t, s.Pinned.Engine.Ratio)
+		require.Positive(t, s.Pinned.Engine.CPUPerCase["civicflow"]["temporal server"])
+		require.NotEqual(t, s.Pinned.TemporalCPUs, s.Pinned.OtherCPUs)
+		require.Equal(t, cpusBefore, allowedCPUs(), "unpinned after the pinned rounds")
+	}
 	// PostgreSQL's statements were counted over the civicflow rounds only.
 	st := s.Engine.Statements
 	require.NotNil(t, st)

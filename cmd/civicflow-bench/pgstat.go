@@ -66,12 +66,18 @@ func (p *pgStat) close() {
 
 // reset starts a round.
 func (p *pgStat) reset(ctx context.Context) error {
+	if p == nil {
+		return nil
+	}
 	_, err := p.conn.Exec(ctx, "select pg_stat_statements_reset()")
 	return err
 }
 
 // collect adds what this database executed since reset, for cases cases.
 func (p *pgStat) collect(ctx context.Context, cases int) error {
+	if p == nil {
+		return nil
+	}
 	rows, err := p.conn.Query(ctx, `
 		select queryid, query, calls, rows, total_exec_time
 		  from pg_stat_statements

@@ -57,6 +57,18 @@ func renderMarkdown(rep *Report) string {
 			e.Ratio, floats(e.PairRatios), e.Civicflow.CaseLatency.P50MS, e.Civicflow.CaseLatency.P99MS,
 			e.Bare.CaseLatency.P50MS, e.Bare.CaseLatency.P99MS, e.Civicflow.Errors, e.Bare.Errors)
 	}
+	if pinned := pinnedStores(rep); len(pinned) > 0 {
+		p("\nThe same with the Temporal server on CPUs of its own (taskset: Temporal on CPU %s; PostgreSQL, API, workers and the bench on CPU %s), as when Temporal runs on machines of its own; both systems then compete for the engine:\n\n",
+			pinned[0].Pinned.TemporalCPUs, pinned[0].Pinned.OtherCPUs)
+		p("| Temporal store | civicflow cases/s | bare cases/s | ratio | per-pair ratios | server CPU ms per case, civicflow / bare | total CPU ms per case, civicflow / bare |\n|---|---|---|---|---|---|---|\n")
+		for _, s := range pinned {
+			e := s.Pinned.Engine
+			p("| %s | %.2f (%d cases) | %.2f (%d cases) | **%.3f** | %s | %.0f / %.0f | %.0f / %.0f |\n", s.Store,
+				e.Civicflow.CasesPerSec, e.Civicflow.Cases, e.Bare.CasesPerSec, e.Bare.Cases, e.Ratio, floats(e.PairRatios),
+				e.CPUPerCase["civicflow"]["temporal server"], e.CPUPerCase["bare"]["temporal server"],
+				e.CPUPerCase["civicflow"]["total"], e.CPUPerCase["bare"]["total"])
+		}
+	}
 	for _, s := range rep.Stores {
 		if s.Engine.ConfirmRetries > 0 {
 			p("\n%s store: %d confirm_admission requests were refused with 403 while the read model already showed the bed, and sent again (a race between read model and workflow state; see docs/performance.md).\n", s.Store, s.Engine.ConfirmRetries)
@@ -223,3 +235,14 @@ func sortedKeys(m map[string]string) []string {
 
 // cpuColumns are the parts of the CPU table, in order.
 var cpuColumns = []string{"temporal server", "postgres", "api", "worker", "bare worker", "bench (driver, verifier)", "rest of machine", "total"}
+
+// pinnedStores are the stores whose run had pinned rounds.
+func pinnedStores(rep *Report) []StoreReport {
+	var out []StoreReport
+	for _, s := range rep.Stores {
+		if s.Pinned != nil {
+			out = append(out, s)
+		}
+	}
+	return out
+}
