@@ -107,7 +107,9 @@ func (con *Console) routes() []route {
 		{http.MethodPost, "/cases/:ref/papers", con.officialUpload, true},
 		{http.MethodGet, "/cases/:ref/act/:action", con.actionForm, false},
 		{http.MethodPost, "/cases/:ref/act/:action", con.act, false},
-		{http.MethodGet, "/cases/:ref/rehab", con.clinicalPage, false}, // rehab.go
+		{http.MethodGet, "/cases/:ref/rehab", con.clinicalPage, false},    // rehab.go
+		{http.MethodGet, "/cases/:ref/sessions", con.sessionsForm, false}, // rehab_sessions.go
+		{http.MethodPost, "/cases/:ref/sessions", con.recordSessions, false},
 
 		// Supervisors (supervisor.go).
 		{http.MethodGet, "/board", con.board, false},

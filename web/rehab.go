@@ -31,12 +31,13 @@ var rehabConsoleActions = map[civicflow.Action]bool{
 type rehabData struct {
 	Summary     *civicflow.RehabSummary
 	MayClinical bool
+	MaySessions bool // attendance (rehab_sessions.go)
 }
 
 // rehabView reads nothing clinical: the link to the record is offered to
 // those the API would let read it, and the API decides again.
 func rehabView(u *civicflow.User, v *caseView) *rehabData {
-	return &rehabData{Summary: v.Rehab, MayClinical: civicflow.MaySeeClinical(u.Actor(), v.Scope())}
+	return &rehabData{Summary: v.Rehab, MayClinical: civicflow.MaySeeClinical(u.Actor(), v.Scope()), MaySessions: mayRecordSessions(u, v)}
 }
 
 // rehabForm is what a rehab action's form holds, as typed.

@@ -203,3 +203,52 @@ func TestDistrictApprovesARehabCaseToItsCentre(t *testing.T) {
 	require.Equal(t, http.StatusSeeOther, status)
 	require.Equal(t, float64(5), h.api.body("POST /api/v1/cases/RH-610113-000014/actions/approve")["rehab_centre_id"])
 }
+
+func TestRehabSessionsForm(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.login("ra.yanta")
+	// Offered in rehab only.
+	_, body, _ := h.get("/console/cases/RH-610113-000013")
+	require.Contains(t, body, `id="open-sessions"`)
+	_, body, _ = h.get("/console/cases/RH-610113-000011")
+	require.NotContains(t, body, `id="open-sessions"`, "planning: nothing to attend yet")
+
+	path := "/console/cases/RH-610113-000013/sessions"
+	status, body, _ := h.get(path)
+	require.Equal(t, http.StatusOK, status, body)
+	require.Contains(t, body, `<option value="social_skills"`, "the plan's service")
+	require.NotContains(t, body, `<option value="medication_training"`, "recommended but not in the plan")
+	require.Contains(t, body, `value="`+h.api.now.Format("2006-01-02")+`"`, "today by default")
+
+	// A number that is not one: refused here, nothing sent.
+	status, body, _ = h.post(path, url.Values{"csrf": {h.csrf(path)}, "service": {"social_skills"}, "sessions": {"zwei"}, "on": {"2026-11-20"}})
+	require.Equal(t, http.StatusUnprocessableEntity, status, body)
+	require.Contains(t, body, `id="sessions-err"`)
+	require.Zero(t, h.api.called("POST /api/v1/cases/RH-610113-000013/rehab/sessions"))
+
+	// The API refuses a service outside the plan and a future day: each
+	// field says so, and what was typed stays.
+	status, body, _ = h.post(path, url.Values{"csrf": {h.csrf(path)}, "service": {"peer_support"}, "sessions": {"3"}, "on": {"2099-01-01"}})
+	require.Equal(t, http.StatusUnprocessableEntity, status, body)
+	require.Contains(t, body, `id="service-err"`)
+	require.Contains(t, body, `id="on-err"`)
+	require.NotContains(t, body, `id="sessions-err"`)
+	require.Contains(t, body, `value="2099-01-01"`)
+	require.Contains(t, body, "出勤未记录")
+
+	status, _, resp := h.post(path, url.Values{"csrf": {h.csrf(path)}, "service": {"social_skills"}, "sessions": {"2"}, "on": {"2026-11-20"}})
+	require.Equal(t, http.StatusSeeOther, status)
+	require.Equal(t, "/console/cases/RH-610113-000013?done=sessions", resp.Header.Get("Location"))
+	require.Equal(t, map[string]any{"service": "social_skills", "sessions": float64(2), "on": "2026-11-20"},
+		h.api.body("POST /api/v1/cases/RH-610113-000013/rehab/sessions"))
+	_, body, _ = h.get("/console/cases/RH-610113-000013?done=sessions")
+	require.Contains(t, body, "出勤已记录")
+
+	// A supervisor sees the case, not the form.
+	h.login("sv.city")
+	_, body, _ = h.get("/console/cases/RH-610113-000013")
+	require.NotContains(t, body, `id="open-sessions"`)
+	status, _, _ = h.get(path)
+	require.Equal(t, http.StatusConflict, status)
+}

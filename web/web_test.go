@@ -127,6 +127,24 @@ func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, 200, rehabDetail("RH-610113-000014", civicflow.StageDistrictReview))
 	case p == "/api/v1/cases/RH-610113-000013":
 		writeJSON(w, 200, rehabDetail("RH-610113-000013", civicflow.StageInRehab))
+	case strings.HasPrefix(p, "/api/v1/cases/RH-") && strings.HasSuffix(p, "/rehab/sessions") && r.Method == http.MethodPost:
+		// As the API: a plan service (the fake plan holds social_skills),
+		// 1-50 sessions, a day not after today.
+		var bad []civicflow.FieldError
+		if sent["service"] != "social_skills" {
+			bad = append(bad, civicflow.FieldError{Field: "service", Reason: "is not in the case's plan"})
+		}
+		if n, _ := sent["sessions"].(float64); n < 1 || n > 50 {
+			bad = append(bad, civicflow.FieldError{Field: "sessions", Reason: "must be 1 to 50"})
+		}
+		if on, _ := sent["on"].(string); on == "" || on > f.now.Format(time.DateOnly) {
+			bad = append(bad, civicflow.FieldError{Field: "on", Reason: "must not be in the future"})
+		}
+		if len(bad) > 0 {
+			apiError(w, 422, civicflow.EINVALID, bad...)
+			return
+		}
+		writeJSON(w, 202, map[string]any{"recorded": true})
 	case strings.HasPrefix(p, "/api/v1/cases/RH-") && strings.HasSuffix(p, "/rehab"):
 		if user.Role != civicflow.RoleRehabAssessor && user.Role != civicflow.RoleDistrictReviewer {
 			apiError(w, 403, civicflow.EFORBIDDEN)
@@ -404,6 +422,10 @@ func TestCatalogueIsComplete(t *testing.T) {
 	for _, f := range rehabFormFields {
 		used["rehab.field."+f] = true
 	}
+	for _, f := range sessionFields {
+		used["sessions.field."+f] = true
+	}
+	used["flash.sessions"] = true
 	for _, k := range []string{"kind.registration", "kind.assessment", "kind.plan", "kind.review", "kind.closure", "kind.referral",
 		"rating.improved", "rating.stable", "rating.worse", "closure.goals_met", "closure.moved_away", "closure.withdrew",
 		"closure.died", "closure.not_suitable", "refer_to.hospital", "refer_to.centre", "agreed_by.patient", "agreed_by.guardian",
@@ -456,6 +478,8 @@ func TestPagesRender(t *testing.T) {
 			check("/console/inbox", "TK-610113-000002")
 			check("/console/cases/TK-610113-000001", "6101**********1015")
 			check("/console/cases/TK-610113-000001/act/request_supplements", tr("action.items"))
+			h.login("ra.yanta")
+			check("/console/cases/RH-610113-000013/sessions", tr("sessions.heading"))
 			h.login("sv.city")
 			check("/console/board", "<svg")
 			h.login("admin")

@@ -7,14 +7,19 @@ import (
 	"net/http/httptest"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/require"
+
+	"civicflow"
+	"civicflow/workflows"
 )
 
 // TestE2EConsoleRehabInBrowser: the rehab centre's assessor registers,
 // assesses and agrees the plan of a community-rehab case through the
-// console's forms, then opens the clinical record (audited); a supervisor
+// console's forms, opens the clinical record (audited) and records
+// attendance; a supervisor
 // reassigns a township case by choosing the official from a list.
 func TestE2EConsoleRehabInBrowser(t *testing.T) {
 	e := setup(t)
@@ -81,6 +86,30 @@ func TestE2EConsoleRehabInBrowser(t *testing.T) {
 	require.Contains(t, records, "李建国")
 	require.Equal(t, before+1, e.auditCount(t, "case.clinical_read", c.Ref))
 	b.screenshot("09-rehab-record")
+
+	// Attendance: the form offers the plan's services, and the workflow
+	// counts what is recorded for the next review.
+	b.open("/console/cases/"+c.Ref, "#open-sessions")
+	b.run(chromedp.Click(chromedp.CSS("#open-sessions")), chromedp.WaitVisible(chromedp.CSS("#record-sessions")))
+	offered := b.text("#service")
+	require.Contains(t, offered, "社交能力训练")
+	require.NotContains(t, offered, "家庭支持", "not in the plan")
+	b.run(chromedp.SetValue(chromedp.CSS("#service"), "social_skills"), chromedp.SetValue(chromedp.CSS("#sessions"), "2"),
+		chromedp.Click(chromedp.CSS("#record-sessions")), chromedp.WaitVisible(chromedp.CSS(".flash")))
+	b.screenshot("09-rehab-sessions")
+	require.Eventually(t, func() bool {
+		v, err := e.tc.QueryWorkflow(ctx, civicflow.CaseWorkflowID(c.ID), "", workflows.QueryState)
+		var st workflows.CaseState
+		if err != nil || v.Get(&st) != nil || st.Rehab == nil {
+			return false
+		}
+		for _, s := range st.Rehab.Sessions {
+			if s.Service == "social_skills" && s.Sessions == 2 {
+				return true
+			}
+		}
+		return false
+	}, 20*time.Second, 200*time.Millisecond, "the workflow counts the attendance")
 	b.logout()
 
 	// The district reviewer reads the clinical record too.
