@@ -57,6 +57,10 @@ type cluster struct {
 
 	restarts       atomic.Int64
 	maxStopSeconds atomic.Int64 // longest SIGTERM-to-exit, in ms
+	// draining is the API instance the load balancer sends no new
+	// requests to (-1: none), as a load balancer drains an instance
+	// before it is stopped.
+	draining atomic.Int64
 }
 
 func clusterf(format string, args ...any) {
@@ -178,6 +182,7 @@ func runClusterErr(m *testing.M) (int, error) {
 	defer verifier.Close()
 
 	c := &cluster{}
+	c.draining.Store(-1) // no instance drained
 	defer c.killAll()
 	if err := timed("start 2 API and 2 worker processes", func() error {
 		for i := range 2 {
@@ -411,12 +416,20 @@ func (c *cluster) restartOne(n int) error {
 	case paused:
 		return nil
 	case n%2 == 0:
+		// Drained first, as Kubernetes removes a pod from its Service
+		// before stopping it: a connection the kernel accepted just as the
+		// listener closed would otherwise be reset with nothing answered
+		// (seen once as a 502 in TestE2EHostileRequests). Requests already
+		// sent to it still have to finish during the graceful shutdown.
+		c.draining.Store(0)
+		time.Sleep(drainDelay)
 		if err := c.stopProc(api); err != nil {
 			return err
 		}
 		if err := c.startAPI(0); err != nil {
 			return err
 		}
+		c.draining.Store(-1)
 	case !workersStopped && wrk != nil:
 		if err := c.stopProc(wrk); err != nil {
 			return err
@@ -439,9 +452,14 @@ func (c *cluster) pauseChaos(paused bool) {
 	c.mu.Unlock()
 }
 
+// drainDelay is how long an API instance gets no new requests before it
+// is stopped.
+const drainDelay = 200 * time.Millisecond
+
 // loadBalancer sends each request to the next API instance, as a load
-// balancer in front of several instances would, and tries the other
-// instance when one refuses the connection (it is restarting). No
+// balancer in front of several instances would, skips the one being
+// drained, and tries the other instance when one refuses the connection
+// (it is restarting). No
 // keep-alive to the instances, so that a refused connection is the only
 // way a request fails to reach one.
 func (c *cluster) loadBalancer() http.Handler {
@@ -461,6 +479,9 @@ func (c *cluster) loadBalancer() http.Handler {
 		var lastErr error
 		for attempt := 0; attempt < 40; attempt++ {
 			i := int(next.Add(1) % 2)
+			if int64(i) == c.draining.Load() {
+				i = 1 - i
+			}
 			req, err := http.NewRequestWithContext(r.Context(), r.Method, c.apiURL[i]+r.URL.RequestURI(), bytes.NewReader(body))
 			if err != nil {
 				http.Error(w, err.Error(), http.StatusBadGateway)
