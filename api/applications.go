@@ -201,18 +201,26 @@ func (s *Server) stageAttributes() *bool {
 }
 
 func (s *Server) startCase(ctx context.Context, caseID int64, ref string, app *civicflow.Application) error {
-	district := civicflow.DistrictOf(app.Person.TownshipCode)
+	return s.startWorkflow(ctx, caseID, civicflow.CaseTypeCentralisedCare, app, workflows.CentralisedCareWorkflow,
+		workflows.CentralisedCareInput{
+			CaseID: caseID, Reference: ref, DistrictCode: civicflow.DistrictOf(app.Person.TownshipCode),
+			TownshipCode: app.Person.TownshipCode, BirthDate: app.Person.BirthDate, SelfCare: app.SelfCare,
+			NoticePeriod: s.cfg.NoticePeriod, StageSearchAttributes: s.stageAttributes(),
+		})
+}
+
+// startWorkflow starts the workflow of a case just stored, once: a second
+// start (the same request sent again) finds it running. A failure leaves
+// the case stored and asks for the request again with its key.
+func (s *Server) startWorkflow(ctx context.Context, caseID int64, t civicflow.CaseType, app *civicflow.Application,
+	workflow string, input any) error {
 	_, err := s.temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
 		ID:                       civicflow.CaseWorkflowID(caseID),
 		TaskQueue:                s.cfg.TaskQueue,
 		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
 		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
-		TypedSearchAttributes:    s.startAttributes(civicflow.CaseTypeCentralisedCare, app),
-	}, workflows.CentralisedCareWorkflow, workflows.CentralisedCareInput{
-		CaseID: caseID, Reference: ref, DistrictCode: district, TownshipCode: app.Person.TownshipCode,
-		BirthDate: app.Person.BirthDate, SelfCare: app.SelfCare, NoticePeriod: s.cfg.NoticePeriod,
-		StageSearchAttributes: s.stageAttributes(),
-	})
+		TypedSearchAttributes:    s.startAttributes(t, app),
+	}, workflow, input)
 	var started *serviceerror.WorkflowExecutionAlreadyStarted
 	if err != nil && !errors.As(err, &started) {
 		return &civicflow.Error{Code: civicflow.EUNAVAILABLE,

@@ -358,10 +358,20 @@ func (s *Server) rehabFields(c echo.Context, cs *civicflow.Case, act civicflow.A
 	return nil
 }
 
-func (s *Server) listInstitutions(c echo.Context) error {
+// districtParam is the optional district query parameter of the lists of
+// institutions and centres.
+func districtParam(c echo.Context) (string, error) {
 	district := c.QueryParam("district")
 	if district != "" && (len(district) != 6 || civicflow.DistrictOf(district) != district) {
-		return civicflow.Invalid(civicflow.FieldError{Field: "district", Reason: "must be a 6-digit district code"})
+		return "", civicflow.Invalid(civicflow.FieldError{Field: "district", Reason: "must be a 6-digit district code"})
+	}
+	return district, nil
+}
+
+func (s *Server) listInstitutions(c echo.Context) error {
+	district, err := districtParam(c)
+	if err != nil {
+		return err
 	}
 	is, err := s.store.Institutions(c.Request().Context(), district)
 	if err != nil {

@@ -214,6 +214,39 @@ func supervisorDistrict(c echo.Context) (string, error) {
 	return a.Jurisdiction, nil
 }
 
+// withinDistrict narrows the district and township a supervisor asked for
+// to their own district (own "": the city supervisor, who may ask for any).
+func withinDistrict(own, district, township string) (string, error) {
+	if own == "" {
+		return district, nil
+	}
+	if district != "" && district != own || township != "" && civicflow.DistrictOf(township) != own {
+		return "", civicflow.Errorf(civicflow.EFORBIDDEN, "that area is outside your jurisdiction")
+	}
+	return own, nil
+}
+
+// timeCursor is the keyset position of a list ordered by a time and an
+// ID: the next_after of one page, the after of the next.
+func timeCursor(t time.Time, id int64) string {
+	return t.UTC().Format(time.RFC3339Nano) + "," + strconv.FormatInt(id, 10)
+}
+
+// parseTimeCursor reads an after parameter made by timeCursor ("": the
+// first page, nil).
+func parseTimeCursor(after string) (*time.Time, int64, error) {
+	if after == "" {
+		return nil, 0, nil
+	}
+	at, id, ok := strings.Cut(after, ",")
+	t, terr := time.Parse(time.RFC3339Nano, at)
+	n, nerr := strconv.ParseInt(id, 10, 64)
+	if !ok || terr != nil || nerr != nil {
+		return nil, 0, civicflow.Invalid(civicflow.FieldError{Field: "after", Reason: "use the next_after value of the previous page"})
+	}
+	return &t, n, nil
+}
+
 type overdueQuery struct {
 	CaseType string `query:"case_type" validate:"omitempty,oneof=centralised_care community_rehab"`
 	Stage    string `query:"stage" validate:"omitempty,max=40"`
@@ -242,20 +275,11 @@ func (s *Server) overdueFilter(c echo.Context) (postgres.OverdueFilter, int, err
 	}
 	f := postgres.OverdueFilter{Now: time.Now(), CaseType: civicflow.CaseType(q.CaseType), Stage: civicflow.Stage(q.Stage),
 		DistrictCode: q.District, TownshipCode: q.Township, AssignedUserID: q.Assigned, Limit: q.Limit}
-	if district != "" {
-		if q.District != "" && q.District != district || q.Township != "" && civicflow.DistrictOf(q.Township) != district {
-			return f, 0, civicflow.Errorf(civicflow.EFORBIDDEN, "that area is outside your jurisdiction")
-		}
-		f.DistrictCode = district
+	if f.DistrictCode, err = withinDistrict(district, q.District, q.Township); err != nil {
+		return f, 0, err
 	}
-	if q.After != "" {
-		due, id, ok := strings.Cut(q.After, ",")
-		t, terr := time.Parse(time.RFC3339Nano, due)
-		n, nerr := strconv.ParseInt(id, 10, 64)
-		if !ok || terr != nil || nerr != nil {
-			return f, 0, civicflow.Invalid(civicflow.FieldError{Field: "after", Reason: "use the next_after value of the previous page"})
-		}
-		f.AfterDue, f.AfterID = &t, n
+	if f.AfterDue, f.AfterID, err = parseTimeCursor(q.After); err != nil {
+		return f, 0, err
 	}
 	if f.Limit == 0 {
 		f.Limit = 100
@@ -278,7 +302,7 @@ func (s *Server) listOverdue(c echo.Context) error {
 	resp := map[string]any{"cases": list, "as_of": f.Now}
 	if len(list) == limit {
 		last := list[len(list)-1]
-		resp["next_after"] = last.StageDueAt.UTC().Format(time.RFC3339Nano) + "," + strconv.FormatInt(last.ID, 10)
+		resp["next_after"] = timeCursor(last.StageDueAt, last.ID)
 	}
 	return c.JSON(http.StatusOK, resp)
 }

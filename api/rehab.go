@@ -2,16 +2,12 @@ package api
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
-	enumspb "go.temporal.io/api/enums/v1"
-	"go.temporal.io/api/serviceerror"
-	"go.temporal.io/sdk/client"
 
 	"civicflow"
 	"civicflow/postgres"
@@ -125,30 +121,18 @@ func (s *Server) toRehabApplication(ctx context.Context, req rehabApplicationReq
 }
 
 func (s *Server) startRehab(ctx context.Context, caseID int64, ref string, app *civicflow.Application) error {
-	district := civicflow.DistrictOf(app.Person.TownshipCode)
-	_, err := s.temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
-		ID:                       civicflow.CaseWorkflowID(caseID),
-		TaskQueue:                s.cfg.TaskQueue,
-		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
-		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
-		TypedSearchAttributes:    s.startAttributes(civicflow.CaseTypeCommunityRehab, app),
-	}, workflows.CommunityRehabWorkflow, workflows.CommunityRehabInput{
-		CaseID: caseID, Reference: ref, DistrictCode: district, TownshipCode: app.Person.TownshipCode,
-		BirthDate: app.Person.BirthDate, ReviewsPerRun: s.cfg.RehabReviewsPerRun,
-		StageSearchAttributes: s.stageAttributes(),
-	})
-	var started *serviceerror.WorkflowExecutionAlreadyStarted
-	if err != nil && !errors.As(err, &started) {
-		return &civicflow.Error{Code: civicflow.EUNAVAILABLE,
-			Message: "the application was recorded but its processing could not start; send the same request again with the same Idempotency-Key"}
-	}
-	return nil
+	return s.startWorkflow(ctx, caseID, civicflow.CaseTypeCommunityRehab, app, workflows.CommunityRehabWorkflow,
+		workflows.CommunityRehabInput{
+			CaseID: caseID, Reference: ref, DistrictCode: civicflow.DistrictOf(app.Person.TownshipCode),
+			TownshipCode: app.Person.TownshipCode, BirthDate: app.Person.BirthDate, ReviewsPerRun: s.cfg.RehabReviewsPerRun,
+			StageSearchAttributes: s.stageAttributes(),
+		})
 }
 
 func (s *Server) listRehabCentres(c echo.Context) error {
-	district := c.QueryParam("district")
-	if district != "" && (len(district) != 6 || civicflow.DistrictOf(district) != district) {
-		return civicflow.Invalid(civicflow.FieldError{Field: "district", Reason: "must be a 6-digit district code"})
+	district, err := districtParam(c)
+	if err != nil {
+		return err
 	}
 	cs, err := s.store.RehabCentres(c.Request().Context(), district)
 	if err != nil {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"net/http"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -86,20 +85,11 @@ func (s *Server) listStuck(c echo.Context) error {
 	now := time.Now()
 	f := postgres.StuckFilter{Kind: q.Kind, CaseType: q.CaseType, Stage: q.Stage, DistrictCode: q.District,
 		TownshipCode: q.Township, RetryingFor: retryingFor, Now: now, Resolved: q.Resolved, Limit: q.Limit}
-	if district != "" {
-		if q.District != "" && q.District != district || q.Township != "" && civicflow.DistrictOf(q.Township) != district {
-			return civicflow.Errorf(civicflow.EFORBIDDEN, "that area is outside your jurisdiction")
-		}
-		f.DistrictCode = district
+	if f.DistrictCode, err = withinDistrict(district, q.District, q.Township); err != nil {
+		return err
 	}
-	if q.After != "" {
-		at, id, ok := strings.Cut(q.After, ",")
-		t, terr := time.Parse(time.RFC3339Nano, at)
-		n, nerr := strconv.ParseInt(id, 10, 64)
-		if !ok || terr != nil || nerr != nil {
-			return civicflow.Invalid(civicflow.FieldError{Field: "after", Reason: "use the next_after value of the previous page"})
-		}
-		f.AfterAt, f.AfterID = &t, n
+	if f.AfterAt, f.AfterID, err = parseTimeCursor(q.After); err != nil {
+		return err
 	}
 	if f.Limit == 0 {
 		f.Limit = 200
@@ -140,7 +130,7 @@ func (s *Server) listStuck(c echo.Context) error {
 		if f.Resolved {
 			at = *last.ResolvedAt
 		}
-		resp["next_after"] = at.UTC().Format(time.RFC3339Nano) + "," + strconv.FormatInt(last.ID, 10)
+		resp["next_after"] = timeCursor(at, last.ID)
 	}
 	return c.JSON(http.StatusOK, resp)
 }
