@@ -270,26 +270,20 @@ func (s *Server) renderApplicantCase(c echo.Context, caseID int64) error {
 	if err != nil {
 		return err
 	}
-	events, err := s.store.Events(ctx, cs.ID)
-	if err != nil {
-		return err
-	}
-	docs, err := s.store.Documents(ctx, cs.ID)
+	recs, err := s.store.CaseRecords(ctx, cs)
 	if err != nil {
 		return err
 	}
 	v := applicantCase{Reference: cs.Reference, Stage: cs.Stage, StageSince: cs.StageEnteredAt, WaitingFor: cs.WaitingFor,
 		PersonName: cs.PersonName, IDNumber: cs.IDNumberMasked, CanWithdraw: cs.Stage.Withdrawable(),
-		Papers: docs, SupportStart: cs.SupportStart, History: []historyEntry{}}
+		Papers: recs.Papers, SupportStart: cs.SupportStart, History: []historyEntry{}}
 	if v.Papers == nil {
 		v.Papers = []civicflow.Document{}
 	}
-	if cs.AllocationID != 0 {
-		if al, err := s.store.Allocation(ctx, cs.AllocationID); err == nil {
-			v.Placement = &placementView{Institution: al.Institution, Bed: al.BedLabel, CareLevel: al.CareLevel}
-		}
+	if al := recs.Allocation; al != nil {
+		v.Placement = &placementView{Institution: al.Institution, Bed: al.BedLabel, CareLevel: al.CareLevel}
 	}
-	for _, e := range events {
+	for _, e := range recs.Timeline {
 		by := "civicflow"
 		switch e.Actor.Role {
 		case civicflow.RoleApplicant:

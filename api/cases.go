@@ -236,23 +236,19 @@ func (s *Server) renderCase(c echo.Context, caseID int64) error {
 // request.
 func (s *Server) renderLoaded(c echo.Context, cs *civicflow.Case) error {
 	ctx := c.Request().Context()
-	var err error
 	v := caseDetailView{Case: cs, AllowedActions: civicflow.AllowedActions(actorOf(c), cs.Scope())}
 	if cs.Type == civicflow.CaseTypeCommunityRehab {
-		if v.Rehab, err = s.store.RehabSummary(ctx, cs.ID); err != nil {
-			return err
-		}
 		// Attendance is recorded on its own route, not as an action.
 		v.AllowedActions = slices.DeleteFunc(v.AllowedActions, func(a civicflow.Action) bool { return a == civicflow.ActionRecordSession })
 	}
 	if v.AllowedActions == nil {
 		v.AllowedActions = []civicflow.Action{}
 	}
-	recs, err := s.store.CaseRecords(ctx, cs.ID, cs.AllocationID)
+	recs, err := s.store.CaseRecords(ctx, cs)
 	if err != nil {
 		return err
 	}
-	v.Timeline, v.Papers, v.Checks, v.Allocation = recs.Timeline, recs.Papers, recs.Checks, recs.Allocation
+	v.Timeline, v.Papers, v.Checks, v.Allocation, v.Rehab = recs.Timeline, recs.Papers, recs.Checks, recs.Allocation, recs.Rehab
 	return c.JSON(http.StatusOK, v)
 }
 

@@ -310,35 +310,43 @@ type CaseRecords struct {
 	Timeline   []civicflow.Event
 	Papers     []civicflow.Document
 	Checks     []civicflow.CheckResult
-	Allocation *civicflow.Allocation // nil when allocationID is 0
+	Allocation *civicflow.Allocation   // nil without a bed allocation
+	Rehab      *civicflow.RehabSummary // community rehab only; nil before a centre is named
 }
 
-// CaseRecords reads a case's timeline, papers, check results and, when
-// allocationID is not 0, its bed allocation, in one round trip to the
-// database: the case page is the API's most frequent request.
-func (db *DB) CaseRecords(ctx context.Context, caseID, allocationID int64) (CaseRecords, error) {
+// CaseRecords reads a case's timeline, papers, check results, its bed
+// allocation when it has one and its rehab summary when it is a rehab case,
+// in one round trip to the database: the case page is the API's most
+// frequent request.
+func (db *DB) CaseRecords(ctx context.Context, cs *civicflow.Case) (CaseRecords, error) {
 	var r CaseRecords
 	b := &pgx.Batch{}
-	b.Queue(eventsSQL, caseID).Query(func(rows pgx.Rows) (err error) {
+	b.Queue(eventsSQL, cs.ID).Query(func(rows pgx.Rows) (err error) {
 		r.Timeline, err = collectEvents(rows)
 		return err
 	})
-	b.Queue(documentsSQL, caseID).Query(func(rows pgx.Rows) (err error) {
+	b.Queue(documentsSQL, cs.ID).Query(func(rows pgx.Rows) (err error) {
 		r.Papers, err = collectDocuments(rows)
 		return err
 	})
-	b.Queue(checksSQL, caseID).Query(func(rows pgx.Rows) (err error) {
+	b.Queue(checksSQL, cs.ID).Query(func(rows pgx.Rows) (err error) {
 		r.Checks, err = collectChecks(rows)
 		return err
 	})
-	if allocationID != 0 {
-		b.Queue(allocationByIDSQL, allocationID).QueryRow(func(row pgx.Row) (err error) {
+	if cs.AllocationID != 0 {
+		b.Queue(allocationByIDSQL, cs.AllocationID).QueryRow(func(row pgx.Row) (err error) {
 			r.Allocation, err = scanAllocation(row)
-			return mapError(fmt.Sprintf("allocation %d", allocationID), err)
+			return mapError(fmt.Sprintf("allocation %d", cs.AllocationID), err)
+		})
+	}
+	if cs.Type == civicflow.CaseTypeCommunityRehab {
+		b.Queue(rehabSummarySQL, cs.ID).QueryRow(func(row pgx.Row) (err error) {
+			r.Rehab, err = scanRehabSummary(row)
+			return err
 		})
 	}
 	if err := db.pool.SendBatch(ctx, b).Close(); err != nil {
-		return CaseRecords{}, mapError(fmt.Sprintf("records of case %d", caseID), err)
+		return CaseRecords{}, mapError(fmt.Sprintf("records of case %d", cs.ID), err)
 	}
 	return r, nil
 }

@@ -493,12 +493,13 @@ func TestCaseRecordsMatchSeparateReads(t *testing.T) {
 	other := createCase(t, db, "610116001").CaseID
 
 	// A case without records: empty lists, no allocation.
-	r, err := db.CaseRecords(ctx, other, 0)
+	r, err := db.CaseRecords(ctx, getCase(t, db, other))
 	require.NoError(t, err)
 	require.Empty(t, r.Timeline)
 	require.Empty(t, r.Papers)
 	require.Empty(t, r.Checks)
 	require.Nil(t, r.Allocation)
+	require.Nil(t, r.Rehab, "not a rehab case")
 
 	require.NoError(t, db.RecordTransition(ctx, postgres.Transition{CaseID: id, Key: "step-1", Seq: 1, Action: "submitted",
 		From: civicflow.StageSubmitted, To: civicflow.StageIntake, Actor: civicflow.SystemActor, At: now()}))
@@ -508,7 +509,9 @@ func TestCaseRecordsMatchSeparateReads(t *testing.T) {
 	p := allocate(t, db, id, civicflow.CareDependent, "610116")
 	require.NotNil(t, p.Allocation)
 
-	r, err = db.CaseRecords(ctx, id, p.Allocation.ID)
+	cs := getCase(t, db, id)
+	require.Equal(t, p.Allocation.ID, cs.AllocationID)
+	r, err = db.CaseRecords(ctx, cs)
 	require.NoError(t, err)
 	evs, err := db.Events(ctx, id)
 	require.NoError(t, err)
@@ -526,12 +529,14 @@ func TestCaseRecordsMatchSeparateReads(t *testing.T) {
 	require.Equal(t, alloc, r.Allocation)
 
 	// The other case's records are not mixed in.
-	r, err = db.CaseRecords(ctx, other, 0)
+	r, err = db.CaseRecords(ctx, getCase(t, db, other))
 	require.NoError(t, err)
 	require.Empty(t, r.Timeline)
 	require.Empty(t, r.Papers)
 
 	// An allocation that does not exist is not found, not an empty page.
-	_, err = db.CaseRecords(ctx, id, p.Allocation.ID+1000)
+	dangling := *cs
+	dangling.AllocationID += 1000
+	_, err = db.CaseRecords(ctx, &dangling)
 	requireCode(t, err, civicflow.ENOTFOUND)
 }

@@ -125,13 +125,18 @@ func (db *DB) RecordRehabStep(ctx context.Context, s RehabStep) error {
 // RehabSummary returns the rehab part of a case (nil before the district
 // named a centre).
 func (db *DB) RehabSummary(ctx context.Context, caseID int64) (*civicflow.RehabSummary, error) {
+	return scanRehabSummary(db.pool.QueryRow(ctx, rehabSummarySQL, caseID))
+}
+
+const rehabSummarySQL = `SELECT r.centre_id, c.name, r.registered_at, r.assessed_at,
+		r.plan_start::timestamp AT TIME ZONE 'Asia/Shanghai', r.review_interval_days, r.reviews_done, r.next_review_due, r.closed_at
+	FROM rehab_cases r JOIN rehab_centres c ON c.id = r.centre_id WHERE r.case_id = $1`
+
+func scanRehabSummary(row pgx.Row) (*civicflow.RehabSummary, error) {
 	var s civicflow.RehabSummary
 	var interval *int
-	err := db.pool.QueryRow(ctx, `SELECT r.centre_id, c.name, r.registered_at, r.assessed_at, r.plan_start::timestamp AT TIME ZONE 'Asia/Shanghai',
-			r.review_interval_days, r.reviews_done, r.next_review_due, r.closed_at
-		FROM rehab_cases r JOIN rehab_centres c ON c.id = r.centre_id WHERE r.case_id = $1`, caseID).
-		Scan(&s.CentreID, &s.Centre, &s.RegisteredAt, &s.AssessedAt, &s.PlanStart, &interval, &s.ReviewsDone,
-			&s.NextReviewDue, &s.ClosedAt)
+	err := row.Scan(&s.CentreID, &s.Centre, &s.RegisteredAt, &s.AssessedAt, &s.PlanStart, &interval, &s.ReviewsDone,
+		&s.NextReviewDue, &s.ClosedAt)
 	if err == pgx.ErrNoRows {
 		return nil, nil
 	}

@@ -96,6 +96,9 @@ func TestRecordRehabStep(t *testing.T) {
 			From: civicflow.StageSubmitted, To: civicflow.StageRegistration, Actor: actor, At: at},
 		Summary: &civicflow.RehabSummary{CentreID: yanta.ID},
 	}
+	before, err := db.CaseRecords(ctx, getCase(t, db, cr.CaseID))
+	require.NoError(t, err)
+	require.Nil(t, before.Rehab, "no centre named yet")
 	require.NoError(t, db.RecordRehabStep(ctx, approve))
 	require.Equal(t, yanta.ID, getCase(t, db, cr.CaseID).RehabCentreID)
 
@@ -123,6 +126,9 @@ func TestRecordRehabStep(t *testing.T) {
 	require.Equal(t, 1, sum.ReviewsDone)
 	require.Equal(t, "2026-01-07", sum.PlanStart.In(civicflow.ChinaZone()).Format(time.DateOnly))
 	require.True(t, due.Equal(*sum.NextReviewDue))
+	page, err := db.CaseRecords(ctx, getCase(t, db, cr.CaseID))
+	require.NoError(t, err)
+	require.Equal(t, sum, page.Rehab, "the case page's batch reads the same summary")
 	evs, err := db.Events(ctx, cr.CaseID)
 	require.NoError(t, err)
 	var steps []string
