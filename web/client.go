@@ -153,8 +153,24 @@ func (cl *apiClient) do(c echo.Context, in call, out any) (*reply, error) {
 	return rep, nil
 }
 
-// decodeError turns the API's error body back into a domain error.
+// answeredError is a domain error the API answered, with the HTTP status it
+// answered it with: the console's page answers the same status, and the
+// API stays the one place that maps codes to statuses.
+type answeredError struct {
+	status int
+	err    *civicflow.Error
+}
+
+func (e *answeredError) Error() string { return e.err.Error() }
+func (e *answeredError) Unwrap() error { return e.err }
+
+// decodeError turns the API's error answer back into a domain error that
+// remembers its status.
 func decodeError(rep *reply) error {
+	return &answeredError{status: rep.status, err: decodeErrorBody(rep)}
+}
+
+func decodeErrorBody(rep *reply) *civicflow.Error {
 	var body struct {
 		Error struct {
 			Code      string                 `json:"code"`

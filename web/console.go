@@ -349,25 +349,12 @@ func errorKey(err error) string {
 	return "err.internal"
 }
 
-// statusOf is the HTTP status a console page answers an API error with.
+// statusOf is the HTTP status a console page answers an error with: the
+// API's own for an error it answered, else 500.
 func statusOf(err error) int {
-	switch civicflow.ErrorCode(err) {
-	case civicflow.EINVALID:
-		return http.StatusUnprocessableEntity
-	case civicflow.ENOTFOUND:
-		return http.StatusNotFound
-	case civicflow.ECONFLICT:
-		return http.StatusConflict
-	case civicflow.EFORBIDDEN:
-		return http.StatusForbidden
-	case civicflow.EUNAUTHORIZED:
-		return http.StatusUnauthorized
-	case civicflow.ETOOLARGE:
-		return http.StatusRequestEntityTooLarge
-	case civicflow.EUNAVAILABLE:
-		return http.StatusServiceUnavailable
-	case civicflow.ETOOMANY:
-		return http.StatusTooManyRequests
+	var ae *answeredError
+	if errors.As(err, &ae) {
+		return ae.status
 	}
 	return http.StatusInternalServerError
 }

@@ -3,6 +3,7 @@ package web
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"io"
 	"io/fs"
 	"log/slog"
@@ -713,4 +714,28 @@ func TestSupervisorAndAdministratorFormsReachTheAPI(t *testing.T) {
 		"username": {"new.user"}, "password": {"short"}, "role": {"supervisor"}, "jurisdiction": {"610100"}})
 	require.Equal(t, http.StatusUnprocessableEntity, status)
 	require.Contains(t, body, "保存失败")
+}
+
+// A page answers the status the API answered (the API maps codes to
+// statuses; the console does not map them again), and the domain error
+// stays readable behind it; an error the API did not answer is a 500.
+func TestStatusOfKeepsTheAPIsStatus(t *testing.T) {
+	for _, tc := range []struct {
+		status int
+		body   string
+		code   string
+	}{
+		{422, `{"error":{"code":"invalid","message":"x","fields":[{"field":"service","reason":"r"}]}}`, civicflow.EINVALID},
+		{429, `{"error":{"code":"rate_limited","message":"x"}}`, civicflow.ETOOMANY},
+		{400, `{"error":{"code":"bad_request","message":"x"}}`, "bad_request"},
+		{502, `not json`, civicflow.EINTERNAL},
+	} {
+		err := decodeError(&reply{status: tc.status, body: []byte(tc.body)})
+		require.Equal(t, tc.status, statusOf(err), tc.body)
+		require.Equal(t, tc.code, civicflow.ErrorCode(err), tc.body)
+		var de *civicflow.Error
+		require.True(t, asDomain(err, &de))
+	}
+	require.Equal(t, http.StatusInternalServerError, statusOf(errors.New("local")))
+	require.Equal(t, http.StatusInternalServerError, statusOf(nil))
 }
