@@ -193,14 +193,7 @@ func (con *Console) act(c echo.Context) error {
 		case err == nil:
 			return redirect(c, "/cases/"+url.PathEscape(ref)+"?done=action")
 		case asDomain(err, &de) && de.Code == civicflow.EINVALID:
-			p := con.newPage(c, "", nil)
-			errs := map[string]string{}
-			for _, fe := range de.Fields {
-				name := actionFieldToForm(fe.Field)
-				if _, seen := errs[name]; !seen {
-					errs[name] = p.T("action.field." + name)
-				}
-			}
+			errs := con.newPage(c, "", nil).inlineErrors(de, "action.field.", actionFieldToForm)
 			return con.actionPage(c, u, cr, http.StatusUnprocessableEntity, in, errs, false)
 		case asDomain(err, &de) && de.Code == civicflow.ECONFLICT:
 			// Wrong stage, or someone acted first: show the case as it is now.

@@ -349,6 +349,24 @@ func errorKey(err error) string {
 	return "err.internal"
 }
 
+// inlineErrors turns the fields of the API's 422 into a form's inline
+// errors: each API field under the form's name for it (toForm), the first
+// message per name, from the catalogue under prefix ("action.field." …);
+// "form" when no field came back.
+func (p *page) inlineErrors(de *civicflow.Error, prefix string, toForm func(apiField string) string) map[string]string {
+	errs := map[string]string{}
+	for _, fe := range de.Fields {
+		name := toForm(fe.Field)
+		if _, seen := errs[name]; !seen {
+			errs[name] = p.T(prefix + name)
+		}
+	}
+	if len(errs) == 0 {
+		errs["form"] = p.T(prefix + "form")
+	}
+	return errs
+}
+
 // statusOf is the HTTP status a console page answers an error with: the
 // API's own for an error it answered, else 500.
 func statusOf(err error) int {

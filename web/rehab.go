@@ -407,16 +407,7 @@ func (con *Console) rehabAct(c echo.Context) error {
 		case err == nil:
 			return redirect(c, "/cases/"+url.PathEscape(ref)+"?done=action")
 		case asDomain(err, &de) && de.Code == civicflow.EINVALID:
-			errs := map[string]string{}
-			for _, fe := range de.Fields {
-				name := rehabFieldToForm(fe.Field)
-				if _, seen := errs[name]; !seen {
-					errs[name] = p.T("rehab.field." + name)
-				}
-			}
-			if len(errs) == 0 {
-				errs["form"] = p.T("rehab.field.form")
-			}
+			errs := p.inlineErrors(de, "rehab.field.", rehabFieldToForm)
 			// A new nonce: the refused request used the old one.
 			in.Nonce = randomToken()
 			return con.rehabActionPage(c, u, cr, http.StatusUnprocessableEntity, in, errs, false)

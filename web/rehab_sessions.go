@@ -3,6 +3,7 @@ package web
 import (
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -35,6 +36,15 @@ type sessionData struct {
 // sessionFields are the form's fields (each has a catalogue message
 // sessions.field.<name> for its error).
 var sessionFields = []string{"service", "sessions", "on", "form"}
+
+// sessionFieldToForm names an API field as the form does ("form": one it
+// has no field for).
+func sessionFieldToForm(apiField string) string {
+	if slices.Contains(sessionFields, apiField) {
+		return apiField
+	}
+	return "form"
+}
 
 // mayRecordSessions: the centre holding a case in rehab records its
 // attendance; the API decides again.
@@ -94,18 +104,7 @@ func (con *Console) recordSessions(c echo.Context) error {
 		case err == nil:
 			return redirect(c, "/cases/"+url.PathEscape(ref)+"?done=sessions")
 		case asDomain(err, &de) && de.Code == civicflow.EINVALID:
-			errs := map[string]string{}
-			for _, fe := range de.Fields {
-				name := "form"
-				switch fe.Field {
-				case "service", "sessions", "on":
-					name = fe.Field
-				}
-				errs[name] = p.T("sessions.field." + name)
-			}
-			if len(errs) == 0 {
-				errs["form"] = p.T("sessions.field.form")
-			}
+			errs := p.inlineErrors(de, "sessions.field.", sessionFieldToForm)
 			return con.sessionPage(c, u, cr, http.StatusUnprocessableEntity, in, errs)
 		case asDomain(err, &de) && de.Code == civicflow.ECONFLICT:
 			return con.showCase(c, u, cr, http.StatusConflict, "err.not_now", nil)

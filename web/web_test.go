@@ -739,3 +739,19 @@ func TestStatusOfKeepsTheAPIsStatus(t *testing.T) {
 	require.Equal(t, http.StatusInternalServerError, statusOf(errors.New("local")))
 	require.Equal(t, http.StatusInternalServerError, statusOf(nil))
 }
+
+// The API's 422 fields become the form's inline errors: the first message
+// per form field, a field the form lacks under "form", and "form" when the
+// API named none.
+func TestInlineErrors(t *testing.T) {
+	cat, err := loadCatalogue()
+	require.NoError(t, err)
+	p := &page{Lang: "zh-CN", cat: cat}
+	de := &civicflow.Error{Code: civicflow.EINVALID, Fields: []civicflow.FieldError{
+		{Field: "service", Reason: "a"}, {Field: "service", Reason: "b"}, {Field: "rehab.something", Reason: "c"}}}
+	errs := p.inlineErrors(de, "sessions.field.", sessionFieldToForm)
+	require.Equal(t, map[string]string{"service": cat.text("zh-CN", "sessions.field.service"),
+		"form": cat.text("zh-CN", "sessions.field.form")}, errs)
+	errs = p.inlineErrors(&civicflow.Error{Code: civicflow.EINVALID}, "action.field.", actionFieldToForm)
+	require.Equal(t, map[string]string{"form": cat.text("zh-CN", "action.field.form")}, errs)
+}
