@@ -396,7 +396,9 @@ func runStore(ctx context.Context, o options, store, pgURL string, pgPid int, ve
 
 	// 1 + 3: engine overhead, side by side, and official actions.
 	rec := &actionSamples{}
-	sr.Engine = s.engineRounds(ctx, o.Pairs, o.Cases, o.InFlight, civ(rec), bare, stat, out)
+	if sr.Engine, err = s.engineRounds(ctx, o.Pairs, o.Cases, o.InFlight, civ(rec), bare, stat, out); err != nil {
+		return nil, nil, err
+	}
 	fmt.Fprintf(out, "engine overhead ratio (civicflow/bare throughput): %.3f\n", sr.Engine.Ratio)
 	// 1b: the same with the Temporal server on CPUs of its own.
 	if o.PinnedPairs > 0 {
@@ -803,7 +805,7 @@ func (s *stack) matchBareShape(ctx context.Context) error {
 // bare alternating which goes first, and sums them up. stat, when not nil,
 // counts PostgreSQL's statements over the civicflow rounds.
 func (s *stack) engineRounds(ctx context.Context, pairs, cases, inFlight int, civ, bare func(context.Context, int64) error,
-	stat *pgStat, out io.Writer) EngineReport {
+	stat *pgStat, out io.Writer) (EngineReport, error) {
 	e := EngineReport{InFlight: inFlight, Target: 0.9}
 	cpu := map[string]cpuSnapshot{"civicflow": {}, "bare": {}}
 	var pageReads int64
@@ -824,7 +826,7 @@ func (s *stack) engineRounds(ctx context.Context, pairs, cases, inFlight int, ci
 			if sys == "civicflow" {
 				run = civ
 				if err := stat.reset(ctx); err != nil {
-					fmt.Fprintf(out, "pg_stat_statements reset: %v\n", err)
+					return e, fmt.Errorf("pg_stat_statements reset: %w", err)
 				}
 			}
 			before, reads := takeCPU(s.cpuParts), s.cl.reads.Load()
@@ -835,7 +837,7 @@ func (s *stack) engineRounds(ctx context.Context, pairs, cases, inFlight int, ci
 			if sys == "civicflow" {
 				pageReads += s.cl.reads.Load() - reads
 				if err := stat.collect(ctx, r.Cases); err != nil {
-					fmt.Fprintf(out, "pg_stat_statements: %v\n", err)
+					return e, fmt.Errorf("pg_stat_statements: %w", err)
 				}
 			}
 			rr := RoundResult{Pair: p + 1, System: sys, Cases: r.Cases, Errors: r.Errors, Seconds: round3(r.Elapsed.Seconds()),
@@ -877,5 +879,5 @@ func (s *stack) engineRounds(ctx context.Context, pairs, cases, inFlight int, ci
 	if e.Bare.CasesPerSec > 0 {
 		e.Ratio = round3(e.Civicflow.CasesPerSec / e.Bare.CasesPerSec)
 	}
-	return e
+	return e, nil
 }

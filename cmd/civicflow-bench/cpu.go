@@ -59,17 +59,24 @@ func treeTimes(pid int) (float64, error) {
 	if err != nil {
 		return 0, err
 	}
-	dirs, _ := filepath.Glob("/proc/[0-9]*")
-	for _, d := range dirs {
-		child, err := strconv.Atoi(filepath.Base(d))
-		if err != nil || child == pid || parentOf(child) != pid {
-			continue
-		}
+	for _, child := range children(pid) {
 		if t, err := procTimes(child, false); err == nil {
 			total += t
 		}
 	}
 	return total, nil
+}
+
+// children are the live child processes of pid.
+func children(pid int) []int {
+	var out []int
+	dirs, _ := filepath.Glob("/proc/[0-9]*")
+	for _, d := range dirs {
+		if child, err := strconv.Atoi(filepath.Base(d)); err == nil && child != pid && parentOf(child) == pid {
+			out = append(out, child)
+		}
+	}
+	return out
 }
 
 func parentOf(pid int) int {

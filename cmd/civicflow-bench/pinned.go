@@ -6,7 +6,6 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 )
@@ -73,12 +72,7 @@ func cpuHalves() (first, second string, ok bool) {
 func pin(pid int, cpus string, tree bool) error {
 	pids := []int{pid}
 	if tree {
-		dirs, _ := filepath.Glob("/proc/[0-9]*")
-		for _, d := range dirs {
-			if child, err := strconv.Atoi(filepath.Base(d)); err == nil && child != pid && parentOf(child) == pid {
-				pids = append(pids, child)
-			}
-		}
+		pids = append(pids, children(pid)...)
 	}
 	for _, p := range pids {
 		if out, err := exec.Command("taskset", "-a", "-p", "-c", cpus, strconv.Itoa(p)).CombinedOutput(); err != nil {
@@ -122,9 +116,12 @@ func (s *stack) pinnedRounds(ctx context.Context, o options, civ, bare func(cont
 		return nil, err
 	}
 	cases := o.Cases / o.Pairs * o.PinnedPairs
-	e := s.engineRounds(ctx, o.PinnedPairs, max(cases, o.PinnedPairs), o.InFlight, civ, bare, nil, out)
-	if err := s.pinAll(all, all); err != nil {
-		return nil, fmt.Errorf("unpin: %w", err)
+	e, err := s.engineRounds(ctx, o.PinnedPairs, max(cases, o.PinnedPairs), o.InFlight, civ, bare, nil, out)
+	if uerr := s.pinAll(all, all); uerr != nil {
+		return nil, fmt.Errorf("unpin: %w", uerr)
+	}
+	if err != nil {
+		return nil, err
 	}
 	fmt.Fprintf(out, "engine overhead ratio, Temporal pinned: %.3f\n", e.Ratio)
 	return &PinnedReport{TemporalCPUs: first, OtherCPUs: second, Engine: e}, nil
