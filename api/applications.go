@@ -83,9 +83,9 @@ func (s *Server) submit(c echo.Context) error {
 func (s *Server) createCase(c echo.Context, scope string, req any, app *civicflow.Application,
 	start func(ctx context.Context, caseID int64, ref string, app *civicflow.Application) error) error {
 	ctx := c.Request().Context()
-	key := strings.TrimSpace(c.Request().Header.Get("Idempotency-Key"))
-	if len(key) > 255 {
-		return civicflow.Invalid(civicflow.FieldError{Field: "Idempotency-Key", Reason: "must be at most 255 characters"})
+	key, err := idempotencyKey(c)
+	if err != nil {
+		return err
 	}
 	canonical, err := json.Marshal(req)
 	if err != nil {
@@ -192,6 +192,17 @@ func (s *Server) startAttributes(t civicflow.CaseType, app *civicflow.Applicatio
 		set = append(set, workflows.AttrStage.ValueSet(string(civicflow.StageSubmitted)))
 	}
 	return temporal.NewSearchAttributes(set...)
+}
+
+// idempotencyKey is the request's Idempotency-Key ("" without one): the
+// same key sent again makes the same request once (submissions, actions,
+// attendance).
+func idempotencyKey(c echo.Context) (string, error) {
+	key := strings.TrimSpace(c.Request().Header.Get("Idempotency-Key"))
+	if len(key) > 255 {
+		return "", civicflow.Invalid(civicflow.FieldError{Field: "Idempotency-Key", Reason: "must be at most 255 characters"})
+	}
+	return key, nil
 }
 
 // stageAttributes is the workflows' StageSearchAttributes input.

@@ -22,7 +22,10 @@ import (
 // recorded it. The workflow's validator checks everything again against its
 // own state; a rejection there writes nothing to history.
 func (s *Server) runAction(c echo.Context, cs *civicflow.Case, actor civicflow.Actor, act civicflow.Action, req workflows.ActionRequest) error {
-	key := c.Request().Header.Get("Idempotency-Key")
+	key, err := idempotencyKey(c)
+	if err != nil {
+		return err
+	}
 	if err := civicflow.Authorize(actor, act, cs.Scope()); err != nil {
 		// A retry of an action whose first attempt was applied but not
 		// answered (a crash, a timeout) finds the read model already past

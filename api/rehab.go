@@ -375,6 +375,10 @@ func (s *Server) recordSession(c echo.Context) error {
 	if err := s.bind(c, &req); err != nil {
 		return err
 	}
+	key, err := idempotencyKey(c)
+	if err != nil {
+		return err
+	}
 	if d, _ := time.ParseInLocation(time.DateOnly, req.On, civicflow.ChinaZone()); d.After(time.Now()) {
 		return civicflow.Invalid(civicflow.FieldError{Field: "on", Reason: "must not be in the future"})
 	}
@@ -400,7 +404,7 @@ func (s *Server) recordSession(c echo.Context) error {
 		return civicflow.Invalid(civicflow.FieldError{Field: "service", Reason: "is not in the case's plan"})
 	}
 	err = s.temporal.SignalWorkflow(ctx, cs.WorkflowID, "", workflows.SignalRehabSession, workflows.RehabSession{
-		Actor: actor, Service: civicflow.RehabService(req.Service), Sessions: req.Sessions, On: req.On})
+		Actor: actor, Service: civicflow.RehabService(req.Service), Sessions: req.Sessions, On: req.On, Key: key})
 	if err != nil {
 		return s.actionError(ctx, cs, err)
 	}

@@ -17,10 +17,12 @@ import (
 // many sessions of a plan service the person attended on a day
 // (POST /api/v1/cases/:ref/rehab/sessions); the next review counts them.
 // Routine data entry, so no confirmation page; the form posts once and
-// redirects (a reload does not send it again).
+// redirects (a reload does not send it again), and its nonce is the
+// request's Idempotency-Key, so the same form sent twice (a double click)
+// is counted once.
 
 // sessionForm is the attendance form as typed.
-type sessionForm struct{ Service, Sessions, On string }
+type sessionForm struct{ Nonce, Service, Sessions, On string }
 
 type sessionData struct {
 	Case   *caseView
@@ -81,7 +83,7 @@ func (con *Console) sessionPage(c echo.Context, u *civicflow.User, cr creds, sta
 
 func (con *Console) sessionsForm(c echo.Context) error {
 	return con.officialOr(c, func(u *civicflow.User, cr creds) error {
-		return con.sessionPage(c, u, cr, http.StatusOK, sessionForm{Sessions: "1"}, nil)
+		return con.sessionPage(c, u, cr, http.StatusOK, sessionForm{Nonce: randomToken(), Sessions: "1"}, nil)
 	})
 }
 
@@ -89,8 +91,11 @@ func (con *Console) sessionsForm(c echo.Context) error {
 // as inline errors, with what was typed kept.
 func (con *Console) recordSessions(c echo.Context) error {
 	return con.officialOr(c, func(u *civicflow.User, cr creds) error {
-		in := sessionForm{Service: strings.TrimSpace(c.FormValue("service")), Sessions: strings.TrimSpace(c.FormValue("sessions")),
-			On: strings.TrimSpace(c.FormValue("on"))}
+		in := sessionForm{Nonce: strings.TrimSpace(c.FormValue("nonce")), Service: strings.TrimSpace(c.FormValue("service")),
+			Sessions: strings.TrimSpace(c.FormValue("sessions")), On: strings.TrimSpace(c.FormValue("on"))}
+		if in.Nonce == "" || len(in.Nonce) > 64 {
+			in.Nonce = randomToken()
+		}
 		p := con.newPage(c, "", nil)
 		n, err := strconv.Atoi(in.Sessions)
 		if err != nil {
@@ -98,7 +103,7 @@ func (con *Console) recordSessions(c echo.Context) error {
 		}
 		ref := c.Param("ref")
 		_, err = con.api.do(c, call{method: http.MethodPost, path: "/api/v1/cases/" + url.PathEscape(ref) + "/rehab/sessions",
-			body: map[string]any{"service": in.Service, "sessions": n, "on": in.On}, creds: cr}, nil)
+			body: map[string]any{"service": in.Service, "sessions": n, "on": in.On}, creds: cr, idemKey: "console-" + in.Nonce}, nil)
 		var de *civicflow.Error
 		switch {
 		case err == nil:

@@ -237,11 +237,21 @@ func TestRehabSessionsForm(t *testing.T) {
 	require.Contains(t, body, `value="2099-01-01"`)
 	require.Contains(t, body, "出勤未记录")
 
-	status, _, resp := h.post(path, url.Values{"csrf": {h.csrf(path)}, "service": {"social_skills"}, "sessions": {"2"}, "on": {"2026-11-20"}})
+	// The form's nonce is the Idempotency-Key: the same form sent twice
+	// (a double click) sends the same key, which the workflow counts once.
+	_, form, _ := h.get(path)
+	nonce := nonceRe.FindStringSubmatch(form)[1]
+	filled := url.Values{"csrf": {h.csrf(path)}, "nonce": {nonce}, "service": {"social_skills"}, "sessions": {"2"}, "on": {"2026-11-20"}}
+	status, _, resp := h.post(path, filled)
 	require.Equal(t, http.StatusSeeOther, status)
 	require.Equal(t, "/console/cases/RH-610113-000013?done=sessions", resp.Header.Get("Location"))
 	require.Equal(t, map[string]any{"service": "social_skills", "sessions": float64(2), "on": "2026-11-20"},
 		h.api.body("POST /api/v1/cases/RH-610113-000013/rehab/sessions"))
+	require.Equal(t, "console-"+nonce, h.api.keys[len(h.api.keys)-1])
+	filled.Set("csrf", h.csrf(path))
+	status, _, _ = h.post(path, filled)
+	require.Equal(t, http.StatusSeeOther, status)
+	require.Equal(t, "console-"+nonce, h.api.keys[len(h.api.keys)-1], "sent again: the same key")
 	_, body, _ = h.get("/console/cases/RH-610113-000013?done=sessions")
 	require.Contains(t, body, "出勤已记录")
 

@@ -153,9 +153,18 @@ func (c *rehabCase) addSession(ctx workflow.Context, s RehabSession) {
 	if err == nil && (s.Sessions < 1 || s.Sessions > 50) {
 		err = fmt.Errorf("sessions %d out of range", s.Sessions)
 	}
+	if err == nil && s.Key != "" && slices.Contains(r.SessionKeys, s.Key) {
+		err = fmt.Errorf("attendance %q was counted already", s.Key)
+	}
 	if err != nil {
 		workflow.GetLogger(ctx).Warn("attendance signal dropped", "error", err)
 		return
+	}
+	if s.Key != "" {
+		r.SessionKeys = append(r.SessionKeys, s.Key)
+		if len(r.SessionKeys) > sessionKeysKept {
+			r.SessionKeys = r.SessionKeys[len(r.SessionKeys)-sessionKeysKept:]
+		}
 	}
 	r.SessionSignals++
 	for i := range r.Sessions {
@@ -431,7 +440,7 @@ func (c *rehabCase) next(ctx workflow.Context, act civicflow.Action, req ActionR
 		// again; its assessors hold the case from now on.
 		from := r.CentreID
 		*r = RehabState{CentreID: req.Rehab.CentreID, Transfers: r.Transfers + 1, ReviewsDone: r.ReviewsDone,
-			ReviewsThisRun: r.ReviewsThisRun, Runs: r.Runs, SessionSignals: r.SessionSignals}
+			ReviewsThisRun: r.ReviewsThisRun, Runs: r.Runs, SessionSignals: r.SessionSignals, SessionKeys: r.SessionKeys}
 		s.to = civicflow.StageRegistration
 		s.details = map[string]any{"refer_to": civicflow.ReferToCentre, "from_centre_id": from, "to_centre_id": r.CentreID}
 	default:

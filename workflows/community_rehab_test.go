@@ -449,3 +449,33 @@ func TestReplayRehabDetectsIncompatibleChange(t *testing.T) {
 		require.Error(t, r.ReplayWorkflowHistoryFromJSONFile(nil, filepath.Join("testdata", "histories", f)), f)
 	}
 }
+
+// Attendance sent twice with the same key (a double click, a retried
+// request) is counted once; without a key every signal counts; the keys
+// travel with the state across continue-as-new.
+func TestRehabAttendanceCountedOncePerKey(t *testing.T) {
+	h := rehabSetup(t, 0)
+	h.toRehab()
+	session := func(at time.Duration, key string, n int) {
+		h.env.RegisterDelayedCallback(func() {
+			h.env.SignalWorkflow(SignalRehabSession, RehabSession{Actor: assessor, Service: civicflow.ServiceMedication,
+				Sessions: n, On: "2026-03-20", Key: key})
+		}, at)
+	}
+	session(10*24*time.Hour, "console-a", 2)
+	session(10*24*time.Hour+time.Second, "console-a", 2) // the same form, sent again
+	session(11*24*time.Hour, "console-b", 3)
+	session(12*24*time.Hour, "", 1)
+	session(12*24*time.Hour+time.Second, "", 1)
+	h.act(20*24*time.Hour, civicflow.ActionRecordReview, rehabReq(assessor, RehabRequest{Reviewed: planServices()}), "")
+	h.start(1)
+
+	require.Equal(t, float64(2+3+1+1), details(t, h.rrec.last("record_review"))["sessions"])
+	var can *workflow.ContinueAsNewError
+	require.True(t, errors.As(h.env.GetWorkflowError(), &can), "want continue-as-new, got %v", h.env.GetWorkflowError())
+	var next CommunityRehabInput
+	require.NoError(t, converter.GetDefaultDataConverter().FromPayloads(can.Input, &next))
+	r := next.Carry.State.Rehab
+	require.Equal(t, 4, r.SessionSignals)
+	require.Equal(t, []string{"console-a", "console-b"}, r.SessionKeys)
+}

@@ -89,7 +89,15 @@ type RehabSession struct {
 	Service  civicflow.RehabService `json:"service"`
 	Sessions int                    `json:"sessions"`
 	On       string                 `json:"on"` // YYYY-MM-DD
+	// Key is the request's Idempotency-Key: the same attendance sent
+	// twice (a double click, a retried request) is counted once. "":
+	// counted every time.
+	Key string `json:"key,omitempty"`
 }
+
+// sessionKeysKept is how many attendance keys a case remembers: far more
+// than can be sent twice by mistake before the first is counted.
+const sessionKeysKept = 64
 
 // RehabState is the rehab part of CaseState.
 type RehabState struct {
@@ -111,8 +119,11 @@ type RehabState struct {
 	Sessions []SessionCount `json:"sessions,omitempty"`
 	// SessionsSignals counts the attendance signals applied, for tests
 	// and support: none is lost at the continue-as-new boundary.
-	SessionSignals int        `json:"session_signals"`
-	ClosedAt       *time.Time `json:"closed_at,omitempty"`
+	SessionSignals int `json:"session_signals"`
+	// SessionKeys are the keys of the last attendance counted (at most
+	// sessionKeysKept), so that one sent again is not counted twice.
+	SessionKeys []string   `json:"session_keys,omitempty"`
+	ClosedAt    *time.Time `json:"closed_at,omitempty"`
 	// ReviewsThisRun counts reviews since the run started.
 	ReviewsThisRun int `json:"reviews_this_run"`
 	Runs           int `json:"runs"`

@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"civicflow"
+	"civicflow/workflows"
 )
 
 const (
@@ -224,6 +226,21 @@ func TestE2ERehabFromApplicationToClosure(t *testing.T) {
 	require.Equal(t, http.StatusUnprocessableEntity, r.Status, "not in the plan: %s", r.Raw)
 	r = e.postJSON(t, "/api/v1/cases/"+c.Ref+"/rehab/sessions", ra, map[string]any{"service": "medication_training", "sessions": 2, "on": "2026-01-08"})
 	require.Equal(t, http.StatusAccepted, r.Status, string(r.Raw))
+	// Sent twice with one Idempotency-Key, attendance counts once.
+	keyed := map[string]string{"Idempotency-Key": "attendance-" + c.Ref}
+	for k, v := range ra {
+		keyed[k] = v
+	}
+	for range 2 {
+		r = e.postJSON(t, "/api/v1/cases/"+c.Ref+"/rehab/sessions", keyed, map[string]any{"service": "medication_training", "sessions": 1, "on": "2026-01-09"})
+		require.Equal(t, http.StatusAccepted, r.Status, string(r.Raw))
+	}
+	require.Eventually(t, func() bool {
+		v, err := e.tc.QueryWorkflow(context.Background(), civicflow.CaseWorkflowID(c.ID), "", workflows.QueryState)
+		var st workflows.CaseState
+		return err == nil && v.Get(&st) == nil && st.Rehab != nil && len(st.Rehab.SessionKeys) == 1 &&
+			slices.Contains(st.Rehab.Sessions, workflows.SessionCount{Service: civicflow.ServiceMedication, Sessions: 3})
+	}, 20*time.Second, 100*time.Millisecond, "2 + 1 sessions, the keyed one once")
 	require.Equal(t, http.StatusForbidden,
 		e.postJSON(t, "/api/v1/cases/"+c.Ref+"/rehab/sessions", raOther, map[string]any{"service": "medication_training", "sessions": 2, "on": "2026-01-08"}).Status)
 
@@ -255,7 +272,7 @@ func TestE2ERehabFromApplicationToClosure(t *testing.T) {
 		if ev["action"] == "record_review" {
 			reviews = append(reviews, ev["details"].(map[string]any)["review"].(float64))
 			if len(reviews) == 1 {
-				require.Equal(t, float64(2), ev["details"].(map[string]any)["sessions"], "the attendance signal was counted")
+				require.Equal(t, float64(2+1), ev["details"].(map[string]any)["sessions"], "the attendance was counted, the keyed one once")
 			}
 		}
 	}
