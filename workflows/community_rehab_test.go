@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -478,4 +479,28 @@ func TestRehabAttendanceCountedOncePerKey(t *testing.T) {
 	r := next.Carry.State.Rehab
 	require.Equal(t, 4, r.SessionSignals)
 	require.Equal(t, []string{"console-a", "console-b"}, r.SessionKeys)
+}
+
+// The case remembers the last sessionKeysKept keys, not every key ever.
+func TestRehabAttendanceKeysAreBounded(t *testing.T) {
+	h := rehabSetup(t, 0)
+	h.toRehab()
+	n := sessionKeysKept + 6
+	for i := range n {
+		h.env.RegisterDelayedCallback(func() {
+			h.env.SignalWorkflow(SignalRehabSession, RehabSession{Actor: assessor, Service: civicflow.ServiceMedication,
+				Sessions: 1, On: "2026-03-20", Key: fmt.Sprintf("k%d", i)})
+		}, 10*24*time.Hour+time.Duration(i)*time.Minute)
+	}
+	h.act(20*24*time.Hour, civicflow.ActionRecordReview, rehabReq(assessor, RehabRequest{Reviewed: planServices()}), "")
+	h.start(1)
+	var can *workflow.ContinueAsNewError
+	require.True(t, errors.As(h.env.GetWorkflowError(), &can), "want continue-as-new, got %v", h.env.GetWorkflowError())
+	var next CommunityRehabInput
+	require.NoError(t, converter.GetDefaultDataConverter().FromPayloads(can.Input, &next))
+	r := next.Carry.State.Rehab
+	require.Equal(t, n, r.SessionSignals, "every distinct key counted")
+	require.Len(t, r.SessionKeys, sessionKeysKept)
+	require.Equal(t, "k6", r.SessionKeys[0], "the oldest forgotten first")
+	require.Equal(t, fmt.Sprintf("k%d", n-1), r.SessionKeys[sessionKeysKept-1])
 }
