@@ -59,7 +59,9 @@ type Application struct {
 	// Type is the process applied for; "" means centralised care.
 	Type CaseType
 	// Rehab is set for community rehab (CaseTypeCommunityRehab).
-	Rehab      *RehabApplication
+	Rehab *RehabApplication
+	// Education is set for the education grant (CaseTypeEducationGrant).
+	Education  *EducationApplication
 	Disability *Disability
 	Statement  string
 }
@@ -126,7 +128,7 @@ type Event struct {
 	ID        int64           `json:"id"`
 	CaseID    int64           `json:"-"`
 	Key       string          `json:"-"`
-	Action    string          `json:"action"`
+	Action    Action          `json:"action"`
 	FromStage Stage           `json:"from_stage,omitempty"`
 	ToStage   Stage           `json:"to_stage"`
 	Actor     Actor           `json:"actor"`

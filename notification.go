@@ -90,32 +90,32 @@ const (
 )
 
 // NoticesFor says who must learn about a step: action is the step's action
-// (an Action or a system step such as "submitted"), to the stage it enters.
+// (an official Action or a system step, timeline.go), to the stage it enters.
 // Steps nobody needs to hear about (the official's own work, timers) give
 // nothing.
-func NoticesFor(action string, to Stage) []Notice {
+func NoticesFor(action Action, to Stage) []Notice {
 	applicant := func(t Template) Notice { return Notice{Template: t, Recipient: RecipientApplicant} }
 	officials := func(t Template, r Role) Notice { return Notice{Template: t, Recipient: RecipientOfficial, Role: r} }
 	switch {
-	case action == "submitted" && to == StageIntake:
+	case action == StepSubmitted && to == StageIntake:
 		return []Notice{applicant(TemplateApplicationReceived), officials(TemplateCaseWaiting, RoleTownshipOfficial)}
-	case action == string(ActionRequestSupplements):
+	case action == ActionRequestSupplements:
 		return []Notice{applicant(TemplateSupplementsRequested)}
-	case action == string(ActionProvideSupplements):
+	case action == ActionProvideSupplements:
 		return []Notice{officials(TemplateCaseWaiting, RoleTownshipOfficial)}
-	case to == StageRejected && (action == string(ActionReject) || action == string(ActionRecordInvestigation)):
+	case to == StageRejected && (action == ActionReject || action == ActionRecordInvestigation):
 		return []Notice{applicant(TemplateDecisionRejected)}
-	case action == string(ActionWithdraw):
+	case action == ActionWithdraw:
 		return []Notice{applicant(TemplateWithdrawalConfirmed)}
-	case action == "public_notice_ended" && to == StageDistrictReview:
+	case action == StepPublicNoticeEnded && to == StageDistrictReview:
 		return []Notice{officials(TemplateCaseWaiting, RoleDistrictReviewer)}
-	case action == string(ActionApprove):
+	case action == ActionApprove:
 		return []Notice{applicant(TemplateDecisionApproved)}
-	case action == string(ActionReturn):
+	case action == ActionReturn:
 		return []Notice{officials(TemplateReturnedToTownship, RoleTownshipOfficial)}
-	case action == "bed_allocated" && to == StageAwaitingAdmission:
+	case action == StepBedAllocated && to == StageAwaitingAdmission:
 		return []Notice{applicant(TemplatePlacement), officials(TemplateCaseWaiting, RoleInstitutionStaff)}
-	case action == string(ActionConfirmAdmission) && to == StageCompleted:
+	case action == ActionConfirmAdmission && to == StageCompleted:
 		return []Notice{applicant(TemplateAdmissionConfirmed)}
 	}
 	return nil
@@ -128,7 +128,7 @@ type NoticeData struct {
 	Reference    string   `json:"reference"`
 	CaseType     CaseType `json:"case_type,omitempty"` // "" in rows written before issue 5: centralised care
 	Stage        Stage    `json:"stage"`
-	Action       string   `json:"action"`
+	Action       Action   `json:"action"`
 	PersonName   string   `json:"person_name"` // masked (张**)
 	District     string   `json:"district"`
 	Township     string   `json:"township"`

@@ -12,7 +12,9 @@ import "time"
 const CaseTypeCommunityRehab CaseType = "community_rehab"
 
 // Valid reports whether t is a known case type.
-func (t CaseType) Valid() bool { return t == CaseTypeCentralisedCare || t == CaseTypeCommunityRehab }
+func (t CaseType) Valid() bool {
+	return t == CaseTypeCentralisedCare || t == CaseTypeCommunityRehab || t == CaseTypeEducationGrant
+}
 
 // Stages of the rehab ending. Intake, awaiting_supplements and
 // district_review are shared with centralised care; closed and referred

@@ -46,7 +46,7 @@ func retryable(err error) error {
 
 // RecordInput is the input of RecordTransition.
 type RecordInput struct {
-	Transition postgres.Transition
+	Transition civicflow.Transition
 	// Clock, when set, asks for the clock of the stage the step enters
 	// (start, pause or resume; see StageClock) to be computed and written
 	// with the step: one activity instead of two per stage change
@@ -128,7 +128,7 @@ type AllocateInput struct {
 }
 
 // AllocateBed finds a bed or a wait-list place for the case (idempotent).
-func (a *Activities) AllocateBed(ctx context.Context, in AllocateInput) (*postgres.Placement, error) {
+func (a *Activities) AllocateBed(ctx context.Context, in AllocateInput) (*civicflow.Placement, error) {
 	p, err := a.Store.AllocateBed(ctx, in.CaseID, in.CareLevel, in.DistrictCode)
 	return p, retryable(err)
 }
@@ -136,7 +136,7 @@ func (a *Activities) AllocateBed(ctx context.Context, in AllocateInput) (*postgr
 // AdmissionInput is the input of ConfirmAdmission.
 type AdmissionInput struct {
 	AllocationID int64
-	Transition   postgres.Transition
+	Transition   civicflow.Transition
 }
 
 // ConfirmAdmission marks the bed occupied and completes the case in the
@@ -148,12 +148,28 @@ func (a *Activities) ConfirmAdmission(ctx context.Context, in AdmissionInput) er
 // ReleaseInput is the input of ReleaseBed.
 type ReleaseInput struct {
 	AllocationID int64
-	Transition   postgres.Transition
+	Transition   civicflow.Transition
 }
 
 // ReleaseBed records a resident leaving and gives the bed to the first
 // wait-listed case (idempotent).
-func (a *Activities) ReleaseBed(ctx context.Context, in ReleaseInput) (*postgres.Departure, error) {
+func (a *Activities) ReleaseBed(ctx context.Context, in ReleaseInput) (*civicflow.Departure, error) {
 	d, err := a.Store.ReleaseBed(ctx, in.AllocationID, in.Transition)
 	return d, retryable(err)
+}
+
+// AwardInput is the input of RecordAward.
+type AwardInput struct {
+	Award civicflow.AwardWrite
+	// Clock, when set, asks for the clock of the stage the step enters, as
+	// for RecordTransition.
+	Clock *StageClockInput `json:",omitzero"`
+}
+
+// RecordAward completes an approved education-grant case and records its
+// award for payment, in one transaction (idempotent through the step's
+// key). A second award for the student and year is refused (ECONFLICT),
+// as is an amount the tier rules do not give (EINVALID).
+func (a *Activities) RecordAward(ctx context.Context, in AwardInput) (RecordResult, error) {
+	return RecordResult{}, retryable(a.Store.RecordAward(ctx, in.Award))
 }

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"civicflow"
-	"civicflow/postgres"
 )
 
 // Clock operations of StageClock.
@@ -89,21 +88,21 @@ func (a *Activities) StageClock(ctx context.Context, in StageClockInput) (civicf
 // DeadlineEventInput is the input of RecordDeadlineEvent.
 type DeadlineEventInput struct {
 	CaseID int64
-	Action string // postgres.ActionDeadlineReminder or postgres.ActionDeadlineBreached
+	Action civicflow.Action // civicflow.StepDeadlineReminder or StepDeadlineBreached
 	Clock  civicflow.StageClock
 	At     time.Time
 }
 
 // DeadlineEventKey is the timeline key of a clock's reminder or breach:
 // one of each per clock, whatever the retries.
-func DeadlineEventKey(action string, c civicflow.StageClock) string {
+func DeadlineEventKey(action civicflow.Action, c civicflow.StageClock) string {
 	return fmt.Sprintf("%s-%s-%d", action, c.Stage, c.StartSeq)
 }
 
 // RecordDeadlineEvent records a reminder or a breach on the timeline and
 // enqueues its notifications (idempotent).
 func (a *Activities) RecordDeadlineEvent(ctx context.Context, in DeadlineEventInput) error {
-	return retryable(a.Store.RecordDeadlineEvent(ctx, postgres.DeadlineEvent{
+	return retryable(a.Store.RecordDeadlineEvent(ctx, civicflow.DeadlineEvent{
 		CaseID: in.CaseID, Key: DeadlineEventKey(in.Action, in.Clock), Action: in.Action, Stage: in.Clock.Stage,
 		Due: in.Clock.Due, At: in.At,
 		Details: map[string]any{"limit": in.Clock.Rule.Days, "unit": in.Clock.Rule.Unit,

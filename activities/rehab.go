@@ -3,12 +3,12 @@ package activities
 import (
 	"context"
 
-	"civicflow/postgres"
+	"civicflow"
 )
 
 // RehabStepInput is the input of RecordRehabStep.
 type RehabStepInput struct {
-	Step postgres.RehabStep
+	Step civicflow.RehabStep
 	// Clock, when set, asks for the clock of the stage the step enters, as
 	// for RecordTransition.
 	Clock *StageClockInput

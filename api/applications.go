@@ -308,7 +308,7 @@ func (s *Server) renderApplicantCase(c echo.Context, caseID int64) error {
 		case civicflow.RoleRehabAssessor:
 			by = "community rehab centre"
 		}
-		v.History = append(v.History, historyEntry{At: e.At, Action: e.Action, Stage: e.ToStage, By: by, Reasons: e.Reasons})
+		v.History = append(v.History, historyEntry{At: e.At, Action: string(e.Action), Stage: e.ToStage, By: by, Reasons: e.Reasons})
 	}
 	return c.JSON(http.StatusOK, v)
 }

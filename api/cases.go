@@ -421,7 +421,7 @@ func (s *Server) recordDeparture(c echo.Context) error {
 	}
 	wctx, cancel := context.WithTimeout(ctx, s.cfg.ActionTimeout)
 	defer cancel()
-	var d postgres.Departure
+	var d civicflow.Departure
 	if err := run.Get(wctx, &d); err != nil {
 		return s.actionError(wctx, &civicflow.Case{ID: al.CaseID}, err)
 	}

@@ -504,7 +504,7 @@ func verify(t *testing.T, ctx context.Context, db *postgres.DB, tc client.Client
 		steps := 0
 		for _, e := range evs {
 			if stepKey.MatchString(e.Key) {
-				count[e.Action]++
+				count[string(e.Action)]++
 				steps++
 			}
 		}

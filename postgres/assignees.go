@@ -48,7 +48,7 @@ func (db *DB) Assignees(ctx context.Context, caseID int64) (list []Assignee, sta
 		caseID).Scan(&stage, &district, &township, &assigned, &centreDistrict); err != nil {
 		return nil, "", false, mapError("read case for assignees", err)
 	}
-	role := ResponsibleRole(stage)
+	role := civicflow.ResponsibleRole(stage)
 	if role == "" || role == civicflow.RoleInstitutionStaff {
 		return []Assignee{}, stage, false, nil
 	}

@@ -86,20 +86,13 @@ func lockCareLevel(ctx context.Context, tx pgx.Tx, level civicflow.CareLevel) er
 	return err
 }
 
-// Placement is the outcome of AllocateBed: a bed, or a place on the wait-list.
-type Placement struct {
-	Allocation *civicflow.Allocation `json:"allocation,omitempty"`
-	Waitlisted bool                  `json:"waitlisted"`
-	Position   int                   `json:"position,omitempty"` // 1-based, among cases waiting for this care level
-}
-
 // AllocateBed gives the case a free bed of the care level in a designated
 // institution, preferring the case's district. When none is free, or cases
 // queued earlier for this care level are still waiting, the case joins the
 // wait-list. Calling it again for the same case returns its current bed or
 // wait-list place: it is idempotent.
-func (db *DB) AllocateBed(ctx context.Context, caseID int64, level civicflow.CareLevel, district string) (*Placement, error) {
-	var p Placement
+func (db *DB) AllocateBed(ctx context.Context, caseID int64, level civicflow.CareLevel, district string) (*civicflow.Placement, error) {
+	var p civicflow.Placement
 	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
 		if err := lockCareLevel(ctx, tx, level); err != nil {
 			return err
@@ -203,7 +196,7 @@ func (db *DB) CaseAllocation(ctx context.Context, caseID int64) (*civicflow.Allo
 
 // ConfirmAdmission marks the case's allocation admitted and records the
 // transition, in one transaction. Repeating it changes nothing.
-func (db *DB) ConfirmAdmission(ctx context.Context, allocationID int64, t Transition) error {
+func (db *DB) ConfirmAdmission(ctx context.Context, allocationID int64, t civicflow.Transition) error {
 	return mapError("confirm admission", pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `UPDATE bed_allocations SET admitted_at = $2
 			WHERE id = $1 AND case_id = $3 AND admitted_at IS NULL AND released_at IS NULL`, allocationID, t.At, t.CaseID); err != nil {
@@ -213,19 +206,11 @@ func (db *DB) ConfirmAdmission(ctx context.Context, allocationID int64, t Transi
 	}))
 }
 
-// Departure is the outcome of ReleaseBed.
-type Departure struct {
-	CaseID       int64 `json:"case_id"`       // the case that left
-	NextCaseID   int64 `json:"next_case_id"`  // the wait-listed case that got the bed, 0 if none
-	AllocationID int64 `json:"allocation_id"` // the next case's new allocation
-	Released     bool  `json:"released"`      // false when the allocation had already been released
-}
-
 // ReleaseBed ends an admitted allocation (the resident left), records the
 // departure on the case and gives the bed to the first case waiting for its
 // care level, all in one transaction. Repeating it changes nothing.
-func (db *DB) ReleaseBed(ctx context.Context, allocationID int64, t Transition) (*Departure, error) {
-	var d Departure
+func (db *DB) ReleaseBed(ctx context.Context, allocationID int64, t civicflow.Transition) (*civicflow.Departure, error) {
+	var d civicflow.Departure
 	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
 		a, err := scanAllocation(tx.QueryRow(ctx, `SELECT `+allocationColumns+` FROM bed_allocations a
 			JOIN beds b ON b.id = a.bed_id JOIN institutions i ON i.id = b.institution_id WHERE a.id = $1`, allocationID))

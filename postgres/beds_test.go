@@ -19,7 +19,7 @@ func ensureInstitution(t *testing.T, db *postgres.DB, name, district string, bed
 	return id
 }
 
-func allocate(t *testing.T, db *postgres.DB, caseID int64, level civicflow.CareLevel, district string) *postgres.Placement {
+func allocate(t *testing.T, db *postgres.DB, caseID int64, level civicflow.CareLevel, district string) *civicflow.Placement {
 	t.Helper()
 	p, err := db.AllocateBed(context.Background(), caseID, level, district)
 	require.NoError(t, err)
@@ -140,7 +140,7 @@ func TestAllocateBedConcurrent(t *testing.T) {
 		cases[i] = createCase(t, db, "610113001").CaseID
 	}
 
-	placements := make([]*postgres.Placement, n)
+	placements := make([]*civicflow.Placement, n)
 	errs := make([]error, n)
 	runConcurrently(n, func(i int) {
 		placements[i], errs[i] = db.AllocateBed(ctx, cases[i], civicflow.CareDependent, "610113")
@@ -263,14 +263,14 @@ func TestAdmissionAndRelease(t *testing.T) {
 	p := allocate(t, db, resident, civicflow.CareDependent, "610113")
 	require.NotNil(t, p.Allocation)
 	alloc := p.Allocation
-	require.NoError(t, db.RecordTransition(ctx, postgres.Transition{CaseID: resident, Key: "placed", Seq: 1,
+	require.NoError(t, db.RecordTransition(ctx, civicflow.Transition{CaseID: resident, Key: "placed", Seq: 1,
 		Action: "allocate_bed", From: civicflow.StageSubmitted, To: civicflow.StageAwaitingAdmission,
 		Actor: civicflow.SystemActor, At: now()}))
 	require.True(t, allocate(t, db, semi, civicflow.CareSemiDependent, "610113").Waitlisted)
 	require.True(t, allocate(t, db, next, civicflow.CareDependent, "610102").Waitlisted)
 	require.True(t, allocate(t, db, later, civicflow.CareDependent, "610113").Waitlisted)
 
-	departure := postgres.Transition{Key: "departed", Seq: 3, Action: "record_departure",
+	departure := civicflow.Transition{Key: "departed", Seq: 3, Action: "record_departure",
 		From: civicflow.StageCompleted, To: civicflow.StageDeparted, Actor: staff, Reasons: "moved in with family"}
 
 	// Not yet admitted: nothing is released.
@@ -292,7 +292,7 @@ func TestAdmissionAndRelease(t *testing.T) {
 	// Admission.
 	admittedAt := now()
 	support := civicflow.SupportStart(admittedAt)
-	admit := postgres.Transition{CaseID: resident, Key: "admitted", Seq: 2, Action: "confirm_admission",
+	admit := civicflow.Transition{CaseID: resident, Key: "admitted", Seq: 2, Action: "confirm_admission",
 		From: civicflow.StageAwaitingAdmission, To: civicflow.StageCompleted, Actor: staff, At: admittedAt,
 		SupportStart: &support}
 	require.NoError(t, db.ConfirmAdmission(ctx, alloc.ID, admit))
@@ -388,10 +388,10 @@ func TestReleaseBedWithEmptyWaitlistFreesTheBed(t *testing.T) {
 	resident := createCase(t, db, "610113001").CaseID
 	alloc := allocate(t, db, resident, civicflow.CareSelf, "610113").Allocation
 	require.NotNil(t, alloc)
-	require.NoError(t, db.ConfirmAdmission(ctx, alloc.ID, postgres.Transition{CaseID: resident, Key: "admitted", Seq: 1,
+	require.NoError(t, db.ConfirmAdmission(ctx, alloc.ID, civicflow.Transition{CaseID: resident, Key: "admitted", Seq: 1,
 		Action: "confirm_admission", From: civicflow.StageSubmitted, To: civicflow.StageCompleted,
 		Actor: civicflow.SystemActor, At: now()}))
-	d, err := db.ReleaseBed(ctx, alloc.ID, postgres.Transition{Key: "departed", Seq: 2, Action: "record_departure",
+	d, err := db.ReleaseBed(ctx, alloc.ID, civicflow.Transition{Key: "departed", Seq: 2, Action: "record_departure",
 		From: civicflow.StageCompleted, To: civicflow.StageDeparted, Actor: civicflow.SystemActor, At: now()})
 	require.NoError(t, err)
 	require.True(t, d.Released)

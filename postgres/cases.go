@@ -362,41 +362,16 @@ func (db *DB) PersonIDNumber(ctx context.Context, caseID int64) (string, error) 
 	return db.keys.open(aadIDNumber, sealed)
 }
 
-// Transition is one step of a case recorded in the read model: a timeline
-// event plus the case fields it changes.
-type Transition struct {
-	CaseID     int64           `json:",omitzero"`
-	Key        string          `json:",omitzero"` // unique per case; makes the write idempotent
-	Seq        int             `json:",omitzero"` // the workflow's step counter after this step
-	Action     string          `json:",omitzero"`
-	From       civicflow.Stage `json:",omitzero"`
-	To         civicflow.Stage `json:",omitzero"`
-	Actor      civicflow.Actor `json:",omitzero"`
-	Reasons    string          `json:",omitzero"`
-	Details    any             `json:",omitzero"`
-	At         time.Time       `json:",omitzero"`
-	WaitingFor []string        `json:",omitzero"` // nil leaves it; an empty slice clears it
-
-	CareLevel    civicflow.CareLevel `json:",omitzero"` // "" leaves it
-	NoticeEndsAt *time.Time          `json:",omitzero"`
-	SupportStart *time.Time          `json:",omitzero"`
-	// StageDueAt is the due date of the stage the step enters (issue 4,
-	// docs/deadlines.md). A step that changes the stage replaces the due
-	// date (nil: none, or the clock is stopped); one that stays in the
-	// stage keeps it unless it sets a new one.
-	StageDueAt *time.Time `json:",omitzero"`
-}
-
 // RecordTransition appends the event and updates the case in one
 // transaction. Recording the same key twice changes nothing and is not an
 // error, so a retried activity never writes twice.
-func (db *DB) RecordTransition(ctx context.Context, t Transition) error {
+func (db *DB) RecordTransition(ctx context.Context, t civicflow.Transition) error {
 	return mapError("record transition", pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
 		return recordTransition(ctx, tx, t)
 	}))
 }
 
-func recordTransition(ctx context.Context, tx pgx.Tx, t Transition) error {
+func recordTransition(ctx context.Context, tx pgx.Tx, t civicflow.Transition) error {
 	actor, err := json.Marshal(t.Actor)
 	if err != nil {
 		return err

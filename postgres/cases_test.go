@@ -155,13 +155,13 @@ func TestCreateApplicationOneOpenCasePerPerson(t *testing.T) {
 	require.Equal(t, 0, count(t, db, `SELECT count(*) FROM idempotency_keys`))
 
 	// Still open in a later stage.
-	require.NoError(t, db.RecordTransition(ctx, postgres.Transition{CaseID: first.CaseID, Key: "intake", Seq: 1,
+	require.NoError(t, db.RecordTransition(ctx, civicflow.Transition{CaseID: first.CaseID, Key: "intake", Seq: 1,
 		Action: "start", From: civicflow.StageSubmitted, To: civicflow.StageIntake, Actor: civicflow.SystemActor, At: now()}))
 	_, err = db.CreateApplication(ctx, postgres.NewCase{Application: app})
 	requireCode(t, err, civicflow.ECONFLICT)
 
 	// Once withdrawn, the person may apply again.
-	require.NoError(t, db.RecordTransition(ctx, postgres.Transition{CaseID: first.CaseID, Key: "withdraw", Seq: 2,
+	require.NoError(t, db.RecordTransition(ctx, civicflow.Transition{CaseID: first.CaseID, Key: "withdraw", Seq: 2,
 		Action: "withdraw", From: civicflow.StageIntake, To: civicflow.StageWithdrawn,
 		Actor: civicflow.Actor{Role: civicflow.RoleApplicant, CaseID: first.CaseID}, At: now()}))
 	second, err := db.CreateApplication(ctx, postgres.NewCase{Application: app})
@@ -268,7 +268,7 @@ func TestRecordTransition(t *testing.T) {
 	official := civicflow.Actor{UserID: 7, Username: "wang", Role: civicflow.RoleTownshipOfficial, Jurisdiction: "610113001"}
 
 	t0 := now().Add(-time.Hour)
-	t1 := postgres.Transition{CaseID: cr.CaseID, Key: "start", Seq: 1, Action: "start",
+	t1 := civicflow.Transition{CaseID: cr.CaseID, Key: "start", Seq: 1, Action: "start",
 		From: civicflow.StageSubmitted, To: civicflow.StageIntake, Actor: civicflow.SystemActor, At: t0,
 		WaitingFor: []string{"township_official"}}
 	require.NoError(t, db.RecordTransition(ctx, t1))
@@ -281,7 +281,7 @@ func TestRecordTransition(t *testing.T) {
 	require.False(t, c.StageEnteredAt.Equal(created.StageEnteredAt))
 
 	// Same stage: stage_entered_at stays; care level and waiting_for change.
-	t2 := postgres.Transition{CaseID: cr.CaseID, Key: "assessed", Seq: 2, Action: "record_assessment",
+	t2 := civicflow.Transition{CaseID: cr.CaseID, Key: "assessed", Seq: 2, Action: "record_assessment",
 		From: civicflow.StageIntake, To: civicflow.StageIntake, Actor: official, At: t0.Add(10 * time.Minute),
 		WaitingFor: []string{"rehab_assessor"}, CareLevel: civicflow.CareSemiDependent,
 		Reasons: "评估", Details: map[string]any{"score": 45}}
@@ -294,7 +294,7 @@ func TestRecordTransition(t *testing.T) {
 	requireSameTime(t, t0, c.StageEnteredAt, "the stage did not change")
 
 	// New stage; nil WaitingFor and "" CareLevel leave them.
-	t3 := postgres.Transition{CaseID: cr.CaseID, Key: "accept", Seq: 3, Action: "accept",
+	t3 := civicflow.Transition{CaseID: cr.CaseID, Key: "accept", Seq: 3, Action: "accept",
 		From: civicflow.StageIntake, To: civicflow.StageInvestigation, Actor: official, At: t0.Add(20 * time.Minute)}
 	require.NoError(t, db.RecordTransition(ctx, t3))
 	c = getCase(t, db, cr.CaseID)
@@ -305,7 +305,7 @@ func TestRecordTransition(t *testing.T) {
 	requireSameTime(t, t3.At, c.StageEnteredAt)
 
 	// An empty WaitingFor clears it.
-	t4 := postgres.Transition{CaseID: cr.CaseID, Key: "investigated", Seq: 4, Action: "record_investigation",
+	t4 := civicflow.Transition{CaseID: cr.CaseID, Key: "investigated", Seq: 4, Action: "record_investigation",
 		From: civicflow.StageInvestigation, To: civicflow.StageInvestigation, Actor: official, At: t0.Add(25 * time.Minute),
 		WaitingFor: []string{}}
 	require.NoError(t, db.RecordTransition(ctx, t4))
@@ -327,7 +327,7 @@ func TestRecordTransition(t *testing.T) {
 	evs, err := db.Events(ctx, cr.CaseID)
 	require.NoError(t, err)
 	require.Len(t, evs, 4)
-	for i, want := range []postgres.Transition{t1, t2, t3, t4} {
+	for i, want := range []civicflow.Transition{t1, t2, t3, t4} {
 		e := evs[i]
 		require.Equal(t, want.Key, e.Key)
 		require.Equal(t, cr.CaseID, e.CaseID)
@@ -342,14 +342,14 @@ func TestRecordTransition(t *testing.T) {
 	require.Nil(t, evs[0].Details)
 
 	// The seq never goes back.
-	require.NoError(t, db.RecordTransition(ctx, postgres.Transition{CaseID: cr.CaseID, Key: "late", Seq: 2,
+	require.NoError(t, db.RecordTransition(ctx, civicflow.Transition{CaseID: cr.CaseID, Key: "late", Seq: 2,
 		Action: "note", From: civicflow.StageInvestigation, To: civicflow.StageInvestigation, Actor: official, At: now()}))
 	require.Equal(t, 4, getCase(t, db, cr.CaseID).Seq)
 
 	// An unknown case or stage is refused and leaves no event.
-	requireCode(t, db.RecordTransition(ctx, postgres.Transition{CaseID: cr.CaseID + 1000, Key: "x", To: civicflow.StageIntake,
+	requireCode(t, db.RecordTransition(ctx, civicflow.Transition{CaseID: cr.CaseID + 1000, Key: "x", To: civicflow.StageIntake,
 		Action: "x", Actor: official, At: now()}), civicflow.EINVALID)
-	requireCode(t, db.RecordTransition(ctx, postgres.Transition{CaseID: cr.CaseID, Key: "bad-stage", To: "limbo",
+	requireCode(t, db.RecordTransition(ctx, civicflow.Transition{CaseID: cr.CaseID, Key: "bad-stage", To: "limbo",
 		Action: "x", Actor: official, At: now()}), civicflow.EINVALID)
 	require.Equal(t, 5, count(t, db, `SELECT count(*) FROM case_events`))
 }
@@ -361,7 +361,7 @@ func TestRecordTransitionNoticeAndSupportStart(t *testing.T) {
 	cr := createCase(t, db, "610113001")
 
 	ends := now().Add(civicflow.PublicNoticePeriod)
-	require.NoError(t, db.RecordTransition(ctx, postgres.Transition{CaseID: cr.CaseID, Key: "notice", Seq: 1,
+	require.NoError(t, db.RecordTransition(ctx, civicflow.Transition{CaseID: cr.CaseID, Key: "notice", Seq: 1,
 		Action: "start_notice", From: civicflow.StageSubmitted, To: civicflow.StagePublicNotice,
 		Actor: civicflow.SystemActor, At: now(), NoticeEndsAt: &ends}))
 	c := getCase(t, db, cr.CaseID)
@@ -371,7 +371,7 @@ func TestRecordTransitionNoticeAndSupportStart(t *testing.T) {
 	// Leaving public notice clears the end of notice. Support starts on a
 	// date in China: 2025-02-28 20:00 UTC is 2025-03-01 in Xi'an.
 	support := time.Date(2025, 2, 28, 20, 0, 0, 0, time.UTC)
-	require.NoError(t, db.RecordTransition(ctx, postgres.Transition{CaseID: cr.CaseID, Key: "review", Seq: 2,
+	require.NoError(t, db.RecordTransition(ctx, civicflow.Transition{CaseID: cr.CaseID, Key: "review", Seq: 2,
 		Action: "end_notice", From: civicflow.StagePublicNotice, To: civicflow.StageDistrictReview,
 		Actor: civicflow.SystemActor, At: now(), SupportStart: &support}))
 	c = getCase(t, db, cr.CaseID)
@@ -385,7 +385,7 @@ func TestCaseEventsAreAppendOnly(t *testing.T) {
 	ctx := context.Background()
 	db := setup(t)
 	cr := createCase(t, db, "610113001")
-	require.NoError(t, db.RecordTransition(ctx, postgres.Transition{CaseID: cr.CaseID, Key: "start", Seq: 1,
+	require.NoError(t, db.RecordTransition(ctx, civicflow.Transition{CaseID: cr.CaseID, Key: "start", Seq: 1,
 		Action: "start", From: civicflow.StageSubmitted, To: civicflow.StageIntake, Actor: civicflow.SystemActor,
 		At: now(), Reasons: "original"}))
 
@@ -411,7 +411,7 @@ func TestCasesFilterAndPagination(t *testing.T) {
 	b := createCase(t, db, "610113002").CaseID
 	c := createCase(t, db, "610102001").CaseID
 	d := createCase(t, db, "610113001").CaseID
-	require.NoError(t, db.RecordTransition(ctx, postgres.Transition{CaseID: b, Key: "start", Seq: 1, Action: "start",
+	require.NoError(t, db.RecordTransition(ctx, civicflow.Transition{CaseID: b, Key: "start", Seq: 1, Action: "start",
 		From: civicflow.StageSubmitted, To: civicflow.StageIntake, Actor: civicflow.SystemActor, At: now()}))
 	inst, err := db.EnsureInstitution(ctx, postgres.NewInstitution{Name: "雁塔区福利院", DistrictCode: "610113",
 		Beds: map[civicflow.CareLevel]int{civicflow.CareDependent: 1}})
@@ -473,7 +473,7 @@ func TestCaseStage(t *testing.T) {
 	st, err := db.CaseStage(ctx, c.CaseID)
 	require.NoError(t, err)
 	require.Equal(t, civicflow.StageSubmitted, st)
-	require.NoError(t, db.RecordTransition(ctx, postgres.Transition{CaseID: c.CaseID, Key: "step-1", Seq: 1,
+	require.NoError(t, db.RecordTransition(ctx, civicflow.Transition{CaseID: c.CaseID, Key: "step-1", Seq: 1,
 		Action: "submitted", From: civicflow.StageSubmitted, To: civicflow.StageIntake, Actor: civicflow.SystemActor, At: time.Now()}))
 	st, err = db.CaseStage(ctx, c.CaseID)
 	require.NoError(t, err)
@@ -501,7 +501,7 @@ func TestCaseRecordsMatchSeparateReads(t *testing.T) {
 	require.Nil(t, r.Allocation)
 	require.Nil(t, r.Rehab, "not a rehab case")
 
-	require.NoError(t, db.RecordTransition(ctx, postgres.Transition{CaseID: id, Key: "step-1", Seq: 1, Action: "submitted",
+	require.NoError(t, db.RecordTransition(ctx, civicflow.Transition{CaseID: id, Key: "step-1", Seq: 1, Action: "submitted",
 		From: civicflow.StageSubmitted, To: civicflow.StageIntake, Actor: civicflow.SystemActor, At: now()}))
 	_, err = db.AddDocument(ctx, id, "id-card.pdf", "application/pdf", "applicant", []byte("%PDF-1.4 records"))
 	require.NoError(t, err)

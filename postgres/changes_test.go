@@ -29,7 +29,7 @@ func TestRecordedStepNotifies(t *testing.T) {
 	_, err = conn.Exec(ctx, "LISTEN "+postgres.CaseChangedChannel)
 	require.NoError(t, err)
 
-	step := postgres.Transition{CaseID: c.CaseID, Key: "step-1", Seq: 1, Action: "submitted",
+	step := civicflow.Transition{CaseID: c.CaseID, Key: "step-1", Seq: 1, Action: "submitted",
 		From: civicflow.StageSubmitted, To: civicflow.StageIntake, Actor: civicflow.SystemActor, At: time.Now()}
 	require.NoError(t, db.RecordTransition(ctx, step))
 	// Other tests' cases notify the same channel: skip theirs.
@@ -73,7 +73,7 @@ func TestWaitCaseChange(t *testing.T) {
 		done <- v
 	}()
 	time.Sleep(200 * time.Millisecond) // the waiter is waiting
-	require.NoError(t, db.RecordTransition(ctx, postgres.Transition{CaseID: c.CaseID, Key: "step-1", Seq: 1, Action: "submitted",
+	require.NoError(t, db.RecordTransition(ctx, civicflow.Transition{CaseID: c.CaseID, Key: "step-1", Seq: 1, Action: "submitted",
 		From: civicflow.StageSubmitted, To: civicflow.StageIntake, Actor: civicflow.SystemActor, At: time.Now()}))
 	require.NoError(t, <-errs)
 	require.Equal(t, 1, <-done)
@@ -96,8 +96,8 @@ func TestWaitCaseChangeSurvivesALostListener(t *testing.T) {
 	db := setup(t)
 	ctx := context.Background()
 	c := createCase(t, db, "610113001")
-	step := func(seq int) postgres.Transition {
-		return postgres.Transition{CaseID: c.CaseID, Key: fmt.Sprintf("step-%d", seq), Seq: seq, Action: "submitted",
+	step := func(seq int) civicflow.Transition {
+		return civicflow.Transition{CaseID: c.CaseID, Key: fmt.Sprintf("step-%d", seq), Seq: seq, Action: "submitted",
 			From: civicflow.StageSubmitted, To: civicflow.StageIntake, Actor: civicflow.SystemActor, At: time.Now()}
 	}
 	// A short wait starts the listener.

@@ -20,7 +20,7 @@ import (
 
 // recordStageVisit writes the stage a step leaves to stage_visits, in the
 // step's transaction (called once per step: the event key guards it).
-func recordStageVisit(ctx context.Context, tx pgx.Tx, t Transition) error {
+func recordStageVisit(ctx context.Context, tx pgx.Tx, t civicflow.Transition) error {
 	_, err := tx.Exec(ctx, `INSERT INTO stage_visits (case_id, case_type, stage, district_code, township_code, entered_at, left_at, due_at)
 		SELECT id, case_type, stage, district_code, township_code, stage_entered_at, greatest($2, stage_entered_at), stage_due_at
 		FROM cases WHERE id = $1 AND stage <> $3 AND stage <> 'submitted'
@@ -172,33 +172,11 @@ func (db *DB) ResolveDeadline(ctx context.Context, caseType civicflow.CaseType, 
 	return rs[0], nil
 }
 
-// Timeline actions of deadlines and supervisors.
-const (
-	ActionDeadlineReminder   = "deadline_reminder" // the share of the time passed; officials reminded
-	ActionDeadlineBreached   = "deadline_breached" // the stage is overdue; supervisors alerted
-	ActionClockStopped       = "deadline_clock_stopped"
-	ActionSupervisorNote     = "supervisory_note"
-	ActionSupervisorReminder = "supervisor_reminder"
-	ActionReassigned         = "reassigned"
-)
-
-// DeadlineEvent is a reminder or a breach of a stage's deadline, recorded
-// once (Key) on the case's timeline with the notifications it causes.
-type DeadlineEvent struct {
-	CaseID  int64
-	Key     string
-	Action  string // ActionDeadlineReminder or ActionDeadlineBreached
-	Stage   civicflow.Stage
-	Due     time.Time
-	At      time.Time
-	Details map[string]any
-}
-
 // RecordDeadlineEvent appends the event and enqueues its notifications:
 // a reminder to the officials responsible for the stage (the assigned one,
 // else all of the role in the jurisdiction), a breach to the supervisors
 // of the district and the city (EnqueueEscalation, issue 6). Idempotent.
-func (db *DB) RecordDeadlineEvent(ctx context.Context, e DeadlineEvent) error {
+func (db *DB) RecordDeadlineEvent(ctx context.Context, e civicflow.DeadlineEvent) error {
 	details := map[string]any{"due": e.Due.In(civicflow.ChinaZone()).Format(time.RFC3339)}
 	for k, v := range e.Details {
 		details[k] = v
@@ -207,7 +185,7 @@ func (db *DB) RecordDeadlineEvent(ctx context.Context, e DeadlineEvent) error {
 	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
 		var err error
 		fresh, err = appendEvent(ctx, tx, e.CaseID, e.Key, e.Action, e.Stage, civicflow.SystemActor, "", details, e.At)
-		if err != nil || !fresh || e.Action != ActionDeadlineReminder {
+		if err != nil || !fresh || e.Action != civicflow.StepDeadlineReminder {
 			return err
 		}
 		return remindOfficials(ctx, tx, e.CaseID, e.Key, e.Stage, e.Due, e.At)
@@ -215,7 +193,7 @@ func (db *DB) RecordDeadlineEvent(ctx context.Context, e DeadlineEvent) error {
 	if err != nil {
 		return mapError("record deadline event", err)
 	}
-	if e.Action == ActionDeadlineBreached {
+	if e.Action == civicflow.StepDeadlineBreached {
 		// Its own transaction; idempotent through the key, so a retry after
 		// a failure here enqueues it then.
 		return db.EnqueueEscalation(ctx, EscalationNotice{CaseID: e.CaseID, Key: e.Key, At: e.At,
@@ -226,7 +204,7 @@ func (db *DB) RecordDeadlineEvent(ctx context.Context, e DeadlineEvent) error {
 
 // appendEvent inserts one timeline event (not a step: the stage stays and
 // the case's step counter does not move). It reports whether it was new.
-func appendEvent(ctx context.Context, tx pgx.Tx, caseID int64, key, action string, stage civicflow.Stage,
+func appendEvent(ctx context.Context, tx pgx.Tx, caseID int64, key string, action civicflow.Action, stage civicflow.Stage,
 	actor civicflow.Actor, reasons string, details any, at time.Time) (bool, error) {
 	a, err := json.Marshal(actor)
 	if err != nil {
@@ -247,27 +225,11 @@ func appendEvent(ctx context.Context, tx pgx.Tx, caseID int64, key, action strin
 	return tag.RowsAffected() == 1, nil
 }
 
-// ResponsibleRole is the role that must act on a case in a stage; "" when
-// the system moves it on by itself.
-func ResponsibleRole(stage civicflow.Stage) civicflow.Role {
-	switch stage {
-	case civicflow.StageIntake, civicflow.StageInvestigation:
-		return civicflow.RoleTownshipOfficial
-	case civicflow.StageDistrictReview:
-		return civicflow.RoleDistrictReviewer
-	case civicflow.StageAwaitingAdmission:
-		return civicflow.RoleInstitutionStaff
-	case civicflow.StageRegistration, civicflow.StageAssessment, civicflow.StagePlanning:
-		return civicflow.RoleRehabAssessor
-	}
-	return ""
-}
-
 // remindOfficials enqueues "a case waits for you" (with its due date) to
 // the official assigned to the case, or else to every official of the
 // responsible role in the case's jurisdiction.
 func remindOfficials(ctx context.Context, tx pgx.Tx, caseID int64, key string, stage civicflow.Stage, due, at time.Time) error {
-	role := ResponsibleRole(stage)
+	role := civicflow.ResponsibleRole(stage)
 	if role == "" {
 		return nil
 	}
@@ -286,12 +248,12 @@ func remindOfficials(ctx context.Context, tx pgx.Tx, caseID int64, key string, s
 	if err != nil {
 		return fmt.Errorf("read case %d for reminder: %w", caseID, err)
 	}
-	data := civicflow.NoticeData{Reference: ref, Stage: stage, Action: ActionDeadlineReminder, PersonName: civicflow.MaskName(person),
+	data := civicflow.NoticeData{Reference: ref, Stage: stage, Action: civicflow.StepDeadlineReminder, PersonName: civicflow.MaskName(person),
 		District: districtName, Township: townshipName, At: at.In(civicflow.ChinaZone()).Format(time.DateOnly),
 		Due: due.Add(-time.Nanosecond).In(civicflow.ChinaZone()).Format(time.DateOnly), Role: role}
 	row := outboxRow{caseID: caseID, eventKey: key, template: civicflow.TemplateCaseWaiting, kind: civicflow.RecipientOfficial,
 		district: district, township: township, data: data}
-	t := Transition{CaseID: caseID, Key: key, To: stage, At: at}
+	t := civicflow.Transition{CaseID: caseID, Key: key, To: stage, At: at}
 	if assigned != 0 && assignedHasEmail {
 		row.userID, row.hasChannel, row.locale = assigned, true, assignedLocale
 		return insertOutbox(ctx, tx, row, t)
@@ -324,7 +286,7 @@ func (db *DB) AddSupervisoryNote(ctx context.Context, caseID int64, actor civicf
 		if err != nil {
 			return err
 		}
-		_, err = appendEvent(ctx, tx, caseID, randomKey("supervisor-note"), ActionSupervisorNote, stage, actor, note, nil, time.Now())
+		_, err = appendEvent(ctx, tx, caseID, randomKey("supervisor-note"), civicflow.StepSupervisoryNote, stage, actor, note, nil, time.Now())
 		return err
 	}))
 }
@@ -338,11 +300,11 @@ func (db *DB) RemindNow(ctx context.Context, caseID int64, actor civicflow.Actor
 		if err := tx.QueryRow(ctx, `SELECT stage, stage_due_at FROM cases WHERE id = $1 FOR UPDATE`, caseID).Scan(&stage, &due); err != nil {
 			return err
 		}
-		if stage.Terminal() || ResponsibleRole(stage) == "" {
+		if stage.Terminal() || civicflow.ResponsibleRole(stage) == "" {
 			return civicflow.Errorf(civicflow.ECONFLICT, "no official has to act on the case in stage %s", stage)
 		}
 		key, now := randomKey("supervisor-reminder"), time.Now()
-		if _, err := appendEvent(ctx, tx, caseID, key, ActionSupervisorReminder, stage, actor, note, nil, now); err != nil {
+		if _, err := appendEvent(ctx, tx, caseID, key, civicflow.StepSupervisorReminder, stage, actor, note, nil, now); err != nil {
 			return err
 		}
 		d := now
@@ -366,7 +328,7 @@ func (db *DB) Reassign(ctx context.Context, caseID, userID int64, actor civicflo
 			caseID).Scan(&stage, &district, &township, &from, &centreDistrict); err != nil {
 			return err
 		}
-		role := ResponsibleRole(stage)
+		role := civicflow.ResponsibleRole(stage)
 		if role == "" || role == civicflow.RoleInstitutionStaff {
 			return civicflow.Errorf(civicflow.ECONFLICT, "a case in stage %s cannot be reassigned", stage)
 		}
@@ -387,7 +349,7 @@ func (db *DB) Reassign(ctx context.Context, caseID, userID int64, actor civicflo
 			return err
 		}
 		to = u
-		_, err = appendEvent(ctx, tx, caseID, randomKey("reassigned"), ActionReassigned, stage, actor, reasons,
+		_, err = appendEvent(ctx, tx, caseID, randomKey("reassigned"), civicflow.StepReassigned, stage, actor, reasons,
 			map[string]any{"from_user_id": from, "to_user_id": u.ID, "to_username": u.Username}, time.Now())
 		return err
 	})

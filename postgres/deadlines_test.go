@@ -71,7 +71,7 @@ func TestDeadlineRulesDistrictOverridesCity(t *testing.T) {
 // deadlineStep records a transition of a case to stage with a due date.
 func deadlineStep(t *testing.T, db *postgres.DB, caseID int64, seq int, from, to civicflow.Stage, at time.Time, due *time.Time) {
 	t.Helper()
-	require.NoError(t, db.RecordTransition(context.Background(), postgres.Transition{CaseID: caseID, Key: "step-" + strconv.Itoa(seq),
+	require.NoError(t, db.RecordTransition(context.Background(), civicflow.Transition{CaseID: caseID, Key: "step-" + strconv.Itoa(seq),
 		Seq: seq, Action: "test", From: from, To: to, Actor: civicflow.SystemActor, At: at, StageDueAt: due}))
 }
 
@@ -185,15 +185,15 @@ func TestSupervisorReassignNoteAndReminder(t *testing.T) {
 	require.NoError(t, err)
 	var actions []string
 	for _, e := range events {
-		actions = append(actions, e.Action)
+		actions = append(actions, string(e.Action))
 		require.Equal(t, civicflow.StageInvestigation, e.ToStage)
 	}
-	require.Equal(t, []string{"test", postgres.ActionReassigned, postgres.ActionSupervisorNote, postgres.ActionSupervisorReminder}, actions)
+	require.Equal(t, []string{"test", string(civicflow.StepReassigned), string(civicflow.StepSupervisoryNote), string(civicflow.StepSupervisorReminder)}, actions)
 	require.Equal(t, 1, count(t, db, `SELECT count(*) FROM notifications WHERE case_id = $1 AND user_id = $2 AND template = 'case_waiting'`,
 		c.CaseID, mine))
 
 	// A deadline event is recorded once, however often it is retried.
-	ev := postgres.DeadlineEvent{CaseID: c.CaseID, Key: "deadline_reminder-investigation-1", Action: postgres.ActionDeadlineReminder,
+	ev := civicflow.DeadlineEvent{CaseID: c.CaseID, Key: "deadline_reminder-investigation-1", Action: civicflow.StepDeadlineReminder,
 		Stage: civicflow.StageInvestigation, Due: due, At: now()}
 	require.NoError(t, db.RecordDeadlineEvent(ctx, ev))
 	require.NoError(t, db.RecordDeadlineEvent(ctx, ev))

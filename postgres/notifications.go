@@ -17,7 +17,7 @@ import (
 // The unique index on (case, step, template, recipient) makes it
 // idempotent. An applicant without an e-mail address gets a no_channel row
 // and an event on the case's timeline saying the notice must go another way.
-func enqueueNotices(ctx context.Context, tx pgx.Tx, t Transition) error {
+func enqueueNotices(ctx context.Context, tx pgx.Tx, t civicflow.Transition) error {
 	notices := civicflow.NoticesFor(t.Action, t.To)
 	if len(notices) == 0 {
 		return nil
@@ -126,7 +126,7 @@ type outboxRow struct {
 // insertForOfficials enqueues one notification for each active official of
 // the role in the jurisdiction (or, for institution staff, the institution)
 // who has an address. Officials without one see the case in their work list.
-func insertForOfficials(ctx context.Context, tx pgx.Tx, row outboxRow, t Transition, role civicflow.Role, jurisdiction string, institutionID int64) error {
+func insertForOfficials(ctx context.Context, tx pgx.Tx, row outboxRow, t civicflow.Transition, role civicflow.Role, jurisdiction string, institutionID int64) error {
 	rows, err := tx.Query(ctx, `SELECT id, locale FROM users
 		WHERE role = $1 AND NOT disabled AND email IS NOT NULL
 		  AND (($1 = 'institution_staff' AND institution_id = $3) OR ($1 <> 'institution_staff' AND jurisdiction_code = $2))
@@ -155,7 +155,7 @@ func insertForOfficials(ctx context.Context, tx pgx.Tx, row outboxRow, t Transit
 	return nil
 }
 
-func insertOutbox(ctx context.Context, tx pgx.Tx, r outboxRow, t Transition) error {
+func insertOutbox(ctx context.Context, tx pgx.Tx, r outboxRow, t civicflow.Transition) error {
 	data, err := json.Marshal(r.data)
 	if err != nil {
 		return err
@@ -266,7 +266,7 @@ func (db *DB) EnqueueEscalation(ctx context.Context, e EscalationNotice) error {
 			r := outboxRow{caseID: e.CaseID, eventKey: e.Key, template: civicflow.TemplateEscalated,
 				kind: civicflow.RecipientSupervisor, userID: s.id, hasChannel: true, locale: s.locale,
 				district: district, township: township, data: data}
-			if err := insertOutbox(ctx, tx, r, Transition{Key: e.Key, To: stage, At: e.At}); err != nil {
+			if err := insertOutbox(ctx, tx, r, civicflow.Transition{Key: e.Key, To: stage, At: e.At}); err != nil {
 				return err
 			}
 		}

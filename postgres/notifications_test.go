@@ -28,8 +28,8 @@ func notifyCase(t *testing.T, db *postgres.DB, email string) (caseID, officialID
 	return c.CaseID, officialID
 }
 
-func submitted(caseID int64) postgres.Transition {
-	return postgres.Transition{CaseID: caseID, Key: "step-1", Seq: 1, Action: "submitted", From: civicflow.StageSubmitted,
+func submitted(caseID int64) civicflow.Transition {
+	return civicflow.Transition{CaseID: caseID, Key: "step-1", Seq: 1, Action: "submitted", From: civicflow.StageSubmitted,
 		To: civicflow.StageIntake, Actor: civicflow.SystemActor, At: time.Date(2026, 3, 6, 10, 0, 0, 0, civicflow.ChinaZone())}
 }
 
@@ -64,7 +64,7 @@ func TestStepEnqueuesNotificationsOnce(t *testing.T) {
 
 	// Supplements: the whole list, and a date 10 working days on
 	// (Friday 2026-03-06 + 10 working days = Friday 2026-03-20).
-	sup := postgres.Transition{CaseID: caseID, Key: "step-2", Seq: 2, Action: "request_supplements", From: civicflow.StageIntake,
+	sup := civicflow.Transition{CaseID: caseID, Key: "step-2", Seq: 2, Action: "request_supplements", From: civicflow.StageIntake,
 		To: civicflow.StageAwaitingSupplements, Actor: civicflow.SystemActor, At: step.At, WaitingFor: []string{"户口簿", "收入证明"}}
 	require.NoError(t, db.RecordTransition(ctx, sup))
 	outcome, o, err := db.ClaimNotification(ctx, lastID(t, db, caseID), time.Minute, "mz.example")

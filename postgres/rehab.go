@@ -48,7 +48,7 @@ func (db *DB) RehabCentre(ctx context.Context, id int64) (*civicflow.RehabCentre
 }
 
 // SealRehabRecord seals the clinical content of one action (any JSON
-// value) for RehabRecord.Sealed. The API seals before it sends an action
+// value) for civicflow.RehabRecord.Sealed. The API seals before it sends an action
 // to the workflow, so that clinical content never enters workflow history
 // in the clear.
 func (db *DB) SealRehabRecord(content any) (string, error) {
@@ -59,26 +59,10 @@ func (db *DB) SealRehabRecord(content any) (string, error) {
 	return db.keys.seal(aadRehabContent, string(b))
 }
 
-// RehabRecord is a clinical record to write with a step.
-type RehabRecord struct {
-	Kind   string // registration, assessment, plan, review, closure, referral
-	Sealed string // from SealRehabRecord
-}
-
-// RehabStep is one step of a rehab case: the transition, the case's rehab
-// summary after it and, for the centre's actions, the clinical record.
-type RehabStep struct {
-	Transition Transition
-	// Summary replaces the rehab part of the case (nil: unchanged); its
-	// CentreID also moves the case to that centre.
-	Summary *civicflow.RehabSummary
-	Record  *RehabRecord
-}
-
 // RecordRehabStep writes the transition, the summary and the record in one
 // transaction. Every part is idempotent (the event key), so a retried
 // activity writes nothing twice.
-func (db *DB) RecordRehabStep(ctx context.Context, s RehabStep) error {
+func (db *DB) RecordRehabStep(ctx context.Context, s civicflow.RehabStep) error {
 	return mapError("record rehab step", pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
 		t := s.Transition
 		// The record first: it belongs to the centre holding the case when

@@ -91,8 +91,8 @@ func TestRecordRehabStep(t *testing.T) {
 	yanta, xincheng := centreOf(t, db, "610113"), centreOf(t, db, "610102")
 	actor := civicflow.Actor{UserID: 1, Username: "ra", Role: civicflow.RoleRehabAssessor, RehabCentreID: yanta.ID}
 	at := time.Date(2026, 1, 5, 9, 0, 0, 0, civicflow.ChinaZone())
-	approve := postgres.RehabStep{
-		Transition: postgres.Transition{CaseID: cr.CaseID, Key: "step-1", Seq: 1, Action: "approve",
+	approve := civicflow.RehabStep{
+		Transition: civicflow.Transition{CaseID: cr.CaseID, Key: "step-1", Seq: 1, Action: "approve",
 			From: civicflow.StageSubmitted, To: civicflow.StageRegistration, Actor: actor, At: at},
 		Summary: &civicflow.RehabSummary{CentreID: yanta.ID},
 	}
@@ -106,12 +106,12 @@ func TestRecordRehabStep(t *testing.T) {
 	require.NoError(t, err)
 	plan := at.AddDate(0, 0, 2)
 	due := plan.AddDate(0, 0, 90)
-	register := postgres.RehabStep{
-		Transition: postgres.Transition{CaseID: cr.CaseID, Key: "step-2", Seq: 2, Action: "register",
+	register := civicflow.RehabStep{
+		Transition: civicflow.Transition{CaseID: cr.CaseID, Key: "step-2", Seq: 2, Action: "register",
 			From: civicflow.StageRegistration, To: civicflow.StageAssessment, Actor: actor, At: at.Add(time.Hour), StageDueAt: &due},
 		Summary: &civicflow.RehabSummary{CentreID: yanta.ID, RegisteredAt: &at, PlanStart: &plan, ReviewIntervalDays: 90,
 			ReviewsDone: 1, NextReviewDue: &due},
-		Record: &postgres.RehabRecord{Kind: "registration", Sealed: content},
+		Record: &civicflow.RehabRecord{Kind: "registration", Sealed: content},
 	}
 	require.NoError(t, db.RecordRehabStep(ctx, register))
 	require.NoError(t, db.RecordRehabStep(ctx, register), "a retried activity writes nothing twice")
@@ -153,11 +153,11 @@ func TestRecordRehabStep(t *testing.T) {
 	// that wrote it.
 	refer, err := db.SealRehabRecord(map[string]any{"notes": "搬迁"})
 	require.NoError(t, err)
-	require.NoError(t, db.RecordRehabStep(ctx, postgres.RehabStep{
-		Transition: postgres.Transition{CaseID: cr.CaseID, Key: "step-3", Seq: 3, Action: "refer",
+	require.NoError(t, db.RecordRehabStep(ctx, civicflow.RehabStep{
+		Transition: civicflow.Transition{CaseID: cr.CaseID, Key: "step-3", Seq: 3, Action: "refer",
 			From: civicflow.StageAssessment, To: civicflow.StageRegistration, Actor: actor, At: at.Add(2 * time.Hour)},
 		Summary: &civicflow.RehabSummary{CentreID: xincheng.ID, ReviewsDone: 1},
-		Record:  &postgres.RehabRecord{Kind: "referral", Sealed: refer},
+		Record:  &civicflow.RehabRecord{Kind: "referral", Sealed: refer},
 	}))
 	recs, err = db.ClinicalRecords(ctx, cr.CaseID)
 	require.NoError(t, err)
@@ -171,10 +171,10 @@ func TestRecordRehabStep(t *testing.T) {
 	require.Empty(t, old)
 
 	// A record that is not sealed is refused.
-	err = db.RecordRehabStep(ctx, postgres.RehabStep{
-		Transition: postgres.Transition{CaseID: cr.CaseID, Key: "step-4", Seq: 4, Action: "register",
+	err = db.RecordRehabStep(ctx, civicflow.RehabStep{
+		Transition: civicflow.Transition{CaseID: cr.CaseID, Key: "step-4", Seq: 4, Action: "register",
 			From: civicflow.StageRegistration, To: civicflow.StageAssessment, Actor: actor, At: at.Add(3 * time.Hour)},
-		Record: &postgres.RehabRecord{Kind: "registration", Sealed: "F20.0 in the clear"},
+		Record: &civicflow.RehabRecord{Kind: "registration", Sealed: "F20.0 in the clear"},
 	})
 	requireCode(t, err, civicflow.EINVALID)
 	require.Equal(t, civicflow.StageRegistration, getCase(t, db, cr.CaseID).Stage, "nothing written")

@@ -416,7 +416,7 @@ func TestApplicationRoleCannotChangeAudit(t *testing.T) {
 	// The application's work succeeds under the role...
 	cr, err := app.CreateApplication(ctx, postgres.NewCase{Application: newApplication("610113001")})
 	require.NoError(t, err)
-	require.NoError(t, app.RecordTransition(ctx, postgres.Transition{CaseID: cr.CaseID, Key: "start", Seq: 1,
+	require.NoError(t, app.RecordTransition(ctx, civicflow.Transition{CaseID: cr.CaseID, Key: "start", Seq: 1,
 		Action: "submit", To: civicflow.StageIntake, Actor: civicflow.SystemActor, At: time.Now()}))
 	appendAudit(t, app, 3)
 	rep, err := app.VerifyAudit(ctx, 0, nil)

@@ -10,7 +10,6 @@ import (
 
 	"civicflow"
 	"civicflow/activities"
-	"civicflow/postgres"
 )
 
 // checkOptions bound one call to the verification platform; the platform
@@ -71,7 +70,7 @@ func CentralisedCare(ctx workflow.Context, in CentralisedCareInput) (CaseState, 
 		c.clockInStep = v >= 2
 		workflow.Go(ctx, c.watchDeadline)
 	}
-	if err := c.step(ctx, step{action: "submitted", to: civicflow.StageIntake, actor: civicflow.SystemActor}); err != nil {
+	if err := c.step(ctx, step{action: civicflow.StepSubmitted, to: civicflow.StageIntake, actor: civicflow.SystemActor}); err != nil {
 		return c.state, err
 	}
 	for !c.state.Stage.Terminal() {
@@ -126,8 +125,8 @@ func (c *careCase) check(act civicflow.Action, req ActionRequest) []civicflow.Fi
 			bad = append(bad, civicflow.FieldError{Field: "home_visit.care_level", Reason: "must be self_care, semi_dependent or dependent"})
 		}
 		switch v.Opinion {
-		case OpinionEligible:
-		case OpinionIneligible:
+		case civicflow.OpinionEligible:
+		case civicflow.OpinionIneligible:
 			need("reasons", req.Reasons)
 		default:
 			bad = append(bad, civicflow.FieldError{Field: "home_visit.opinion", Reason: "must be eligible or ineligible"})
@@ -143,7 +142,7 @@ func (c *careCase) check(act civicflow.Action, req ActionRequest) []civicflow.Fi
 // next gives the step of an action: an accepted or returned case is
 // investigated, an approved one placed.
 func (c *careCase) next(ctx workflow.Context, act civicflow.Action, req ActionRequest) (step, error) {
-	s := step{action: string(act), actor: req.Actor, reasons: req.Reasons}
+	s := step{action: act, actor: req.Actor, reasons: req.Reasons}
 	switch act {
 	case civicflow.ActionAccept:
 		s.to = civicflow.StageInvestigation
@@ -152,7 +151,7 @@ func (c *careCase) next(ctx workflow.Context, act civicflow.Action, req ActionRe
 		v := *req.HomeVisit
 		s.details, s.careLevel = v, v.CareLevel
 		s.to = civicflow.StageInvestigation
-		if v.Opinion == OpinionIneligible {
+		if v.Opinion == civicflow.OpinionIneligible {
 			s.to = civicflow.StageRejected
 		}
 	case civicflow.ActionLodgeObjection:
@@ -223,7 +222,7 @@ func (c *careCase) investigate(ctx workflow.Context) error {
 	} else {
 		details["result"] = res
 	}
-	if err := c.step(ctx, step{action: "economic_check_completed", to: civicflow.StageInvestigation,
+	if err := c.step(ctx, step{action: civicflow.StepEconomicCheckCompleted, to: civicflow.StageInvestigation,
 		actor: civicflow.SystemActor, details: details}); err != nil {
 		return err
 	}
@@ -254,7 +253,7 @@ func (c *careCase) investigate(ctx workflow.Context) error {
 	}
 	minor := civicflow.IsMinor(civicflow.AgeOn(c.in.BirthDate, now.In(civicflow.ChinaZone())))
 	c.state.Listed = !minor
-	return c.step(ctx, step{action: "public_notice_started", to: civicflow.StagePublicNotice,
+	return c.step(ctx, step{action: civicflow.StepPublicNoticeStarted, to: civicflow.StagePublicNotice,
 		actor: civicflow.SystemActor, noticeEndsAt: &ends, clock: clock,
 		details: map[string]any{"ends_at": ends, "listed": !minor, "round": round}})
 }
@@ -280,14 +279,14 @@ func (c *careCase) publicNotice(ctx workflow.Context) error {
 	if !inNotice() {
 		return nil
 	}
-	return c.stepLocked(ctx, step{action: "public_notice_ended", to: civicflow.StageDistrictReview,
+	return c.stepLocked(ctx, step{action: civicflow.StepPublicNoticeEnded, to: civicflow.StageDistrictReview,
 		actor: civicflow.SystemActor, details: map[string]any{"objections": 0}})
 }
 
 // place asks for a bed; without one, the case waits on the wait-list until
 // a departure offers it one.
 func (c *careCase) place(ctx workflow.Context) error {
-	var p postgres.Placement
+	var p civicflow.Placement
 	err := workflow.ExecuteActivity(ctx, a.AllocateBed, activities.AllocateInput{
 		CaseID: c.in.CaseID, CareLevel: c.state.CareLevel, DistrictCode: c.in.DistrictCode}).Get(ctx, &p)
 	if err != nil {
@@ -302,7 +301,7 @@ func (c *careCase) place(ctx workflow.Context) error {
 		// fault tests, chaos/). Only state changes here, no commands, so
 		// old histories replay unchanged.
 		c.state.AllocationID, c.state.InstitutionID = al.ID, al.InstitutionID
-		if err := c.step(ctx, step{action: "bed_allocated", to: civicflow.StageAwaitingAdmission, actor: civicflow.SystemActor,
+		if err := c.step(ctx, step{action: civicflow.StepBedAllocated, to: civicflow.StageAwaitingAdmission, actor: civicflow.SystemActor,
 			details: map[string]any{"institution_id": al.InstitutionID, "institution": al.Institution,
 				"bed": al.BedLabel, "allocation_id": al.ID, "care_level": al.CareLevel}}); err != nil {
 			return err
@@ -310,7 +309,7 @@ func (c *careCase) place(ctx workflow.Context) error {
 		return nil
 	}
 	if c.state.Stage != civicflow.StageWaitlisted {
-		if err := c.step(ctx, step{action: "waitlisted", to: civicflow.StageWaitlisted, actor: civicflow.SystemActor,
+		if err := c.step(ctx, step{action: civicflow.StepWaitlisted, to: civicflow.StageWaitlisted, actor: civicflow.SystemActor,
 			details: map[string]any{"position": p.Position, "care_level": c.state.CareLevel}}); err != nil {
 			return err
 		}

@@ -14,7 +14,6 @@ import (
 
 	"civicflow"
 	"civicflow/activities"
-	"civicflow/postgres"
 )
 
 var (
@@ -30,7 +29,7 @@ var (
 // workflow asked to record, in order.
 type recorder struct {
 	mu          sync.Mutex
-	transitions []postgres.Transition
+	transitions []civicflow.Transition
 	deadlines   deadlineStandIn // StageClock and RecordDeadlineEvent (deadlines_test.go)
 	checks      int
 	allocations int
@@ -52,7 +51,7 @@ func (r *recorder) actions() []string {
 	defer r.mu.Unlock()
 	var out []string
 	for _, t := range r.transitions {
-		out = append(out, t.Action)
+		out = append(out, string(t.Action))
 	}
 	return out
 }
@@ -70,7 +69,7 @@ func setup(t *testing.T, birth time.Time) *harness {
 	rec := &recorder{}
 	env.RegisterWorkflowWithOptions(CentralisedCare, workflowOptions(CentralisedCareWorkflow))
 	env.RegisterActivity(&activities.Activities{})
-	record := func(t postgres.Transition) {
+	record := func(t civicflow.Transition) {
 		rec.mu.Lock()
 		defer rec.mu.Unlock()
 		for _, old := range rec.transitions {
@@ -115,14 +114,14 @@ func setup(t *testing.T, birth time.Time) *harness {
 			return &civicflow.CheckResult{Found: true, Eligible: true, MonthlyIncomePerCap: 400}, nil
 		})
 	env.OnActivity(a.AllocateBed, mock.Anything, mock.Anything).Return(
-		func(_ context.Context, in activities.AllocateInput) (*postgres.Placement, error) {
+		func(_ context.Context, in activities.AllocateInput) (*civicflow.Placement, error) {
 			rec.mu.Lock()
 			defer rec.mu.Unlock()
 			rec.allocations++
 			if rec.allocations <= rec.waitFirst {
-				return &postgres.Placement{Waitlisted: true, Position: 1}, nil
+				return &civicflow.Placement{Waitlisted: true, Position: 1}, nil
 			}
-			return &postgres.Placement{Allocation: &civicflow.Allocation{ID: 99, InstitutionID: 7, BedID: 5,
+			return &civicflow.Placement{Allocation: &civicflow.Allocation{ID: 99, InstitutionID: 7, BedID: 5,
 				CareLevel: in.CareLevel, Institution: "雁塔区社会福利院", BedLabel: "dependent-01"}}, nil
 		})
 	rec.deadlines.mock(env)
@@ -182,7 +181,7 @@ func (h *harness) result() CaseState {
 func TestCentralisedCareHappyPath(t *testing.T) {
 	h := setup(t, time.Time{})
 	h.act(time.Minute, civicflow.ActionAccept, ActionRequest{Actor: township}, "")
-	h.act(time.Hour, civicflow.ActionRecordInvestigation, ActionRequest{Actor: township, HomeVisit: visit(OpinionEligible)}, "")
+	h.act(time.Hour, civicflow.ActionRecordInvestigation, ActionRequest{Actor: township, HomeVisit: visit(civicflow.OpinionEligible)}, "")
 	// The notice lasts 7 days from about 1h; review after it.
 	h.act(8*24*time.Hour, civicflow.ActionApprove, ActionRequest{Actor: reviewer}, "")
 	h.act(9*24*time.Hour, civicflow.ActionConfirmAdmission, ActionRequest{Actor: staff}, "")
@@ -241,11 +240,11 @@ func TestCentralisedCareSupplementsLoop(t *testing.T) {
 func TestCentralisedCareObjectionAndReturn(t *testing.T) {
 	h := setup(t, time.Time{})
 	h.act(time.Minute, civicflow.ActionAccept, ActionRequest{Actor: township}, "")
-	h.act(time.Hour, civicflow.ActionRecordInvestigation, ActionRequest{Actor: township, HomeVisit: visit(OpinionEligible)}, "")
+	h.act(time.Hour, civicflow.ActionRecordInvestigation, ActionRequest{Actor: township, HomeVisit: visit(civicflow.OpinionEligible)}, "")
 	h.act(3*24*time.Hour, civicflow.ActionLodgeObjection, ActionRequest{Actor: township, Reasons: "neighbour says a son supports him", Objector: "村民"}, "")
-	h.act(4*24*time.Hour, civicflow.ActionRecordInvestigation, ActionRequest{Actor: township, HomeVisit: visit(OpinionEligible)}, "")
+	h.act(4*24*time.Hour, civicflow.ActionRecordInvestigation, ActionRequest{Actor: township, HomeVisit: visit(civicflow.OpinionEligible)}, "")
 	h.act(12*24*time.Hour, civicflow.ActionReturn, ActionRequest{Actor: reviewer, Reasons: "income proof missing"}, "")
-	h.act(13*24*time.Hour, civicflow.ActionRecordInvestigation, ActionRequest{Actor: township, HomeVisit: visit(OpinionEligible)}, "")
+	h.act(13*24*time.Hour, civicflow.ActionRecordInvestigation, ActionRequest{Actor: township, HomeVisit: visit(civicflow.OpinionEligible)}, "")
 	h.act(21*24*time.Hour, civicflow.ActionReject, ActionRequest{Actor: reviewer, Reasons: "has an able supporter"}, "")
 	h.start()
 	st := h.result()
@@ -261,8 +260,8 @@ func TestCentralisedCareObjectionAndReturn(t *testing.T) {
 func TestCentralisedCareIneligibleOpinionRejects(t *testing.T) {
 	h := setup(t, time.Time{})
 	h.act(time.Minute, civicflow.ActionAccept, ActionRequest{Actor: township}, "")
-	h.act(time.Hour, civicflow.ActionRecordInvestigation, ActionRequest{Actor: township, HomeVisit: visit(OpinionIneligible)}, civicflow.EINVALID)
-	h.act(2*time.Hour, civicflow.ActionRecordInvestigation, ActionRequest{Actor: township, HomeVisit: visit(OpinionIneligible), Reasons: "income above the line"}, "")
+	h.act(time.Hour, civicflow.ActionRecordInvestigation, ActionRequest{Actor: township, HomeVisit: visit(civicflow.OpinionIneligible)}, civicflow.EINVALID)
+	h.act(2*time.Hour, civicflow.ActionRecordInvestigation, ActionRequest{Actor: township, HomeVisit: visit(civicflow.OpinionIneligible), Reasons: "income above the line"}, "")
 	h.start()
 	st := h.result()
 	require.Equal(t, civicflow.StageRejected, st.Stage)
@@ -272,7 +271,7 @@ func TestCentralisedCareWaitlistThenPlacement(t *testing.T) {
 	h := setup(t, time.Time{})
 	h.rec.waitFirst = 1
 	h.act(time.Minute, civicflow.ActionAccept, ActionRequest{Actor: township}, "")
-	h.act(time.Hour, civicflow.ActionRecordInvestigation, ActionRequest{Actor: township, HomeVisit: visit(OpinionEligible)}, "")
+	h.act(time.Hour, civicflow.ActionRecordInvestigation, ActionRequest{Actor: township, HomeVisit: visit(civicflow.OpinionEligible)}, "")
 	h.act(8*24*time.Hour, civicflow.ActionApprove, ActionRequest{Actor: reviewer, CareLevel: civicflow.CareSemiDependent}, "")
 	h.act(9*24*time.Hour, civicflow.ActionConfirmAdmission, ActionRequest{Actor: staff}, civicflow.EFORBIDDEN) // no bed yet: not their case
 	h.env.RegisterDelayedCallback(func() { h.env.SignalWorkflow(SignalBedOffered, BedOffer{AllocationID: 99}) }, 30*24*time.Hour)
@@ -290,7 +289,7 @@ func TestCentralisedCareWaitlistThenPlacement(t *testing.T) {
 func TestCentralisedCareMinorNotListed(t *testing.T) {
 	h := setup(t, time.Time{})
 	h.act(time.Minute, civicflow.ActionAccept, ActionRequest{Actor: township}, "")
-	h.act(time.Hour, civicflow.ActionRecordInvestigation, ActionRequest{Actor: township, HomeVisit: visit(OpinionEligible)}, "")
+	h.act(time.Hour, civicflow.ActionRecordInvestigation, ActionRequest{Actor: township, HomeVisit: visit(civicflow.OpinionEligible)}, "")
 	h.act(2*time.Hour, civicflow.ActionWithdraw, ActionRequest{Actor: applicant}, "")
 	h.env.ExecuteWorkflow(CentralisedCareWorkflow, CentralisedCareInput{
 		CaseID: 42, DistrictCode: "610113", TownshipCode: "610113001",
@@ -324,7 +323,7 @@ func TestCentralisedCareStageSearchAttributes(t *testing.T) {
 				}
 			}).Return(nil).Maybe()
 			h.act(time.Minute, civicflow.ActionAccept, ActionRequest{Actor: township}, "")
-			h.act(time.Hour, civicflow.ActionRecordInvestigation, ActionRequest{Actor: township, HomeVisit: visit(OpinionEligible)}, "")
+			h.act(time.Hour, civicflow.ActionRecordInvestigation, ActionRequest{Actor: township, HomeVisit: visit(civicflow.OpinionEligible)}, "")
 			h.act(8*24*time.Hour, civicflow.ActionApprove, ActionRequest{Actor: reviewer}, "")
 			h.act(9*24*time.Hour, civicflow.ActionConfirmAdmission, ActionRequest{Actor: staff}, "")
 			h.env.ExecuteWorkflow(CentralisedCareWorkflow, CentralisedCareInput{

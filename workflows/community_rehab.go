@@ -9,7 +9,6 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"civicflow"
-	"civicflow/postgres"
 )
 
 // CommunityRehab runs one application for community rehabilitation of a
@@ -55,7 +54,7 @@ func CommunityRehab(ctx workflow.Context, in CommunityRehabInput) (CaseState, er
 		workflow.Go(ctx, p.watchDeadline)
 	}
 	if in.Carry == nil {
-		if err := p.step(ctx, step{action: "submitted", to: civicflow.StageIntake, actor: civicflow.SystemActor}); err != nil {
+		if err := p.step(ctx, step{action: civicflow.StepSubmitted, to: civicflow.StageIntake, actor: civicflow.SystemActor}); err != nil {
 			return p.state, err
 		}
 	}
@@ -123,7 +122,7 @@ func (c *rehabCase) reviewCycle(ctx workflow.Context) (bool, error) {
 		}
 		if !moved() {
 			r.OverdueNoted = done + 1
-			err := c.stepLocked(ctx, step{action: "review_overdue", to: civicflow.StageInRehab, actor: civicflow.SystemActor,
+			err := c.stepLocked(ctx, step{action: civicflow.StepReviewOverdue, to: civicflow.StageInRehab, actor: civicflow.SystemActor,
 				details: map[string]any{"review": done + 1, "due": due}})
 			if err != nil {
 				c.mu.Unlock()
@@ -353,11 +352,11 @@ func (c *rehabCase) summary() *civicflow.RehabSummary {
 // the write is in flight sees the centre and plan the read model is about
 // to show.
 func (c *rehabCase) next(ctx workflow.Context, act civicflow.Action, req ActionRequest) (step, error) {
-	s := step{action: string(act), actor: req.Actor, reasons: req.Reasons}
+	s := step{action: act, actor: req.Actor, reasons: req.Reasons}
 	r := c.rehab()
 	now := workflow.Now(ctx)
 	record := func(kind string) {
-		s.rehab = &postgres.RehabStep{Record: &postgres.RehabRecord{Kind: kind, Sealed: req.Rehab.Sealed}}
+		s.rehab = &civicflow.RehabStep{Record: &civicflow.RehabRecord{Kind: kind, Sealed: req.Rehab.Sealed}}
 	}
 	switch act {
 	case civicflow.ActionAccept:
@@ -370,7 +369,7 @@ func (c *rehabCase) next(ctx workflow.Context, act civicflow.Action, req ActionR
 		r.CentreID = req.RehabCentreID
 		s.to = civicflow.StageRegistration
 		s.details = map[string]any{"rehab_centre_id": req.RehabCentreID}
-		s.rehab = &postgres.RehabStep{}
+		s.rehab = &civicflow.RehabStep{}
 	case civicflow.ActionRegister:
 		record("registration")
 		r.RegisteredAt, r.FileNumber = &now, req.Rehab.FileNumber

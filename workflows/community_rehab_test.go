@@ -20,7 +20,6 @@ import (
 
 	"civicflow"
 	"civicflow/activities"
-	"civicflow/postgres"
 )
 
 const (
@@ -37,11 +36,11 @@ var (
 // rehabRecorder keeps what CommunityRehab asked the activities to write.
 type rehabRecorder struct {
 	mu        sync.Mutex
-	steps     []postgres.RehabStep // every step; Summary and Record only for rehab steps
+	steps     []civicflow.RehabStep // every step; Summary and Record only for rehab steps
 	deadlines deadlineStandIn
 }
 
-func (r *rehabRecorder) add(s postgres.RehabStep) {
+func (r *rehabRecorder) add(s civicflow.RehabStep) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for _, old := range r.steps {
@@ -57,7 +56,7 @@ func (r *rehabRecorder) actions() []string {
 	defer r.mu.Unlock()
 	var out []string
 	for _, s := range r.steps {
-		out = append(out, s.Transition.Action)
+		out = append(out, string(s.Transition.Action))
 	}
 	return out
 }
@@ -75,15 +74,15 @@ func (r *rehabRecorder) records() []string {
 }
 
 // last returns the last step with the action.
-func (r *rehabRecorder) last(action string) postgres.RehabStep {
+func (r *rehabRecorder) last(action string) civicflow.RehabStep {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for i := len(r.steps) - 1; i >= 0; i-- {
-		if r.steps[i].Transition.Action == action {
+		if r.steps[i].Transition.Action == civicflow.Action(action) {
 			return r.steps[i]
 		}
 	}
-	return postgres.RehabStep{}
+	return civicflow.RehabStep{}
 }
 
 type rehabHarness struct {
@@ -103,7 +102,7 @@ func rehabSetup(t *testing.T, reviewWrite time.Duration) *rehabHarness {
 	env.RegisterWorkflowWithOptions(CommunityRehab, workflowOptions(CommunityRehabWorkflow))
 	env.RegisterActivity(&activities.Activities{})
 	// As the activities: the clock the step asks for is computed with it.
-	clock := func(ctx context.Context, req *activities.StageClockInput, t *postgres.Transition) (activities.RecordResult, error) {
+	clock := func(ctx context.Context, req *activities.StageClockInput, t *civicflow.Transition) (activities.RecordResult, error) {
 		var res activities.RecordResult
 		if req == nil {
 			return res, nil
@@ -123,7 +122,7 @@ func rehabSetup(t *testing.T, reviewWrite time.Duration) *rehabHarness {
 	env.OnActivity(a.RecordTransition, mock.Anything, mock.Anything).Return(
 		func(ctx context.Context, in activities.RecordInput) (activities.RecordResult, error) {
 			res, err := clock(ctx, in.Clock, &in.Transition)
-			rec.add(postgres.RehabStep{Transition: in.Transition})
+			rec.add(civicflow.RehabStep{Transition: in.Transition})
 			return res, err
 		})
 	write := func(ctx context.Context, in activities.RehabStepInput) (activities.RecordResult, error) {
@@ -132,7 +131,7 @@ func rehabSetup(t *testing.T, reviewWrite time.Duration) *rehabHarness {
 		return res, err
 	}
 	env.OnActivity(a.RecordRehabStep, mock.Anything, mock.MatchedBy(func(in activities.RehabStepInput) bool {
-		return in.Step.Transition.Action == string(civicflow.ActionRecordReview)
+		return in.Step.Transition.Action == civicflow.ActionRecordReview
 	})).After(reviewWrite).Return(write)
 	env.OnActivity(a.RecordRehabStep, mock.Anything, mock.Anything).Return(write)
 	rec.deadlines.mock(env)
@@ -194,7 +193,7 @@ func (h *rehabHarness) result() CaseState {
 }
 
 // details reads a step's timeline details as the read model stores them.
-func details(t *testing.T, s postgres.RehabStep) map[string]any {
+func details(t *testing.T, s civicflow.RehabStep) map[string]any {
 	t.Helper()
 	b, err := json.Marshal(s.Transition.Details)
 	require.NoError(t, err)

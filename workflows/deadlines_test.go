@@ -13,7 +13,6 @@ import (
 
 	"civicflow"
 	"civicflow/activities"
-	"civicflow/postgres"
 )
 
 // deadlineStandIn answers StageClock from a rule table and the official
@@ -83,7 +82,7 @@ func (d *deadlineStandIn) setRule(r civicflow.DeadlineRule) {
 
 // deadlineEvent is what the tests compare: which event, for which stage, when.
 type deadlineEvent struct {
-	Action string
+	Action civicflow.Action
 	Stage  civicflow.Stage
 	At     time.Time
 }
@@ -102,15 +101,15 @@ func cst(y int, m time.Month, d, h, min int) time.Time {
 	return time.Date(y, m, d, h, min, 0, 0, civicflow.ChinaZone())
 }
 
-func (h *harness) transition(action string) postgres.Transition {
+func (h *harness) transition(action string) civicflow.Transition {
 	h.t.Helper()
 	for _, t := range h.rec.transitions {
-		if t.Action == action {
+		if t.Action == civicflow.Action(action) {
 			return t
 		}
 	}
 	h.t.Fatalf("no transition %s in %v", action, h.rec.actions())
-	return postgres.Transition{}
+	return civicflow.Transition{}
 }
 
 // An investigation accepted on Tuesday 10 February 2026, just before the
@@ -135,8 +134,8 @@ func TestDeadlineAcrossSpringFestival(t *testing.T) {
 	require.True(t, due.Equal(*accept.StageDueAt), "due %v, want %v", accept.StageDueAt, due)
 	require.Nil(t, h.transition("withdraw").StageDueAt)
 	require.Equal(t, []deadlineEvent{
-		{postgres.ActionDeadlineReminder, civicflow.StageInvestigation, cst(2026, 3, 5, 0, 0)},
-		{postgres.ActionDeadlineBreached, civicflow.StageInvestigation, due},
+		{civicflow.StepDeadlineReminder, civicflow.StageInvestigation, cst(2026, 3, 5, 0, 0)},
+		{civicflow.StepDeadlineBreached, civicflow.StageInvestigation, due},
 	}, h.rec.deadlines.recorded())
 }
 
@@ -149,7 +148,7 @@ func TestDeadlineAcrossNationalDayMakeUpWeekends(t *testing.T) {
 	h.rec.deadlines.setRule(cityRule(civicflow.StageDistrictReview, 10, civicflow.WorkingDays))
 	h.env.SetStartTime(cst(2025, 9, 18, 9, 0))
 	h.act(time.Minute, civicflow.ActionAccept, ActionRequest{Actor: township}, "")
-	h.act(time.Hour, civicflow.ActionRecordInvestigation, ActionRequest{Actor: township, HomeVisit: visit(OpinionEligible)}, "")
+	h.act(time.Hour, civicflow.ActionRecordInvestigation, ActionRequest{Actor: township, HomeVisit: visit(civicflow.OpinionEligible)}, "")
 	// The notice runs 7 days from about 10:00 on 18 September: review starts 25 September.
 	h.act(30*24*time.Hour, civicflow.ActionReject, ActionRequest{Actor: reviewer, Reasons: "has an able supporter"}, "")
 	h.start()
@@ -172,8 +171,8 @@ func TestDeadlineAcrossNationalDayMakeUpWeekends(t *testing.T) {
 	}
 	// 8 working days (80 %) end with Monday 13 October.
 	require.Equal(t, []deadlineEvent{
-		{postgres.ActionDeadlineReminder, civicflow.StageDistrictReview, cst(2025, 10, 14, 0, 0)},
-		{postgres.ActionDeadlineBreached, civicflow.StageDistrictReview, due},
+		{civicflow.StepDeadlineReminder, civicflow.StageDistrictReview, cst(2025, 10, 14, 0, 0)},
+		{civicflow.StepDeadlineBreached, civicflow.StageDistrictReview, due},
 	}, review)
 }
 
@@ -202,8 +201,8 @@ func TestDeadlineClockStopsForSupplements(t *testing.T) {
 	due := cst(2026, 3, 27, 0, 0)
 	require.True(t, due.Equal(*resumed.StageDueAt), "due %v, want %v", resumed.StageDueAt.In(civicflow.ChinaZone()), due)
 	require.Equal(t, []deadlineEvent{
-		{postgres.ActionDeadlineReminder, civicflow.StageIntake, cst(2026, 3, 26, 0, 0)},
-		{postgres.ActionDeadlineBreached, civicflow.StageIntake, due},
+		{civicflow.StepDeadlineReminder, civicflow.StageIntake, cst(2026, 3, 26, 0, 0)},
+		{civicflow.StepDeadlineBreached, civicflow.StageIntake, due},
 	}, h.rec.deadlines.recorded())
 }
 
@@ -216,7 +215,7 @@ func TestDeadlineRuleChangeAppliesToLaterStages(t *testing.T) {
 	h.env.RegisterDelayedCallback(func() {
 		h.rec.deadlines.setRule(cityRule(civicflow.StageInvestigation, 3, civicflow.WorkingDays))
 	}, 30*time.Minute)
-	h.act(time.Hour, civicflow.ActionRecordInvestigation, ActionRequest{Actor: township, HomeVisit: visit(OpinionEligible)}, "")
+	h.act(time.Hour, civicflow.ActionRecordInvestigation, ActionRequest{Actor: township, HomeVisit: visit(civicflow.OpinionEligible)}, "")
 	h.act(3*24*time.Hour, civicflow.ActionLodgeObjection, ActionRequest{Actor: township, Reasons: "a son supports him"}, "")
 	h.act(20*24*time.Hour, civicflow.ActionWithdraw, ActionRequest{Actor: applicant}, "")
 	h.start()
@@ -229,7 +228,7 @@ func TestDeadlineRuleChangeAppliesToLaterStages(t *testing.T) {
 	require.True(t, cst(2026, 3, 11, 0, 0).Equal(*second.StageDueAt), "second round due %v", second.StageDueAt)
 	var breaches int
 	for _, e := range h.rec.deadlines.recorded() {
-		if e.Action == postgres.ActionDeadlineBreached {
+		if e.Action == civicflow.StepDeadlineBreached {
 			breaches++
 			require.True(t, cst(2026, 3, 11, 0, 0).Equal(e.At), "breach at %v", e.At)
 		}

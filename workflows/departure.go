@@ -7,20 +7,19 @@ import (
 
 	"civicflow"
 	"civicflow/activities"
-	"civicflow/postgres"
 )
 
 // Departure records that a resident left an institution: it frees the bed,
 // gives it to the first wait-listed case of the same care level and wakes
 // that case's workflow. The workflow ID is derived from the allocation, so a
 // repeated request does nothing new.
-func Departure(ctx workflow.Context, in DepartureInput) (postgres.Departure, error) {
+func Departure(ctx workflow.Context, in DepartureInput) (civicflow.Departure, error) {
 	ctx = workflow.WithActivityOptions(ctx, recordOptions)
-	var d postgres.Departure
+	var d civicflow.Departure
 	err := workflow.ExecuteActivity(ctx, a.ReleaseBed, activities.ReleaseInput{
 		AllocationID: in.AllocationID,
-		Transition: postgres.Transition{
-			Key: fmt.Sprintf("departure-%d", in.AllocationID), Action: string(civicflow.ActionRecordDeparture),
+		Transition: civicflow.Transition{
+			Key: fmt.Sprintf("departure-%d", in.AllocationID), Action: civicflow.ActionRecordDeparture,
 			From: civicflow.StageCompleted, To: civicflow.StageDeparted, Actor: in.Actor, Reasons: in.Reasons,
 			At: workflow.Now(ctx), Details: map[string]any{"allocation_id": in.AllocationID},
 		},

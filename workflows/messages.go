@@ -81,12 +81,6 @@ type HomeVisit struct {
 	Opinion string `json:"opinion"`
 }
 
-// Preliminary opinions.
-const (
-	OpinionEligible   = "eligible"
-	OpinionIneligible = "ineligible"
-)
-
 // ActionRequest is the input of every action update.
 type ActionRequest struct {
 	Actor       civicflow.Actor     `json:"actor"`
@@ -103,6 +97,12 @@ type ActionRequest struct {
 	// Rehab carries the fields of the rehab centre's actions
 	// (community_rehab.go).
 	Rehab *RehabRequest `json:"rehab,omitempty"`
+	// Verification is the township's record_verification of an
+	// education-grant case.
+	Verification *civicflow.EducationVerification `json:"verification,omitempty"`
+	// TierAmount is the grant a district approves (approve of an
+	// education-grant case): 3000, 5000 or 7000, as the tier rules give.
+	TierAmount int `json:"tier_amount,omitempty"`
 }
 
 // ActionResult is what an action update returns once the read model shows it.

@@ -11,7 +11,6 @@ import (
 
 	"civicflow"
 	"civicflow/activities"
-	"civicflow/postgres"
 )
 
 // The application pipeline, shared by every process (issue 5): one
@@ -95,7 +94,7 @@ type pipeline struct {
 
 // step is one transition of the case.
 type step struct {
-	action       string
+	action       civicflow.Action
 	to           civicflow.Stage
 	actor        civicflow.Actor
 	reasons      string
@@ -110,7 +109,7 @@ type step struct {
 	// none (the next review of a rehab plan).
 	due *time.Time
 	// rehab is written with the step (RecordRehabStep) when set.
-	rehab *postgres.RehabStep
+	rehab *civicflow.RehabStep
 }
 
 // sharedActions are the pipeline's own update names.
@@ -146,7 +145,7 @@ func (p *pipeline) stepLocked(ctx workflow.Context, s step) error {
 	// Update handlers get a context without the workflow's options.
 	ctx = workflow.WithActivityOptions(ctx, recordOptions)
 	seq := p.state.Seq + 1
-	t := postgres.Transition{
+	t := civicflow.Transition{
 		CaseID: p.caseID, Key: fmt.Sprintf("step-%d", seq), Seq: seq, Action: s.action,
 		From: p.state.Stage, To: s.to, Actor: s.actor, Reasons: s.reasons, Details: s.details,
 		At: workflow.Now(ctx), WaitingFor: s.waitingFor, CareLevel: s.careLevel,
@@ -338,7 +337,7 @@ func (p *pipeline) validate(act civicflow.Action, req ActionRequest) error {
 
 // apply performs a validated action while holding the lock.
 func (p *pipeline) apply(ctx workflow.Context, act civicflow.Action, req ActionRequest) error {
-	s := step{action: string(act), actor: req.Actor, reasons: req.Reasons}
+	s := step{action: act, actor: req.Actor, reasons: req.Reasons}
 	switch act {
 	case civicflow.ActionRequestSupplements:
 		s.to, s.waitingFor = civicflow.StageAwaitingSupplements, req.Items
@@ -444,13 +443,13 @@ func (p *pipeline) watchDeadline(ctx workflow.Context) {
 		gen, clk := p.clockGen, p.clock
 		moved := func() bool { return p.clockGen != gen || p.state.Stage.Terminal() }
 		var at time.Time
-		action := ""
-		if clk != nil && clk.Timed() && postgres.ResponsibleRole(clk.Stage) != "" {
+		var action civicflow.Action
+		if clk != nil && clk.Timed() && civicflow.ResponsibleRole(clk.Stage) != "" {
 			switch {
 			case !p.reminded && !clk.RemindAt.IsZero():
-				at, action = clk.RemindAt, postgres.ActionDeadlineReminder
+				at, action = clk.RemindAt, civicflow.StepDeadlineReminder
 			case !p.breached:
-				at, action = clk.Due, postgres.ActionDeadlineBreached
+				at, action = clk.Due, civicflow.StepDeadlineBreached
 			}
 		}
 		if action == "" {
@@ -468,7 +467,7 @@ func (p *pipeline) watchDeadline(ctx workflow.Context) {
 				continue
 			}
 		}
-		if action == postgres.ActionDeadlineReminder {
+		if action == civicflow.StepDeadlineReminder {
 			p.reminded = true
 		} else {
 			p.breached = true

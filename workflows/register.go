@@ -13,6 +13,7 @@ const (
 	CentralisedCareWorkflow = "CentralisedCare"
 	DepartureWorkflow       = "Departure"
 	CommunityRehabWorkflow  = "CommunityRehab"
+	EducationGrantWorkflow  = "EducationGrant"
 )
 
 // Register adds civicflow's workflows and the activities behind them to w.

@@ -155,7 +155,7 @@ func TestE2EDeadlinesAndSupervision(t *testing.T) {
 	evs, err := e.db.Events(ctx, c.ID)
 	require.NoError(t, err)
 	for _, ev := range evs {
-		actions = append(actions, ev.Action)
+		actions = append(actions, string(ev.Action))
 	}
 	require.Subset(t, actions, []string{"reassigned", "supervisory_note", "supervisor_reminder"})
 	// The workflow still agrees with the read model: supervisors changed nothing it knows.

@@ -74,7 +74,7 @@ func (a *caseActivityInbound) ExecuteActivity(ctx context.Context, in *intercept
 
 func (m *caseMetrics) record(process string, rec activities.RecordInput) {
 	t := rec.Transition
-	m.transitions.WithLabelValues(process, t.Action, string(t.To)).Inc()
+	m.transitions.WithLabelValues(process, string(t.Action), string(t.To)).Inc()
 	if t.Seq == 1 {
 		m.started.WithLabelValues(process).Inc()
 	}
