@@ -100,4 +100,8 @@ func ResponsibleRole(stage Stage) Role {
 type AwardWrite struct {
 	Transition Transition
 	Amount     int
+	// FamilyStatus and SchoolKind are what the township verified: they
+	// select the tier rule of the case's district (or the city's).
+	FamilyStatus FamilyStatus
+	SchoolKind   SchoolKind
 }
