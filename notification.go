@@ -165,3 +165,21 @@ type Notification struct {
 	UpdatedAt     time.Time         `json:"updated_at"`
 	SentAt        *time.Time        `json:"sent_at,omitempty"`
 }
+
+// ClaimOutcome says what claiming an outbox row for a sending attempt found.
+type ClaimOutcome string
+
+// Claim outcomes.
+const (
+	ClaimSend     ClaimOutcome = "send"     // the caller holds the row and must send it
+	ClaimFinished ClaimOutcome = "finished" // sent, failed, unconfirmed or without channel: nothing to do
+	ClaimBusy     ClaimOutcome = "busy"     // another attempt holds a live lease; try later
+	ClaimInDoubt  ClaimOutcome = "in_doubt" // an attempt died after handing the message over; now unconfirmed, not resent
+)
+
+// OutgoingNotification is a claimed notification, ready to render and send.
+type OutgoingNotification struct {
+	Notification
+	Data  NoticeData
+	Token string // the claim; every later write must present it
+}

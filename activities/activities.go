@@ -5,14 +5,12 @@ package activities
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
-	"go.temporal.io/sdk/temporal"
+	"civicflow/temporalerr"
 
 	"civicflow"
-	"civicflow/postgres"
 )
 
 // Platform is the household economic verification platform.
@@ -24,25 +22,16 @@ type Platform interface {
 // to it with the worker; workflows call its methods through a nil pointer
 // of the same type.
 type Activities struct {
-	Store    *postgres.DB
+	Store    Store
 	Platform Platform
 	// Notifier sends notifications from the outbox; nil in a worker
 	// without mail configured (see notifications.go).
 	Notifier *Notifier
 }
 
-// retryable turns domain errors that no retry can fix into non-retryable
-// Temporal errors whose type is the domain code; other errors are retried.
-func retryable(err error) error {
-	if err == nil {
-		return nil
-	}
-	var e *civicflow.Error
-	if errors.As(err, &e) && (e.Code == civicflow.EINVALID || e.Code == civicflow.ENOTFOUND) {
-		return temporal.NewNonRetryableApplicationError(e.Message, e.Code, err)
-	}
-	return err
-}
+// retryable is temporalerr.Activity: a domain error no retry can fix
+// fails the activity at once.
+func retryable(err error) error { return temporalerr.Activity(err) }
 
 // RecordInput is the input of RecordTransition.
 type RecordInput struct {

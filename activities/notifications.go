@@ -10,7 +10,6 @@ import (
 
 	"civicflow"
 	"civicflow/notify"
-	"civicflow/postgres"
 )
 
 // ErrNotificationTemporary is the Temporal error type of a send that may
@@ -55,11 +54,11 @@ func (a *Activities) SendNotification(ctx context.Context, in SendInput) (civicf
 		return "", retryable(err)
 	}
 	switch outcome {
-	case postgres.ClaimBusy:
+	case civicflow.ClaimBusy:
 		return "", temporal.NewApplicationError(fmt.Sprintf("notification %d is held by another attempt", in.NotificationID), ErrNotificationTemporary)
-	case postgres.ClaimInDoubt:
+	case civicflow.ClaimInDoubt:
 		return civicflow.NotificationUnconfirmed, nil
-	case postgres.ClaimFinished:
+	case civicflow.ClaimFinished:
 		cur, err := a.Store.Notification(ctx, in.NotificationID)
 		if err != nil {
 			return "", retryable(err)

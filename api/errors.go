@@ -4,8 +4,9 @@ import (
 	"errors"
 	"net/http"
 
+	"civicflow/temporalerr"
+
 	"github.com/labstack/echo/v4"
-	"go.temporal.io/sdk/temporal"
 
 	"civicflow"
 )
@@ -60,17 +61,7 @@ var codeOfStatus = map[int]string{
 // fromTemporal turns an error from a workflow (an update validator or
 // handler) back into the domain error it carries.
 func fromTemporal(err error) error {
-	var ae *temporal.ApplicationError
-	if errors.As(err, &ae) {
-		if _, ok := statusOf[ae.Type()]; ok {
-			e := &civicflow.Error{Code: ae.Type(), Message: ae.Message()}
-			if ae.HasDetails() {
-				_ = ae.Details(&e.Fields) // no details of that shape: no fields
-			}
-			return e
-		}
-	}
-	return err
+	return temporalerr.Domain(err, func(code string) bool { _, ok := statusOf[code]; return ok })
 }
 
 // handleError is Echo's HTTPErrorHandler: every error answer goes through

@@ -274,32 +274,14 @@ func (db *DB) EnqueueEscalation(ctx context.Context, e EscalationNotice) error {
 	}))
 }
 
-// Outcome says what ClaimNotification found.
-type Outcome string
-
-// Claim outcomes.
-const (
-	ClaimSend     Outcome = "send"     // the caller holds the row and must send it
-	ClaimFinished Outcome = "finished" // sent, failed, unconfirmed or without channel: nothing to do
-	ClaimBusy     Outcome = "busy"     // another attempt holds a live lease; try later
-	ClaimInDoubt  Outcome = "in_doubt" // an attempt died after handing the message over; now unconfirmed, not resent
-)
-
-// Outgoing is a claimed notification, ready to render and send.
-type Outgoing struct {
-	civicflow.Notification
-	Data  civicflow.NoticeData
-	Token string // the claim; every later write must present it
-}
-
 // ClaimNotification takes the row for one sending attempt, for lease. A
 // row in 'sending' is taken over only when its lease ran out and it was not
 // yet handed over; once handed over (committed) it is never sent again by
 // itself: an expired in-doubt row becomes unconfirmed. The Message-ID is
 // fixed on the first claim, from the row's ID and domain.
-func (db *DB) ClaimNotification(ctx context.Context, id int64, lease time.Duration, domain string) (Outcome, *Outgoing, error) {
-	var outcome Outcome
-	var out *Outgoing
+func (db *DB) ClaimNotification(ctx context.Context, id int64, lease time.Duration, domain string) (civicflow.ClaimOutcome, *civicflow.OutgoingNotification, error) {
+	var outcome civicflow.ClaimOutcome
+	var out *civicflow.OutgoingNotification
 	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
 		var state civicflow.NotificationState
 		var committed, expired bool
@@ -312,7 +294,7 @@ func (db *DB) ClaimNotification(ctx context.Context, id int64, lease time.Durati
 		case civicflow.NotificationPending:
 		case civicflow.NotificationSending:
 			if !expired {
-				outcome = ClaimBusy
+				outcome = civicflow.ClaimBusy
 				return nil
 			}
 			if committed {
@@ -320,11 +302,11 @@ func (db *DB) ClaimNotification(ctx context.Context, id int64, lease time.Durati
 					last_error = $2, updated_at = now() WHERE id = $1`, id,
 					"the sending attempt stopped after handing the message to the mail server and before recording the answer; "+
 						"it may have been delivered and is not sent again by itself")
-				outcome = ClaimInDoubt
+				outcome = civicflow.ClaimInDoubt
 				return err
 			}
 		default:
-			outcome = ClaimFinished
+			outcome = civicflow.ClaimFinished
 			return nil
 		}
 		if lease <= 0 {
@@ -340,7 +322,7 @@ func (db *DB) ClaimNotification(ctx context.Context, id int64, lease time.Durati
 		if err != nil {
 			return err
 		}
-		outcome, out = ClaimSend, o
+		outcome, out = civicflow.ClaimSend, o
 		return nil
 	})
 	if err != nil {
@@ -503,8 +485,8 @@ func scanNotification(row pgx.Row) (*civicflow.Notification, error) {
 	return &n, nil
 }
 
-func scanOutgoing(row pgx.Row) (*Outgoing, error) {
-	var o Outgoing
+func scanOutgoing(row pgx.Row) (*civicflow.OutgoingNotification, error) {
+	var o civicflow.OutgoingNotification
 	var data []byte
 	if err := row.Scan(append(notificationDest(&o.Notification), &data, &o.Token)...); err != nil {
 		return nil, err

@@ -69,7 +69,7 @@ func TestStepEnqueuesNotificationsOnce(t *testing.T) {
 	require.NoError(t, db.RecordTransition(ctx, sup))
 	outcome, o, err := db.ClaimNotification(ctx, lastID(t, db, caseID), time.Minute, "mz.example")
 	require.NoError(t, err)
-	require.Equal(t, postgres.ClaimSend, outcome)
+	require.Equal(t, civicflow.ClaimSend, outcome)
 	require.Equal(t, civicflow.TemplateSupplementsRequested, o.Template)
 	require.Equal(t, []string{"户口簿", "收入证明"}, o.Data.Items)
 	require.Equal(t, "2026-03-20", o.Data.Due)
@@ -109,7 +109,7 @@ func TestApplicantWithoutEmailIsNotedOnTheTimeline(t *testing.T) {
 	// A row without channel is never claimed for sending.
 	outcome, _, err := db.ClaimNotification(ctx, ns[0].ID, time.Minute, "x")
 	require.NoError(t, err)
-	require.Equal(t, postgres.ClaimFinished, outcome)
+	require.Equal(t, civicflow.ClaimFinished, outcome)
 }
 
 // TestClaimLeaseAndHandOver: the states a sending attempt moves a row
@@ -127,18 +127,18 @@ func TestClaimLeaseAndHandOver(t *testing.T) {
 
 	outcome, a, err := db.ClaimNotification(ctx, id, lease, "mz.example")
 	require.NoError(t, err)
-	require.Equal(t, postgres.ClaimSend, outcome)
+	require.Equal(t, civicflow.ClaimSend, outcome)
 	require.Equal(t, fmt.Sprintf("<civicflow-notification-%d@mz.example>", id), a.MessageID)
 	outcome, _, err = db.ClaimNotification(ctx, id, lease, "mz.example")
 	require.NoError(t, err)
-	require.Equal(t, postgres.ClaimBusy, outcome, "a live lease keeps others off")
+	require.Equal(t, civicflow.ClaimBusy, outcome, "a live lease keeps others off")
 
 	// The holder dies before the hand-over: after the lease another attempt
 	// takes over, and the first one can no longer commit.
 	time.Sleep(lease + 100*time.Millisecond)
 	outcome, b, err := db.ClaimNotification(ctx, id, lease, "other.example")
 	require.NoError(t, err)
-	require.Equal(t, postgres.ClaimSend, outcome)
+	require.Equal(t, civicflow.ClaimSend, outcome)
 	require.Equal(t, a.MessageID, b.MessageID, "the Message-ID never changes")
 	require.Equal(t, 2, b.Attempts)
 	requireCode(t, db.CommitNotification(ctx, id, a.Token, lease), civicflow.ECONFLICT)
@@ -148,17 +148,17 @@ func TestClaimLeaseAndHandOver(t *testing.T) {
 	require.NoError(t, db.CommitNotification(ctx, id, b.Token, lease))
 	outcome, _, err = db.ClaimNotification(ctx, id, lease, "mz.example")
 	require.NoError(t, err)
-	require.Equal(t, postgres.ClaimBusy, outcome)
+	require.Equal(t, civicflow.ClaimBusy, outcome)
 	time.Sleep(lease + 100*time.Millisecond)
 	outcome, _, err = db.ClaimNotification(ctx, id, lease, "mz.example")
 	require.NoError(t, err)
-	require.Equal(t, postgres.ClaimInDoubt, outcome)
+	require.Equal(t, civicflow.ClaimInDoubt, outcome)
 	n, err := db.Notification(ctx, id)
 	require.NoError(t, err)
 	require.Equal(t, civicflow.NotificationUnconfirmed, n.State)
 	outcome, _, err = db.ClaimNotification(ctx, id, lease, "mz.example")
 	require.NoError(t, err)
-	require.Equal(t, postgres.ClaimFinished, outcome)
+	require.Equal(t, civicflow.ClaimFinished, outcome)
 
 	// A late answer from the dead attempt is still recorded.
 	require.NoError(t, db.MarkNotificationSent(ctx, id, b.Token, "250 queued"))

@@ -10,6 +10,7 @@ import (
 
 	"civicflow"
 	"civicflow/activities"
+	"civicflow/temporalerr"
 )
 
 // checkOptions bound one call to the verification platform; the platform
@@ -21,7 +22,7 @@ var checkOptions = workflow.ActivityOptions{
 		InitialInterval:        2 * time.Second,
 		BackoffCoefficient:     2,
 		MaximumInterval:        10 * time.Minute,
-		NonRetryableErrorTypes: []string{civicflow.EINVALID, civicflow.ENOTFOUND},
+		NonRetryableErrorTypes: temporalerr.RetryPolicyTypes(),
 	},
 }
 

@@ -9,6 +9,7 @@ import (
 
 	"civicflow"
 	"civicflow/activities"
+	"civicflow/temporalerr"
 )
 
 // NotifyWorkflow is the workflow type that sends one notification.
@@ -60,7 +61,7 @@ func Notify(ctx workflow.Context, in NotifyInput) (civicflow.NotificationState, 
 			InitialInterval:        in.InitialInterval,
 			BackoffCoefficient:     2,
 			MaximumInterval:        in.MaximumInterval,
-			NonRetryableErrorTypes: []string{civicflow.EINVALID, civicflow.ENOTFOUND},
+			NonRetryableErrorTypes: temporalerr.RetryPolicyTypes(),
 		},
 	})
 	var state civicflow.NotificationState

@@ -1,7 +1,6 @@
 package workflows
 
 import (
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -11,6 +10,7 @@ import (
 
 	"civicflow"
 	"civicflow/activities"
+	"civicflow/temporalerr"
 )
 
 // The application pipeline, shared by every process (issue 5): one
@@ -45,7 +45,7 @@ var recordOptions = workflow.ActivityOptions{
 		InitialInterval:        time.Second,
 		BackoffCoefficient:     2,
 		MaximumInterval:        time.Minute,
-		NonRetryableErrorTypes: []string{civicflow.EINVALID, civicflow.ENOTFOUND},
+		NonRetryableErrorTypes: temporalerr.RetryPolicyTypes(),
 	},
 }
 
@@ -259,19 +259,9 @@ func (p *pipeline) scope() civicflow.Scope {
 	return s
 }
 
-// domainError turns a domain error into an application error whose type is
-// the domain code, which the API maps back to an HTTP status.
-func domainError(err error) error {
-	var e *civicflow.Error
-	if errors.As(err, &e) {
-		var details []any
-		if len(e.Fields) > 0 {
-			details = append(details, e.Fields)
-		}
-		return temporal.NewNonRetryableApplicationError(e.Message, e.Code, nil, details...)
-	}
-	return err
-}
+// domainError is temporalerr.Update: the caller of an update receives
+// the domain error.
+func domainError(err error) error { return temporalerr.Update(err) }
 
 func (p *pipeline) registerAction(ctx workflow.Context, act civicflow.Action) error {
 	return workflow.SetUpdateHandlerWithOptions(ctx, string(act),
