@@ -66,6 +66,7 @@ var SystemActor = Actor{Role: "system", Username: "civicflow"}
 // Scope is the part of a case that decides who may see it and act on it.
 type Scope struct {
 	CaseID        int64
+	CaseType      CaseType // the process; "" is centralised care (scopes made before issue 15)
 	Stage         Stage
 	DistrictCode  string
 	TownshipCode  string
