@@ -87,6 +87,7 @@ var expectedRules = map[Action]map[Role][]Stage{
 		StageIntake, StageAwaitingSupplements, StageInvestigation,
 		StagePublicNotice, StageDistrictReview,
 		StageRegistration, StageAssessment, StagePlanning, // community rehab, until the plan is agreed
+		StageVerification, // education grant
 	}},
 	"record_investigation": {RoleTownshipOfficial: {StageInvestigation}},
 	"lodge_objection":      {RoleTownshipOfficial: {StagePublicNotice}},
@@ -102,6 +103,8 @@ var expectedRules = map[Action]map[Role][]Stage{
 	"record_session": {RoleRehabAssessor: {StageInRehab}},
 	"close":          {RoleRehabAssessor: {StageAssessment, StagePlanning, StageInRehab}},
 	"refer":          {RoleRehabAssessor: {StageAssessment, StagePlanning, StageInRehab}},
+	// Education grant (education.go).
+	"record_verification": {RoleTownshipOfficial: {StageVerification}},
 }
 
 func allRoles() []Role {

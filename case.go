@@ -47,6 +47,7 @@ var AllStages = []Stage{
 	StagePublicNotice, StageDistrictReview, StagePlacement, StageWaitlisted,
 	StageAwaitingAdmission, StageCompleted, StageRejected, StageWithdrawn, StageDeparted,
 	StageRegistration, StageAssessment, StagePlanning, StageInRehab, StageClosed, StageReferred,
+	StageVerification,
 }
 
 // Valid reports whether s is a known stage.
@@ -74,7 +75,7 @@ func (s Stage) Terminal() bool {
 func (s Stage) BeforeDecision() bool {
 	switch s {
 	case StageSubmitted, StageIntake, StageAwaitingSupplements, StageInvestigation,
-		StagePublicNotice, StageDistrictReview:
+		StagePublicNotice, StageDistrictReview, StageVerification:
 		return true
 	}
 	return false

@@ -110,8 +110,6 @@ func (c *careCase) check(act civicflow.Action, req ActionRequest) []civicflow.Fi
 		}
 	}
 	switch act {
-	case civicflow.ActionLodgeObjection:
-		need("reasons", req.Reasons)
 	case civicflow.ActionRecordInvestigation:
 		v := req.HomeVisit
 		if v == nil {
@@ -176,46 +174,25 @@ func (c *careCase) next(ctx workflow.Context, act civicflow.Action, req ActionRe
 	return s, nil
 }
 
-// startRound begins an investigation round: a new home visit and a new
-// household check are needed. It is the edit of the step that enters
-// investigation, so the main loop never sees the stage without it.
+// startRound begins an investigation (or verification) round: a new home
+// visit or verification and a new household check are needed. It is the
+// edit of the step that enters the stage, so the main loop never sees the
+// stage without it.
 func startRound(st *CaseState) {
 	st.Round++
 	st.HomeVisit = nil
 	st.Check = nil
+	if st.Education != nil {
+		st.Education.Verification = nil
+	}
 }
 
 // investigate runs the household check of the current round while the
 // township official visits, and opens the public notice once both are done.
 func (c *careCase) investigate(ctx workflow.Context) error {
 	round := c.state().Round
-	checkCtx, cancel := workflow.WithCancel(workflow.WithActivityOptions(ctx, checkOptions))
-	defer cancel()
-	fut := workflow.ExecuteActivity(checkCtx, a.CheckHousehold, activities.CheckInput{CaseID: c.in.CaseID, Round: round})
-	var res civicflow.CheckResult
-	var checkErr error
-	answered := false
-	workflow.Go(ctx, func(gctx workflow.Context) {
-		checkErr = fut.Get(gctx, &res)
-		answered = true
-	})
 	inRound := func() bool { st := c.state(); return st.Stage == civicflow.StageInvestigation && st.Round == round }
-	if err := workflow.Await(ctx, func() bool { return answered || !inRound() }); err != nil {
-		return err
-	}
-	if !inRound() {
-		return nil // withdrawn, rejected, or a new round began
-	}
-	details := map[string]any{"round": round}
-	if checkErr != nil {
-		details["error"] = checkErr.Error()
-		res = civicflow.CheckResult{Found: false, Note: "the household check failed: " + checkErr.Error()}
-	} else {
-		details["result"] = res
-	}
-	if err := c.step(ctx, step{action: civicflow.StepEconomicCheckCompleted, to: civicflow.StageInvestigation,
-		actor: civicflow.SystemActor, details: details,
-		edit: func(st *CaseState) { st.Check = &res }}); err != nil {
+	if done, err := c.checkHousehold(ctx, round, civicflow.StageInvestigation, inRound); err != nil || !done {
 		return err
 	}
 

@@ -356,7 +356,10 @@ func (p *pipeline) registerAction(ctx workflow.Context, act civicflow.Action) er
 				return ActionResult{}, domainError(err)
 			}
 			if err := p.apply(ctx, act, req); err != nil {
-				return ActionResult{}, err
+				// A write refused by the store arrives as the activity's
+				// application error already; a refusal of the ending's own
+				// is a domain error, which the caller must see as such.
+				return ActionResult{}, domainError(err)
 			}
 			return ActionResult{Stage: p.rec.state.Stage, Seq: p.rec.state.Seq}, nil
 		},
@@ -381,9 +384,10 @@ func (p *pipeline) validate(act civicflow.Action, req ActionRequest) error {
 			bad = append(bad, civicflow.FieldError{Field: field, Reason: "is required"})
 		}
 	}
-	switch act {
-	case civicflow.ActionReject, civicflow.ActionReturn:
+	if civicflow.NeedsReasons(p.caseType, act, req.Actor.Role) {
 		need("reasons", req.Reasons)
+	}
+	switch act {
 	case civicflow.ActionRequestSupplements:
 		if len(req.Items) == 0 {
 			bad = append(bad, civicflow.FieldError{Field: "items", Reason: "list every missing paper at once; at least one"})
@@ -549,6 +553,40 @@ func (p *pipeline) watchDeadline(ctx workflow.Context) {
 			workflow.GetLogger(ctx).Error("deadline event not recorded", "action", action, "error", err)
 		}
 	}
+}
+
+// checkHousehold runs the household economic check (家庭经济状况核对) of
+// round while the case stays in it (inRound), and records its answer, or
+// its failure, as a step that stays in stage. It reports whether the
+// round is still on once the answer is recorded.
+func (p *pipeline) checkHousehold(ctx workflow.Context, round int, stage civicflow.Stage, inRound func() bool) (bool, error) {
+	checkCtx, cancel := workflow.WithCancel(workflow.WithActivityOptions(ctx, checkOptions))
+	defer cancel()
+	fut := workflow.ExecuteActivity(checkCtx, a.CheckHousehold, activities.CheckInput{CaseID: p.caseID, Round: round})
+	var res civicflow.CheckResult
+	var checkErr error
+	answered := false
+	workflow.Go(ctx, func(gctx workflow.Context) {
+		checkErr = fut.Get(gctx, &res)
+		answered = true
+	})
+	if err := workflow.Await(ctx, func() bool { return answered || !inRound() }); err != nil {
+		return false, err
+	}
+	if !inRound() {
+		return false, nil // withdrawn, rejected, or a new round began
+	}
+	details := map[string]any{"round": round}
+	if checkErr != nil {
+		details["error"] = checkErr.Error()
+		res = civicflow.CheckResult{Found: false, Note: "the household check failed: " + checkErr.Error()}
+	} else {
+		details["result"] = res
+	}
+	err := p.step(ctx, step{action: civicflow.StepEconomicCheckCompleted, to: stage,
+		actor: civicflow.SystemActor, details: details,
+		edit: func(st *CaseState) { st.Check = &res }})
+	return err == nil, err
 }
 
 // awaitHandlers lets update handlers that are still running finish, before
