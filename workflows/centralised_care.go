@@ -72,7 +72,7 @@ func CentralisedCare(ctx workflow.Context, in CentralisedCareInput) (CaseState, 
 	if err := c.step(ctx, step{action: civicflow.StepSubmitted, to: civicflow.StageIntake, actor: civicflow.SystemActor}); err != nil {
 		return c.rec.state, err
 	}
-	for !c.state().Stage.Terminal() {
+	for !c.over() {
 		var err error
 		switch c.state().Stage {
 		case civicflow.StageInvestigation:
@@ -83,7 +83,7 @@ func CentralisedCare(ctx workflow.Context, in CentralisedCareInput) (CaseState, 
 			err = c.place(ctx)
 		default: // stages where only people move the case on
 			stage := c.state().Stage
-			err = workflow.Await(ctx, func() bool { return c.state().Stage != stage })
+			err = workflow.Await(ctx, func() bool { return c.state().Stage != stage || c.over() })
 		}
 		if err != nil {
 			return c.rec.state, err

@@ -58,10 +58,10 @@ func CommunityRehab(ctx workflow.Context, in CommunityRehabInput) (CaseState, er
 			return p.rec.state, err
 		}
 	}
-	for !p.state().Stage.Terminal() {
+	for !p.over() {
 		if p.state().Stage != civicflow.StageInRehab {
 			stage := p.state().Stage
-			if err := workflow.Await(ctx, func() bool { return p.state().Stage != stage }); err != nil {
+			if err := workflow.Await(ctx, func() bool { return p.state().Stage != stage || p.over() }); err != nil {
 				return p.rec.state, err
 			}
 			continue

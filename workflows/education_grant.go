@@ -33,7 +33,7 @@ func EducationGrant(ctx workflow.Context, in EducationGrantInput) (CaseState, er
 	if err := p.step(ctx, step{action: civicflow.StepSubmitted, to: civicflow.StageIntake, actor: civicflow.SystemActor}); err != nil {
 		return p.rec.state, err
 	}
-	for !p.state().Stage.Terminal() {
+	for !p.over() {
 		stage := p.state().Stage
 		if stage == civicflow.StageVerification {
 			round := p.state().Round
@@ -47,7 +47,7 @@ func EducationGrant(ctx workflow.Context, in EducationGrantInput) (CaseState, er
 			continue
 		}
 		// Only people move the case on from here.
-		if err := workflow.Await(ctx, func() bool { return p.state().Stage != stage }); err != nil {
+		if err := workflow.Await(ctx, func() bool { return p.state().Stage != stage || p.over() }); err != nil {
 			return p.rec.state, err
 		}
 	}

@@ -175,6 +175,11 @@ func (p *pipeline) cur() *tracked {
 // state is the case as the next decision sees it (cur).
 func (p *pipeline) state() *CaseState { return &p.cur().state }
 
+// over reports whether the case has ended: its recorded stage is
+// terminal. A proposal's terminal stage does not end it, since its write
+// may yet be refused; the loops wait for the commit.
+func (p *pipeline) over() bool { return p.rec.state.Stage.Terminal() }
+
 // edit applies a change that is not a step (a signal counted, a reminder
 // noted) to the recorded case and to the proposal in flight, so that
 // committing the proposal does not undo it.
@@ -509,10 +514,10 @@ func (t *tracked) setDue() {
 // system moves on by itself (public notice, placement) are not reminded.
 func (p *pipeline) watchDeadline(ctx workflow.Context) {
 	ctx = workflow.WithActivityOptions(ctx, recordOptions)
-	for !p.state().Stage.Terminal() {
+	for !p.over() {
 		cur := p.cur()
 		gen, clk := cur.clockGen, cur.clock
-		moved := func() bool { return p.cur().clockGen != gen || p.state().Stage.Terminal() }
+		moved := func() bool { return p.cur().clockGen != gen || p.over() }
 		var at time.Time
 		var action civicflow.Action
 		if clk != nil && clk.Timed() && civicflow.ResponsibleRole(clk.Stage) != "" {
