@@ -150,6 +150,7 @@ func Actions() []Action {
 		ActionReturn, ActionConfirmAdmission, ActionRecordDeparture,
 		ActionRegister, ActionAssess, ActionAgreePlan, ActionRecordReview, ActionRecordSession,
 		ActionClose, ActionRefer,
+		ActionRecordVerification,
 	}
 }
 

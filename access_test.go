@@ -117,15 +117,26 @@ func actorAt(r Role, p place) Actor {
 		InstitutionID: p.institutionID, CaseID: p.caseID}
 }
 
+// withoutRule lists actions that Actions() (and so the vocabulary) names
+// before their authorisation rule is written: Authorize refuses them until
+// then. Once a rule is added this test fails; move the action to
+// expectedRules.
+var withoutRule = map[Action]bool{ActionRecordVerification: true}
+
 func TestExpectedRulesCoverEveryAction(t *testing.T) {
 	t.Parallel()
-	require.Len(t, Actions(), len(expectedRules))
+	require.Len(t, Actions(), len(expectedRules)+len(withoutRule))
 	seen := map[Action]bool{}
 	for _, a := range Actions() {
-		require.Contains(t, expectedRules, a)
-		require.True(t, a.Valid(), a)
 		require.False(t, seen[a], "duplicate action %s", a)
 		seen[a] = true
+		if withoutRule[a] {
+			require.False(t, a.Valid(), "%s has a rule now: move it to expectedRules", a)
+			require.Error(t, Authorize(Actor{Role: RoleTownshipOfficial, Jurisdiction: caseTownship}, a, Scope{Stage: StageVerification}))
+			continue
+		}
+		require.Contains(t, expectedRules, a)
+		require.True(t, a.Valid(), a)
 	}
 	require.False(t, Action("fly").Valid())
 	require.False(t, Action("").Valid())

@@ -60,7 +60,7 @@ func TestStagePredicates(t *testing.T) {
 		StageSubmitted: true, StageIntake: true, StageAwaitingSupplements: true,
 		StageInvestigation: true, StagePublicNotice: true, StageDistrictReview: true,
 	}
-	require.Len(t, AllStages, 19) // 13 of centralised care, 6 of the rehab ending
+	require.Len(t, AllStages, 20) // 13 of centralised care, 6 of the rehab ending, 1 of the education grant
 	seen := map[Stage]bool{}
 	for _, s := range AllStages {
 		require.False(t, seen[s], "duplicate stage %s", s)

@@ -32,3 +32,8 @@ const (
 	StepSupervisorReminder Action = "supervisor_reminder"
 	StepReassigned         Action = "reassigned"
 )
+
+// StepNoticeNotSent is recorded by the outbox, not by a workflow, when a
+// notice to the applicant has no channel: the township must deliver it on
+// paper or in person. (postgres.ActionNoticeNotSent holds the same value.)
+const StepNoticeNotSent Action = "notice_not_sent"
