@@ -20,6 +20,9 @@ type CaseType string
 // CaseTypeCentralisedCare is 特困人员集中供养, process 1 of the domain brief.
 const CaseTypeCentralisedCare CaseType = "centralised_care"
 
+// AllCaseTypes lists every process, for docs and the vocabulary's tests.
+var AllCaseTypes = []CaseType{CaseTypeCentralisedCare, CaseTypeCommunityRehab, CaseTypeEducationGrant}
+
 // Stage is where a case stands in its process.
 type Stage string
 

@@ -16,8 +16,9 @@ const (
 	StepDeadlineReminder       Action = "deadline_reminder"        // a share of the stage's time passed; officials reminded
 	StepDeadlineBreached       Action = "deadline_breached"        // the stage is overdue; supervisors alerted
 	StepDeadlineClockStopped   Action = "deadline_clock_stopped"   // the clock stopped while the applicant is asked for papers
-	// StepNoticeNotSent: a notice to the applicant could not be sent (no
-	// channel); the township must deliver it on paper or in person.
+	// StepNoticeNotSent is recorded by the outbox, not by a workflow: a
+	// notice to the applicant had no channel, and the township must
+	// deliver it on paper or in person.
 	StepNoticeNotSent Action = "notice_not_sent"
 )
 
