@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"path"
 	"path/filepath"
 	"reflect"
 	"sort"
@@ -21,9 +22,11 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"civicflow"
+	"civicflow/wire"
 )
 
-// requestTypes are the bodies the API binds, by the Go name of their type.
+// requestTypes are the bodies the API binds, by the Go name of their type
+// (qualified when it is not this package's: "wire.ApplicationRequest").
 // FuzzBind decodes every one of them; TestBindCoversEveryRequestType fails
 // when a handler binds a type missing here.
 var requestTypes = []struct {
@@ -31,11 +34,11 @@ var requestTypes = []struct {
 	new  func() any
 	seed string // a body the API accepts
 }{
-	{"applicationRequest", func() any { return new(applicationRequest) },
+	{"wire.ApplicationRequest", func() any { return new(wire.ApplicationRequest) },
 		`{"person":{"name":"买买提·艾力","id_number":"11010519491231002X","phone":"13800001234","hukou_township_code":"610113001",` +
 			`"address":"小寨东路12号","self_care":"dependent"},"applicant":{"relation":"relative","name":"𠀀明","phone":"13912345678"},"statement":"独居"}`},
-	{"supplementsRequest", func() any { return new(supplementsRequest) }, `{"document_ids":[1,2],"note":"户口簿"}`},
-	{"withdrawRequest", func() any { return new(withdrawRequest) }, `{"reasons":"已由女儿照料"}`},
+	{"wire.SupplementsRequest", func() any { return new(wire.SupplementsRequest) }, `{"document_ids":[1,2],"note":"户口簿"}`},
+	{"wire.WithdrawRequest", func() any { return new(wire.WithdrawRequest) }, `{"reasons":"已由女儿照料"}`},
 	{"loginRequest", func() any { return new(loginRequest) }, `{"username":"ts.xiaozhai","password":"secret"}`},
 	{"actionRequest", func() any { return new(actionRequest) },
 		`{"reasons":"x","items":["a"],"home_visit":{"visited_on":"2026-01-15","visitors":["王芳"],"findings":"独居","care_level":"dependent","opinion":"eligible"},"care_level":"self_care"}`},
@@ -163,7 +166,7 @@ func TestBindRefusals(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			var dst any = new(actionRequest)
 			if strings.Contains(tc.body, "document_ids") {
-				dst = new(supplementsRequest)
+				dst = new(wire.SupplementsRequest)
 			}
 			req := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(tc.body))
 			req.Header.Set(echo.HeaderContentType, tc.ctype)
@@ -204,9 +207,18 @@ func TestBindCoversEveryRequestType(t *testing.T) {
 			ast.Inspect(fn.Body, func(n ast.Node) bool {
 				switch n := n.(type) {
 				case *ast.ValueSpec:
-					if id, ok := n.Type.(*ast.Ident); ok {
+					name := ""
+					switch tn := n.Type.(type) {
+					case *ast.Ident:
+						name = tn.Name
+					case *ast.SelectorExpr: // wire.ApplicationRequest
+						if pkg, ok := tn.X.(*ast.Ident); ok {
+							name = pkg.Name + "." + tn.Sel.Name
+						}
+					}
+					if name != "" {
 						for _, v := range n.Names {
-							vars[v.Name] = id.Name
+							vars[v.Name] = name
 						}
 					}
 				case *ast.CallExpr:
@@ -234,7 +246,12 @@ func TestBindCoversEveryRequestType(t *testing.T) {
 	covered := map[string]bool{}
 	for _, rt := range requestTypes {
 		covered[rt.name] = true
-		require.Equal(t, rt.name, reflect.TypeOf(rt.new()).Elem().Name())
+		typ := reflect.TypeOf(rt.new()).Elem()
+		name := typ.Name()
+		if typ.PkgPath() != reflect.TypeOf(Server{}).PkgPath() {
+			name = path.Base(typ.PkgPath()) + "." + name
+		}
+		require.Equal(t, rt.name, name)
 	}
 	var missing []string
 	for name := range bound {

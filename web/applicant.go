@@ -7,11 +7,11 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/labstack/echo/v4"
 
 	"civicflow"
+	"civicflow/wire"
 )
 
 // Applicants have no account: the reference and access code, kept in a
@@ -51,9 +51,7 @@ var apiFieldToForm = map[string]string{
 }
 
 func (con *Console) applyData(c echo.Context, f applyForm, errs map[string]string) (*applyData, error) {
-	var body struct {
-		Jurisdictions []civicflow.Jurisdiction `json:"jurisdictions"`
-	}
+	var body wire.Jurisdictions
 	if _, err := con.api.do(c, call{method: http.MethodGet, path: "/api/v1/jurisdictions"}, &body); err != nil {
 		return nil, err
 	}
@@ -100,27 +98,23 @@ func readApplyForm(c echo.Context) applyForm {
 		Nonce: v("nonce")}
 }
 
-// applicationBody is the JSON the API takes (api/applications.go).
-func (f applyForm) body() (map[string]any, map[string]string) {
-	person := map[string]any{"name": f.Name, "id_number": f.IDNumber, "phone": f.Phone,
-		"hukou_township_code": f.Township, "community_code": f.Community, "address": f.Address, "self_care": f.SelfCare}
+// body is the API's request; the errors are the form's own, by field,
+// for what cannot be sent at all.
+func (f applyForm) body() (wire.ApplicationRequest, map[string]string) {
+	req := wire.ApplicationRequest{
+		Person: wire.PersonInput{Name: f.Name, IDNumber: f.IDNumber, Phone: f.Phone, HukouTownshipCode: f.Township,
+			CommunityCode: f.Community, Address: f.Address, SelfCare: f.SelfCare},
+		Applicant: wire.ApplicantInput{Relation: f.Relation, Name: f.ApplicantName, Phone: f.ApplicantPhone, Email: f.ApplicantEmail},
+		Statement: f.Statement}
 	errs := map[string]string{}
 	if f.DisKind != "" || f.DisGrade != "" {
 		g, err := strconv.Atoi(f.DisGrade)
 		if err != nil || f.DisKind == "" {
 			errs["disability"] = "field.disability"
 		}
-		person["disability"] = map[string]any{"kind": f.DisKind, "grade": g}
+		req.Person.Disability = &wire.DisabilityInput{Kind: f.DisKind, Grade: g}
 	}
-	return map[string]any{"person": person,
-		"applicant": map[string]any{"relation": f.Relation, "name": f.ApplicantName, "phone": f.ApplicantPhone, "email": f.ApplicantEmail},
-		"statement": f.Statement}, errs
-}
-
-type submitted struct {
-	Reference  string `json:"reference"`
-	AccessCode string `json:"access_code"`
-	Replayed   bool   `json:"replayed"`
+	return req, errs
 }
 
 func (con *Console) apply(c echo.Context) error {
@@ -129,7 +123,7 @@ func (con *Console) apply(c echo.Context) error {
 		f.Nonce = randomToken()
 	}
 	body, errs := f.body()
-	var out submitted
+	var out wire.Submitted
 	var err error
 	if len(errs) == 0 {
 		_, err = con.api.do(c, call{method: http.MethodPost, path: "/api/v1/applications", body: body,
@@ -188,7 +182,7 @@ func (con *Console) trackForm(c echo.Context) error {
 func (con *Console) track(c echo.Context) error {
 	ref := strings.TrimSpace(c.FormValue("reference"))
 	code := strings.TrimSpace(c.FormValue("access_code"))
-	var v applicantView
+	var v wire.ApplicantCase
 	_, err := con.api.do(c, call{method: http.MethodGet, path: "/api/v1/applications/" + url.PathEscape(ref),
 		creds: creds{accessCode: code}}, &v)
 	if ref == "" || code == "" || err != nil {
@@ -207,41 +201,19 @@ func (con *Console) track(c echo.Context) error {
 	return redirect(c, "/my")
 }
 
-// applicantView is the API's applicant answer (GET /api/v1/applications/:ref).
-type applicantView struct {
-	Reference   string               `json:"reference"`
-	Stage       civicflow.Stage      `json:"stage"`
-	StageSince  time.Time            `json:"stage_since"`
-	WaitingFor  []string             `json:"waiting_for"`
-	PersonName  string               `json:"person_name"`
-	IDNumber    string               `json:"id_number_masked"`
-	CanWithdraw bool                 `json:"can_withdraw"`
-	Papers      []civicflow.Document `json:"papers"`
-	Placement   *struct {
-		Institution string              `json:"institution"`
-		Bed         string              `json:"bed"`
-		CareLevel   civicflow.CareLevel `json:"care_level"`
-	} `json:"placement"`
-	SupportStart *time.Time `json:"support_start"`
-	History      []struct {
-		At      time.Time       `json:"at"`
-		Action  string          `json:"action"`
-		Stage   civicflow.Stage `json:"stage"`
-		By      string          `json:"by"`
-		Reasons string          `json:"reasons"`
-	} `json:"history"`
-}
+// applicantView is the applicant's case as the pages show it.
+type applicantView struct{ *wire.ApplicantCase }
 
 // ByKey names who made a history entry, as the API says it.
 func (v applicantView) ByKey(by string) string {
 	switch by {
-	case "applicant":
+	case wire.ByApplicant:
 		return "by.applicant"
-	case "street office / town":
+	case wire.ByTownship:
 		return "by.township"
-	case "district civil-affairs bureau":
+	case wire.ByDistrict:
 		return "by.district"
-	case "care institution":
+	case wire.ByInstitution:
 		return "by.institution"
 	}
 	return "by.system"
@@ -264,14 +236,14 @@ func (con *Console) applicantCase(c echo.Context) (*applicantView, *session, err
 	if s.caseRef == "" {
 		return nil, s, nil
 	}
-	var v applicantView
+	var v wire.ApplicantCase
 	_, err := con.api.do(c, call{method: http.MethodGet, path: "/api/v1/applications/" + url.PathEscape(s.caseRef),
 		creds: creds{accessCode: s.caseCode}}, &v)
 	if civicflow.ErrorCode(err) == civicflow.EUNAUTHORIZED {
 		s.clearCase(c)
 		return nil, s, nil
 	}
-	return &v, s, err
+	return &applicantView{&v}, s, err
 }
 
 func (con *Console) myCase(c echo.Context) error { return con.showMyCase(c, http.StatusOK, "") }
@@ -343,7 +315,7 @@ func (con *Console) mySupplements(c echo.Context) error {
 		}
 		ids = append(ids, id)
 	}
-	body := map[string]any{"document_ids": ids, "note": strings.TrimSpace(c.FormValue("note"))}
+	body := wire.SupplementsRequest{DocumentIDs: ids, Note: strings.TrimSpace(c.FormValue("note"))}
 	if _, err := con.api.do(c, call{method: http.MethodPost, path: "/api/v1/applications/" + url.PathEscape(s.caseRef) + "/supplements",
 		body: body, creds: creds{accessCode: s.caseCode}}, nil); err != nil {
 		key := errorKey(err)
@@ -374,7 +346,7 @@ func (con *Console) withdraw(c echo.Context) error {
 	if c.FormValue("confirm") != "yes" {
 		return redirect(c, "/my/withdraw")
 	}
-	body := map[string]any{"reasons": strings.TrimSpace(c.FormValue("reasons"))}
+	body := wire.WithdrawRequest{Reasons: strings.TrimSpace(c.FormValue("reasons"))}
 	if _, err := con.api.do(c, call{method: http.MethodPost, path: "/api/v1/applications/" + url.PathEscape(s.caseRef) + "/withdraw",
 		body: body, creds: creds{accessCode: s.caseCode}}, nil); err != nil {
 		return con.showMyCase(c, statusOf(err), errorKey(err))

@@ -23,6 +23,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"civicflow"
+	"civicflow/wire"
 )
 
 // fakeAPI stands in for the JSON API in these fast tests (the end-to-end
@@ -36,14 +37,47 @@ type fakeAPI struct {
 	// actionStatus answers POST .../actions/:action (0: 200).
 	actionStatus int
 	// bodies holds the last JSON body sent to each method and path.
-	bodies map[string]map[string]any
+	bodies map[string][]byte
 }
 
-// body is the last JSON body sent to "METHOD /path".
+// body is the last JSON body sent to "METHOD /path", as a map.
 func (f *fakeAPI) body(route string) map[string]any {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return f.bodies[route]
+	var m map[string]any
+	_ = json.Unmarshal(f.bodies[route], &m)
+	return m
+}
+
+// sentAs decodes the last JSON body sent to "METHOD /path" into a wire
+// type, strictly as the API binds it: a field the API does not know fails
+// the test.
+func sentAs[T any](t *testing.T, f *fakeAPI, route string) T {
+	t.Helper()
+	f.mu.Lock()
+	raw := f.bodies[route]
+	f.mu.Unlock()
+	require.NotNil(t, raw, "nothing was sent to %s", route)
+	var v T
+	require.NoError(t, strictJSON(raw, &v), "%s", route)
+	return v
+}
+
+// strictJSON decodes b into dst, refusing fields dst lacks (as the API does).
+func strictJSON(b []byte, dst any) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	return dec.Decode(dst)
+}
+
+// bind decodes the request's body into dst as the API would, or answers
+// the API's 422 and returns false.
+func bind(w http.ResponseWriter, raw []byte, dst any) bool {
+	if err := strictJSON(raw, dst); err != nil {
+		apiError(w, 422, civicflow.EINVALID, civicflow.FieldError{Field: "body", Reason: err.Error()})
+		return false
+	}
+	return true
 }
 
 func (f *fakeAPI) called(prefix string) int {
@@ -65,7 +99,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 }
 
 func apiError(w http.ResponseWriter, status int, code string, fields ...civicflow.FieldError) {
-	writeJSON(w, status, map[string]any{"error": map[string]any{"code": code, "message": "x", "fields": fields}})
+	writeJSON(w, status, wire.ErrorOf(&civicflow.Error{Code: code, Message: "x", Fields: fields}))
 }
 
 var fakeUsers = map[string]civicflow.User{
@@ -88,10 +122,10 @@ func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f.calls = append(f.calls, r.Method+" "+r.URL.Path)
 	f.keys = append(f.keys, r.Header.Get("Idempotency-Key"))
 	if f.bodies == nil {
-		f.bodies = map[string]map[string]any{}
+		f.bodies = map[string][]byte{}
 	}
-	if sent != nil {
-		f.bodies[r.Method+" "+r.URL.Path] = sent
+	if len(raw) > 0 {
+		f.bodies[r.Method+" "+r.URL.Path] = raw
 	}
 	f.mu.Unlock()
 	user, authed := fakeUsers[strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")]
@@ -184,30 +218,43 @@ func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			{"id": 1, "username": "ts.xiaozhai", "display_name": "王芳", "role": "township_official", "current": true},
 			{"id": 9, "username": "ts.second", "display_name": "周丽", "role": "township_official", "current": false}}})
 	case p == "/api/v1/jurisdictions":
-		writeJSON(w, 200, map[string]any{"jurisdictions": []civicflow.Jurisdiction{
+		writeJSON(w, 200, wire.Jurisdictions{Jurisdictions: []civicflow.Jurisdiction{
 			{Code: "610113", Name: "雁塔区", Level: civicflow.LevelDistrict, ParentCode: "610100"},
 			{Code: "610113001", Name: "小寨路街道", Level: civicflow.LevelTownship, ParentCode: "610113"}}})
 	case p == "/api/v1/applications" && r.Method == http.MethodPost:
-		var body struct {
-			Person struct {
-				IDNumber string `json:"id_number"`
-			} `json:"person"`
+		var req wire.ApplicationRequest
+		if !bind(w, raw, &req) {
+			return
 		}
-		_ = json.NewDecoder(r.Body).Decode(&body)
-		if body.Person.IDNumber != "610113194503121015" {
+		if req.Person.IDNumber != "610113194503121015" {
 			apiError(w, 422, civicflow.EINVALID, civicflow.FieldError{Field: "person.id_number", Reason: "the check character is wrong"},
 				civicflow.FieldError{Field: "person.address", Reason: "is required"})
 			return
 		}
-		writeJSON(w, 201, map[string]any{"reference": "TK-610113-000001", "access_code": "ABCD-2345", "stage": "intake"})
+		writeJSON(w, 201, wire.Submitted{CaseID: 1, Reference: "TK-610113-000001", AccessCode: "ABCD-2345", Stage: civicflow.StageSubmitted,
+			TrackURL: "/api/v1/applications/TK-610113-000001"})
 	case strings.HasPrefix(p, "/api/v1/applications/"):
 		if r.Header.Get("X-Access-Code") != "ABCD-2345" {
 			apiError(w, 401, civicflow.EUNAUTHORIZED)
 			return
 		}
-		writeJSON(w, 200, map[string]any{"reference": "TK-610113-000001", "stage": "awaiting_supplements", "waiting_for": []string{"户口簿复印件"},
-			"person_name": "张桂兰", "id_number_masked": "6101**********1015", "can_withdraw": true, "papers": []any{},
-			"history": []map[string]any{{"at": f.now, "action": "request_supplements", "stage": "awaiting_supplements", "by": "street office / town"}}})
+		switch {
+		case strings.HasSuffix(p, "/supplements"):
+			var req wire.SupplementsRequest
+			if !bind(w, raw, &req) {
+				return
+			}
+		case strings.HasSuffix(p, "/withdraw"):
+			var req wire.WithdrawRequest
+			if !bind(w, raw, &req) {
+				return
+			}
+		}
+		writeJSON(w, 200, wire.ApplicantCase{Reference: "TK-610113-000001", Stage: civicflow.StageAwaitingSupplements,
+			StageSince: f.now.Add(-time.Hour), WaitingFor: []string{"户口簿复印件"}, PersonName: "张桂兰",
+			IDNumberMasked: "6101**********1015", CanWithdraw: true, Papers: []civicflow.Document{},
+			History: []wire.HistoryEntry{{At: f.now, Action: string(civicflow.ActionRequestSupplements),
+				Stage: civicflow.StageAwaitingSupplements, By: wire.ByTownship}}})
 	case p == "/api/v1/auth/login":
 		var body map[string]string
 		_ = json.NewDecoder(r.Body).Decode(&body)
@@ -569,10 +616,31 @@ func TestApplyShowsFieldErrorsInChinese(t *testing.T) {
 	require.Contains(t, body, "TK-610113-000001")
 	require.Contains(t, body, "ABCD-2345")
 	require.Equal(t, "console-n1", h.api.keys[len(h.api.keys)-1], "the form's nonce is the Idempotency-Key")
+	req := sentAs[wire.ApplicationRequest](t, h.api, "POST /api/v1/applications")
+	require.Equal(t, wire.PersonInput{Name: "张桂兰", IDNumber: "610113194503121015", HukouTownshipCode: "610113001", SelfCare: "dependent"}, req.Person)
+	require.Equal(t, wire.ApplicantInput{Relation: "relative", Name: "张明"}, req.Applicant)
 	// The applicant may go straight on to the case.
 	status, body, _ = h.get("/console/my")
 	require.Equal(t, http.StatusOK, status)
 	require.Contains(t, body, "待补正材料")
+}
+
+// The applicant's case page hands papers in and withdraws through the
+// API's typed requests.
+func TestApplicantHandsInAndWithdraws(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	status, _, _ := h.post("/console/track", url.Values{"csrf": {h.csrf("/console/track")}, "reference": {"TK-610113-000001"}, "access_code": {"ABCD-2345"}})
+	require.Equal(t, http.StatusSeeOther, status)
+	status, _, resp := h.post("/console/my/supplements", url.Values{"csrf": {h.csrf("/console/my")}, "document": {"7", "8"}, "note": {" 户口簿 "}})
+	require.Equal(t, http.StatusSeeOther, status)
+	require.Equal(t, "/console/my?done=supplements", resp.Header.Get("Location"))
+	require.Equal(t, wire.SupplementsRequest{DocumentIDs: []int64{7, 8}, Note: "户口簿"},
+		sentAs[wire.SupplementsRequest](t, h.api, "POST /api/v1/applications/TK-610113-000001/supplements"))
+	status, _, _ = h.post("/console/my/withdraw", url.Values{"csrf": {h.csrf("/console/my")}, "confirm": {"yes"}, "reasons": {"已由女儿照料"}})
+	require.Equal(t, http.StatusSeeOther, status)
+	require.Equal(t, wire.WithdrawRequest{Reasons: "已由女儿照料"},
+		sentAs[wire.WithdrawRequest](t, h.api, "POST /api/v1/applications/TK-610113-000001/withdraw"))
 }
 
 func TestTrackWithWrongCodeIsRefused(t *testing.T) {

@@ -1,0 +1,98 @@
+package wire
+
+import (
+	"encoding/json"
+	"go/parser"
+	"go/token"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"civicflow"
+)
+
+// The contract is the JSON: these tests pin the answers' JSON names (and
+// which are left out when empty), so that a rename shows here and in
+// review, not in a client.
+
+var at = time.Date(2026, 11, 27, 3, 0, 0, 0, time.UTC)
+
+func golden(t *testing.T, v any, want string) {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatalf("encode %T: %v", v, err)
+	}
+	if string(b) != want {
+		t.Errorf("%T encodes as\n%s\nwant\n%s", v, b, want)
+	}
+}
+
+func TestApplicantAnswers(t *testing.T) {
+	golden(t, Submitted{CaseID: 1, Reference: "TK-610113-000001", AccessCode: "ABCD-2345", Stage: civicflow.StageSubmitted,
+		TrackURL: "/api/v1/applications/TK-610113-000001"},
+		`{"case_id":1,"reference":"TK-610113-000001","access_code":"ABCD-2345","stage":"submitted","replayed":false,"track_url":"/api/v1/applications/TK-610113-000001"}`)
+	golden(t, ApplicantCase{Reference: "TK-610113-000001", Stage: civicflow.StageAwaitingSupplements, StageSince: at,
+		WaitingFor: []string{"户口簿复印件"}, PersonName: "张桂兰", IDNumberMasked: "6101**********1015", CanWithdraw: true,
+		Papers: []civicflow.Document{}, History: []HistoryEntry{{At: at, Action: "request_supplements", Stage: civicflow.StageAwaitingSupplements, By: ByTownship}}},
+		`{"reference":"TK-610113-000001","stage":"awaiting_supplements","stage_since":"2026-11-27T03:00:00Z","waiting_for":["户口簿复印件"],`+
+			`"person_name":"张桂兰","id_number_masked":"6101**********1015","can_withdraw":true,"papers":[],`+
+			`"history":[{"at":"2026-11-27T03:00:00Z","action":"request_supplements","stage":"awaiting_supplements","by":"street office / town"}]}`)
+	golden(t, Placement{Institution: "雁塔区社会福利院", Bed: "A-101", CareLevel: civicflow.CareDependent},
+		`{"institution":"雁塔区社会福利院","bed":"A-101","care_level":"dependent"}`)
+}
+
+func TestErrorAnswer(t *testing.T) {
+	e := civicflow.Invalid(civicflow.FieldError{Field: "person.id_number", Reason: "the check character is wrong"})
+	golden(t, ErrorOf(e), `{"error":{"code":"invalid","message":"the request has invalid fields","fields":[{"field":"person.id_number","reason":"the check character is wrong"}]}}`)
+	golden(t, ErrorOf(civicflow.Errorf(civicflow.ECONFLICT, "open")), `{"error":{"code":"conflict","message":"open"}}`)
+	back := ErrorOf(&civicflow.Error{Code: civicflow.ECONFLICT, Message: "m", Reference: "TK-610113-****42"}).Domain()
+	if back.Code != civicflow.ECONFLICT || back.Reference != "TK-610113-****42" || back.Message != "m" {
+		t.Errorf("Domain lost a field: %+v", back)
+	}
+}
+
+// TestSidesMeetOnlyHere: the console is a client of the API on purpose,
+// so neither package imports the other; they share this one.
+func TestSidesMeetOnlyHere(t *testing.T) {
+	for dir, banned := range map[string]string{"../api": "civicflow/web", "../web": "civicflow/api"} {
+		files, err := filepath.Glob(filepath.Join(dir, "*.go"))
+		if err != nil || len(files) == 0 {
+			t.Fatalf("no Go files in %s: %v", dir, err)
+		}
+		for _, name := range files {
+			f, err := parser.ParseFile(token.NewFileSet(), name, nil, parser.ImportsOnly)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, imp := range f.Imports {
+				if p, _ := strconv.Unquote(imp.Path.Value); p == banned || strings.HasPrefix(p, banned+"/") {
+					t.Errorf("%s imports %s", name, p)
+				}
+			}
+		}
+	}
+}
+
+// TestImportsOnlyTheDomain keeps the contract free of either side's
+// machinery: the root package and the standard library only.
+func TestImportsOnlyTheDomain(t *testing.T) {
+	files, err := filepath.Glob("*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range files {
+		f, err := parser.ParseFile(token.NewFileSet(), name, nil, parser.ImportsOnly)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, imp := range f.Imports {
+			p, _ := strconv.Unquote(imp.Path.Value)
+			if p != "civicflow" && strings.Contains(strings.Split(p, "/")[0], ".") || strings.HasPrefix(p, "civicflow/") {
+				t.Errorf("%s imports %s: wire may import civicflow and the standard library only", name, p)
+			}
+		}
+	}
+}
