@@ -53,10 +53,10 @@ var requestTypes = []struct {
 		`{"username":"wang.fang","display_name":"王芳","password":"a long enough password","role":"township_official","jurisdiction":"610113001"}`},
 	{"passwordRequest", func() any { return new(passwordRequest) }, `{"password":"a long enough password"}`},
 	{"roleRequest", func() any { return new(roleRequest) }, `{"role":"district_reviewer","jurisdiction":"610113","institution_id":0}`},
-	{"rehabApplicationRequest", func() any { return new(rehabApplicationRequest) },
+	{"wire.RehabApplicationRequest", func() any { return new(wire.RehabApplicationRequest) },
 		`{"person":{"name":"李𠀋华","id_number":"11010519491231002X","hukou_township_code":"610113001","address":"小寨西路8号","without_capacity":true},` +
 			`"applicant":{"applied_by":"guardian","name":"李建国","phone":"13912340000","guardian_consent":true,"consent_on":"2025-12-20"}}`},
-	{"sessionRequest", func() any { return new(sessionRequest) }, `{"service":"peer_support","sessions":2,"on":"2026-01-08"}`},
+	{"wire.SessionRequest", func() any { return new(wire.SessionRequest) }, `{"service":"peer_support","sessions":2,"on":"2026-01-08"}`},
 }
 
 func testServer() *Server {

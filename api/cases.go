@@ -14,6 +14,7 @@ import (
 
 	"civicflow"
 	"civicflow/postgres"
+	"civicflow/wire"
 	"civicflow/workflows"
 )
 
@@ -268,7 +269,7 @@ type actionRequest struct {
 	// district's rehab centre (issue 5).
 	RehabCentreID int64 `json:"rehab_centre_id" validate:"min=0"`
 	// Rehab: the fields of the rehab centre's actions (api/rehab.go).
-	Rehab *rehabInput `json:"rehab"`
+	Rehab *wire.RehabInput `json:"rehab"`
 }
 
 type homeVisitInput struct {

@@ -9,6 +9,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"civicflow"
+	"civicflow/wire"
 )
 
 // consoleActions are the official actions the console offers, as
@@ -125,9 +126,7 @@ func (con *Console) actionPage(c echo.Context, u *civicflow.User, cr creds, stat
 	d := actionData{Case: v, Action: act, In: in, Errors: errs, Confirm: confirm,
 		Cares: []string{"self_care", "semi_dependent", "dependent"}}
 	if act == civicflow.ActionApprove && v.Type == civicflow.CaseTypeCommunityRehab {
-		var cs struct {
-			Centres []civicflow.RehabCentre `json:"centres"`
-		}
+		var cs wire.RehabCentres
 		if _, err := con.api.do(c, call{method: http.MethodGet, path: "/api/v1/rehab/centres",
 			query: url.Values{"district": {v.DistrictCode}}, creds: cr}, &cs); err != nil {
 			return con.fail(c, err)

@@ -11,6 +11,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"civicflow"
+	"civicflow/wire"
 )
 
 // Attendance at a rehab case's services (issue 5): the centre records how
@@ -103,7 +104,7 @@ func (con *Console) recordSessions(c echo.Context) error {
 		}
 		ref := c.Param("ref")
 		_, err = con.api.do(c, call{method: http.MethodPost, path: "/api/v1/cases/" + url.PathEscape(ref) + "/rehab/sessions",
-			body: map[string]any{"service": in.Service, "sessions": n, "on": in.On}, creds: cr, idemKey: "console-" + in.Nonce}, nil)
+			body: wire.SessionRequest{Service: in.Service, Sessions: n, On: in.On}, creds: cr, idemKey: "console-" + in.Nonce}, nil)
 		var de *civicflow.Error
 		switch {
 		case err == nil:

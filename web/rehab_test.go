@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"civicflow/wire"
 )
 
 var nonceRe = regexp.MustCompile(`name="nonce" value="([^"]+)"`)
@@ -245,8 +247,8 @@ func TestRehabSessionsForm(t *testing.T) {
 	status, _, resp := h.post(path, filled)
 	require.Equal(t, http.StatusSeeOther, status)
 	require.Equal(t, "/console/cases/RH-610113-000013?done=sessions", resp.Header.Get("Location"))
-	require.Equal(t, map[string]any{"service": "social_skills", "sessions": float64(2), "on": "2026-11-20"},
-		h.api.body("POST /api/v1/cases/RH-610113-000013/rehab/sessions"))
+	require.Equal(t, wire.SessionRequest{Service: "social_skills", Sessions: 2, On: "2026-11-20"},
+		sentAs[wire.SessionRequest](t, h.api, "POST /api/v1/cases/RH-610113-000013/rehab/sessions"))
 	require.Equal(t, "console-"+nonce, h.api.keys[len(h.api.keys)-1])
 	filled.Set("csrf", h.csrf(path))
 	status, _, _ = h.post(path, filled)

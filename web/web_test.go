@@ -165,44 +165,61 @@ func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case strings.HasPrefix(p, "/api/v1/cases/RH-") && strings.HasSuffix(p, "/rehab/sessions") && r.Method == http.MethodPost:
 		// As the API: a plan service (the fake plan holds social_skills),
 		// 1-50 sessions, a day not after today.
+		var req wire.SessionRequest
+		if !bind(w, raw, &req) {
+			return
+		}
 		var bad []civicflow.FieldError
-		if sent["service"] != "social_skills" {
+		if req.Service != "social_skills" {
 			bad = append(bad, civicflow.FieldError{Field: "service", Reason: "is not in the case's plan"})
 		}
-		if n, _ := sent["sessions"].(float64); n < 1 || n > 50 {
+		if req.Sessions < 1 || req.Sessions > 50 {
 			bad = append(bad, civicflow.FieldError{Field: "sessions", Reason: "must be 1 to 50"})
 		}
-		if on, _ := sent["on"].(string); on == "" || on > f.now.Format(time.DateOnly) {
+		if req.On == "" || req.On > f.now.Format(time.DateOnly) {
 			bad = append(bad, civicflow.FieldError{Field: "on", Reason: "must not be in the future"})
 		}
 		if len(bad) > 0 {
 			apiError(w, 422, civicflow.EINVALID, bad...)
 			return
 		}
-		writeJSON(w, 202, map[string]any{"recorded": true})
+		writeJSON(w, 202, wire.SessionRecorded{Recorded: true, Reference: strings.Split(p, "/")[4]})
 	case strings.HasPrefix(p, "/api/v1/cases/RH-") && strings.HasSuffix(p, "/rehab"):
 		if user.Role != civicflow.RoleRehabAssessor && user.Role != civicflow.RoleDistrictReviewer {
 			apiError(w, 403, civicflow.EFORBIDDEN)
 			return
 		}
-		writeJSON(w, 200, map[string]any{"reference": "RH-610113-000011", "stage": "planning",
-			"summary": civicflow.RehabSummary{CentreID: 5, Centre: "雁塔区精神障碍社区康复服务中心"},
-			"records": []map[string]any{
-				{"id": 1, "kind": "registration", "actor": user.Actor(), "recorded_at": f.now,
-					"content": map[string]any{"kind": "registration", "input": map[string]any{"file_number": "YT-2026-001", "diagnosis": "F20.0 偏执型精神分裂症"}}},
-				{"id": 2, "kind": "assessment", "actor": user.Actor(), "recorded_at": f.now,
-					"content": map[string]any{"kind": "assessment", "input": map[string]any{"suitable": true, "risk_level": 1,
-						"services": []string{"medication_training", "social_skills"}, "physician": "陈医生", "findings": "病情稳定"}}},
-				{"id": 3, "kind": "plan", "actor": user.Actor(), "recorded_at": f.now,
-					"content": map[string]any{"kind": "plan", "input": map[string]any{"agreed_by": "guardian", "agreed_by_name": "刘建国",
-						"plan": []map[string]any{{"service": "social_skills", "frequency": "每周2次", "start_date": "2026-12-01"}}}}}}})
+		record := func(id int64, kind string, in wire.RehabInput) wire.ClinicalRecord {
+			content, err := json.Marshal(wire.ClinicalContent{Case: "RH-610113-000011", Input: in, Kind: kind})
+			if err != nil {
+				panic(err)
+			}
+			return wire.ClinicalRecord{ID: id, Kind: kind, CentreID: 5, Actor: user.Actor(), Content: content, RecordedAt: f.now}
+		}
+		writeJSON(w, 200, wire.ClinicalView{Reference: "RH-610113-000011", Stage: civicflow.StagePlanning,
+			Summary:     &civicflow.RehabSummary{CentreID: 5, Centre: "雁塔区精神障碍社区康复服务中心"},
+			Application: &civicflow.RehabApplication{AppliedBy: civicflow.ApplicantGuardian, GuardianName: "刘建国", GuardianConsent: true},
+			Records: []wire.ClinicalRecord{
+				record(1, "registration", wire.RehabInput{FileNumber: "YT-2026-001", Diagnosis: "F20.0 偏执型精神分裂症"}),
+				record(2, "assessment", wire.RehabInput{Suitable: new(true), RiskLevel: new(1),
+					Services: []string{"medication_training", "social_skills"}, Physician: "陈医生", Findings: "病情稳定"}),
+				record(3, "plan", wire.RehabInput{AgreedBy: "guardian", AgreedByName: "刘建国",
+					Plan: []wire.PlanItemInput{{Service: "social_skills", Frequency: "每周2次", StartDate: "2026-12-01"}}})}})
 	case strings.HasPrefix(p, "/api/v1/cases/RH-") && strings.Contains(p, "/actions/"):
-		rehab, _ := sent["rehab"].(map[string]any)
+		var req struct {
+			RehabCentreID int64            `json:"rehab_centre_id"`
+			Rehab         *wire.RehabInput `json:"rehab"`
+		}
+		if !bind(w, raw, &req) {
+			return
+		}
 		var bad []civicflow.FieldError
 		switch {
-		case strings.HasSuffix(p, "/assess") && rehab["physician"] == nil:
+		case req.Rehab == nil && !strings.HasSuffix(p, "/approve"):
+			bad = append(bad, civicflow.FieldError{Field: "rehab", Reason: "is required"})
+		case strings.HasSuffix(p, "/assess") && req.Rehab.Physician == "":
 			bad = append(bad, civicflow.FieldError{Field: "rehab.physician", Reason: "is required"})
-		case strings.HasSuffix(p, "/agree_plan") && len(rehab["plan"].([]any)) == 0:
+		case strings.HasSuffix(p, "/agree_plan") && len(req.Rehab.Plan) == 0:
 			bad = append(bad, civicflow.FieldError{Field: "rehab.plan", Reason: "choose at least one service"})
 		}
 		if len(bad) > 0 {
@@ -211,7 +228,7 @@ func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		writeJSON(w, 200, map[string]any{})
 	case p == "/api/v1/rehab/centres":
-		writeJSON(w, 200, map[string]any{"centres": []civicflow.RehabCentre{{ID: 5, Name: "雁塔区精神障碍社区康复服务中心", DistrictCode: "610113"},
+		writeJSON(w, 200, wire.RehabCentres{Centres: []civicflow.RehabCentre{{ID: 5, Name: "雁塔区精神障碍社区康复服务中心", DistrictCode: "610113"},
 			{ID: 6, Name: "新城区精神障碍社区康复服务中心", DistrictCode: "610102"}}})
 	case strings.HasPrefix(p, "/api/v1/supervision/cases/") && strings.HasSuffix(p, "/assignees"):
 		writeJSON(w, 200, map[string]any{"reassignable": true, "stage": "investigation", "assignees": []map[string]any{

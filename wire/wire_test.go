@@ -44,6 +44,35 @@ func TestApplicantAnswers(t *testing.T) {
 		`{"institution":"雁塔区社会福利院","bed":"A-101","care_level":"dependent"}`)
 }
 
+func TestRehabAnswers(t *testing.T) {
+	golden(t, SessionRecorded{Recorded: true, Reference: "RH-610113-000013"}, `{"recorded":true,"reference":"RH-610113-000013"}`)
+	golden(t, RehabCentres{Centres: []civicflow.RehabCentre{{ID: 5, Name: "雁塔区精神障碍社区康复服务中心", DistrictCode: "610113"}}},
+		`{"centres":[{"id":5,"name":"雁塔区精神障碍社区康复服务中心","district_code":"610113","address":""}]}`)
+	golden(t, ClinicalView{Reference: "RH-610113-000011", Stage: civicflow.StagePlanning, Records: []ClinicalRecord{{ID: 1,
+		Kind: "registration", CentreID: 5, Actor: civicflow.Actor{Role: civicflow.RoleRehabAssessor}, Content: json.RawMessage(`{"kind":"registration"}`), RecordedAt: at}}},
+		`{"reference":"RH-610113-000011","stage":"planning","summary":null,"application":null,"records":[{"id":1,"kind":"registration","centre_id":5,`+
+			`"actor":`+string(mustJSON(t, civicflow.Actor{Role: civicflow.RoleRehabAssessor}))+`,"content":{"kind":"registration"},"recorded_at":"2026-11-27T03:00:00Z"}]}`)
+}
+
+// TestClinicalContentIsSealedAsBefore: the sealed record of a rehab step
+// kept the shape it had as a map (keys in this order, every field of the
+// input present), so old and new records read alike.
+func TestClinicalContentIsSealedAsBefore(t *testing.T) {
+	golden(t, ClinicalContent{Case: "RH-610113-000010", Input: RehabInput{Physician: "陈医生", RiskLevel: new(2)}, Kind: "assessment"},
+		`{"case":"RH-610113-000010","input":{"file_number":"","diagnosis":"","suitable":null,"risk_level":2,"services":null,"physician":"陈医生",`+
+			`"findings":"","referral_suggestion":"","plan":null,"agreed_by":"","agreed_by_name":"","review_interval_days":0,"progress":null,`+
+			`"closure":"","refer_to":"","centre_id":0,"hospital":"","notes":""},"kind":"assessment"}`)
+}
+
+func mustJSON(t *testing.T, v any) []byte {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
 func TestErrorAnswer(t *testing.T) {
 	e := civicflow.Invalid(civicflow.FieldError{Field: "person.id_number", Reason: "the check character is wrong"})
 	golden(t, ErrorOf(e), `{"error":{"code":"invalid","message":"the request has invalid fields","fields":[{"field":"person.id_number","reason":"the check character is wrong"}]}}`)
