@@ -39,8 +39,8 @@ var requestTypes = []struct {
 			`"address":"小寨东路12号","self_care":"dependent"},"applicant":{"relation":"relative","name":"𠀀明","phone":"13912345678"},"statement":"独居"}`},
 	{"wire.SupplementsRequest", func() any { return new(wire.SupplementsRequest) }, `{"document_ids":[1,2],"note":"户口簿"}`},
 	{"wire.WithdrawRequest", func() any { return new(wire.WithdrawRequest) }, `{"reasons":"已由女儿照料"}`},
-	{"loginRequest", func() any { return new(loginRequest) }, `{"username":"ts.xiaozhai","password":"secret"}`},
-	{"actionRequest", func() any { return new(actionRequest) },
+	{"wire.LoginRequest", func() any { return new(wire.LoginRequest) }, `{"username":"ts.xiaozhai","password":"secret"}`},
+	{"wire.ActionRequest", func() any { return new(wire.ActionRequest) },
 		`{"reasons":"x","items":["a"],"home_visit":{"visited_on":"2026-01-15","visitors":["王芳"],"findings":"独居","care_level":"dependent","opinion":"eligible"},"care_level":"self_care"}`},
 	{"departureRequest", func() any { return new(departureRequest) }, `{"reasons":"转往子女所在城市"}`},
 	{"calendarDayRequest", func() any { return new(calendarDayRequest) }, `{"kind":"holiday","name":"春节"}`},
@@ -48,7 +48,7 @@ var requestTypes = []struct {
 	{"reassignRequest", func() any { return new(reassignRequest) }, `{"user_id":3,"reasons":"休假"}`},
 	{"remindRequest", func() any { return new(remindRequest) }, `{"note":"请尽快入户调查"}`},
 	{"supervisorNoteRequest", func() any { return new(supervisorNoteRequest) }, `{"note":"已逾期"}`},
-	{"revealRequest", func() any { return new(revealRequest) }, `{"fields":["id_number","phone"],"reason":"核实身份"}`},
+	{"wire.RevealRequest", func() any { return new(wire.RevealRequest) }, `{"fields":["id_number","phone"],"reason":"核实身份"}`},
 	{"createUserRequest", func() any { return new(createUserRequest) },
 		`{"username":"wang.fang","display_name":"王芳","password":"a long enough password","role":"township_official","jurisdiction":"610113001"}`},
 	{"passwordRequest", func() any { return new(passwordRequest) }, `{"password":"a long enough password"}`},
@@ -164,7 +164,7 @@ func TestBindRefusals(t *testing.T) {
 		{"over 1 MiB", "application/json", `{"reasons":"` + strings.Repeat("a", 1<<20) + `"}`, 413, "too large"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			var dst any = new(actionRequest)
+			var dst any = new(wire.ActionRequest)
 			if strings.Contains(tc.body, "document_ids") {
 				dst = new(wire.SupplementsRequest)
 			}

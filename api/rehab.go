@@ -17,7 +17,7 @@ import (
 
 // Community rehabilitation (issue 5): the rehab application, the list of
 // rehab centres, the centre's actions (through POST
-// /api/v1/cases/:ref/actions/:action, see wire.RehabInput), attendance, and the
+// /api/v1/cases/:ref/actions/:action, wire.ActionRequest.Rehab), attendance, and the
 // audited read of clinical content. See docs/rehab.md.
 
 func (s *Server) submitRehab(c echo.Context) error {
@@ -352,15 +352,9 @@ func (s *Server) listCentreCases(c echo.Context, q listQuery) error {
 	if err != nil {
 		return err
 	}
-	items := make([]caseListItem, 0, len(cases))
-	for _, cs := range cases {
-		items = append(items, caseListItem{ID: cs.ID, Reference: cs.Reference, Stage: cs.Stage, PersonName: cs.PersonName,
-			IDNumberMasked: cs.IDNumberMasked, DistrictCode: cs.DistrictCode, TownshipCode: cs.TownshipCode,
-			StageEnteredAt: cs.StageEnteredAt, CreatedAt: cs.CreatedAt})
-	}
-	resp := map[string]any{"cases": items}
+	resp := caseList(cases)
 	if len(cases) == limit {
-		resp["next_after"] = cases[len(cases)-1].ID
+		resp.NextAfter = &cases[len(cases)-1].ID
 	}
 	return c.JSON(http.StatusOK, resp)
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"civicflow"
+	"civicflow/wire"
 )
 
 type userRow struct {
@@ -51,9 +52,7 @@ func (con *Console) showUsers(c echo.Context, cr creds, status int, errKey strin
 	if _, err := con.api.do(c, call{method: http.MethodGet, path: "/api/v1/admin/users", creds: cr}, &us); err != nil {
 		return con.fail(c, err)
 	}
-	var is struct {
-		Institutions []civicflow.Institution `json:"institutions"`
-	}
+	var is wire.Institutions
 	if _, err := con.api.do(c, call{method: http.MethodGet, path: "/api/v1/institutions", creds: cr}, &is); err != nil {
 		return con.fail(c, err)
 	}
@@ -110,9 +109,7 @@ func (con *Console) showDeadlines(c echo.Context, cr creds, status int, errKey s
 	if _, err := con.api.do(c, call{method: http.MethodGet, path: "/api/v1/admin/deadlines", creds: cr}, &rs); err != nil {
 		return con.fail(c, err)
 	}
-	var js struct {
-		Jurisdictions []civicflow.Jurisdiction `json:"jurisdictions"`
-	}
+	var js wire.Jurisdictions
 	if _, err := con.api.do(c, call{method: http.MethodGet, path: "/api/v1/jurisdictions"}, &js); err != nil {
 		return con.fail(c, err)
 	}

@@ -38,7 +38,7 @@ type rehabData struct {
 
 // rehabView reads nothing clinical: the link to the record is offered to
 // those the API would let read it, and the API decides again.
-func rehabView(u *civicflow.User, v *caseView) *rehabData {
+func rehabView(u *civicflow.User, v *wire.CaseDetail) *rehabData {
 	return &rehabData{Summary: v.Rehab, MayClinical: civicflow.MaySeeClinical(u.Actor(), v.Scope()), MaySessions: mayRecordSessions(u, v)}
 }
 
@@ -203,7 +203,7 @@ var rehabFormFields = []string{"file_number", "diagnosis", "suitable", "risk_lev
 	"centre_id", "hospital", "notes", "form"}
 
 type rehabActionData struct {
-	Case     *caseView
+	Case     *wire.CaseDetail
 	Action   civicflow.Action
 	In       rehabForm
 	Errors   map[string]string
@@ -287,7 +287,7 @@ func (con *Console) rehabActionPage(c echo.Context, u *civicflow.User, cr creds,
 	if err != nil {
 		return con.fail(c, err)
 	}
-	if !v.allows(act) {
+	if !v.Allows(act) {
 		return con.showCase(c, u, cr, http.StatusConflict, "err.not_now", nil)
 	}
 	d := rehabActionData{Case: v, Action: act, In: in, Errors: errs, Confirm: confirm, Services: civicflow.RehabServices,
@@ -367,9 +367,7 @@ func (con *Console) rehabAct(c echo.Context) error {
 		}
 		ref := c.Param("ref")
 		_, err := con.api.do(c, call{method: http.MethodPost, path: "/api/v1/cases/" + url.PathEscape(ref) + "/actions/" + string(act),
-			body: struct {
-				Rehab *wire.RehabInput `json:"rehab"`
-			}{&body}, creds: cr, idemKey: "console-" + in.Nonce}, nil)
+			body: wire.ActionRequest{Rehab: &body}, creds: cr, idemKey: "console-" + in.Nonce}, nil)
 		var de *civicflow.Error
 		switch {
 		case err == nil:

@@ -26,7 +26,7 @@ import (
 type sessionForm struct{ Nonce, Service, Sessions, On string }
 
 type sessionData struct {
-	Case   *caseView
+	Case   *wire.CaseDetail
 	In     sessionForm
 	Errors map[string]string
 	// Services are the services of the plan in force (from the clinical
@@ -51,7 +51,7 @@ func sessionFieldToForm(apiField string) string {
 
 // mayRecordSessions: the centre holding a case in rehab records its
 // attendance; the API decides again.
-func mayRecordSessions(u *civicflow.User, v *caseView) bool {
+func mayRecordSessions(u *civicflow.User, v *wire.CaseDetail) bool {
 	return v.Stage == civicflow.StageInRehab && civicflow.Authorize(u.Actor(), civicflow.ActionRecordSession, v.Scope()) == nil
 }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"civicflow"
+	"civicflow/wire"
 )
 
 type overdueRow struct {
@@ -158,9 +159,7 @@ func (con *Console) board(c echo.Context) error {
 			d.StuckNote = p.T(errorKey(err))
 		}
 		d.Stuck = stuck.Stuck
-		var js struct {
-			Jurisdictions []civicflow.Jurisdiction `json:"jurisdictions"`
-		}
+		var js wire.Jurisdictions
 		if _, err := con.api.do(c, call{method: http.MethodGet, path: "/api/v1/jurisdictions"}, &js); err == nil {
 			for _, j := range js.Jurisdictions {
 				if j.Level != civicflow.LevelCommunity {

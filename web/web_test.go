@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"log/slog"
@@ -116,8 +117,6 @@ func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		raw, _ = io.ReadAll(r.Body)
 		r.Body = io.NopCloser(bytes.NewReader(raw))
 	}
-	var sent map[string]any
-	_ = json.Unmarshal(raw, &sent)
 	f.mu.Lock()
 	f.calls = append(f.calls, r.Method+" "+r.URL.Path)
 	f.keys = append(f.keys, r.Header.Get("Idempotency-Key"))
@@ -130,25 +129,26 @@ func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f.mu.Unlock()
 	user, authed := fakeUsers[strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")]
 	due := func(d time.Duration) *time.Time { t := f.now.Add(d); return &t }
-	detail := func(ref string, stage civicflow.Stage, dueAt *time.Time) map[string]any {
+	detail := func(ref string, stage civicflow.Stage, dueAt *time.Time) wire.CaseDetail {
 		allowed := []civicflow.Action{}
 		if user.Role == civicflow.RoleTownshipOfficial {
 			allowed = civicflow.AllowedActions(user.Actor(), civicflow.Scope{CaseID: 1, Stage: stage, DistrictCode: "610113", TownshipCode: "610113001"})
 		}
-		return map[string]any{"id": 1, "reference": ref, "stage": stage, "person_name": "张桂兰", "id_number_masked": "6101**********1015",
-			"district_code": "610113", "township_code": "610113001", "stage_entered_at": f.now.Add(-72 * time.Hour), "stage_due_at": dueAt,
-			"allowed_actions": allowed, "timeline": []civicflow.Event{{Action: "submitted", ToStage: civicflow.StageIntake, Actor: civicflow.SystemActor, At: f.now}},
-			"papers": []civicflow.Document{{ID: 7, Filename: "户口簿.pdf", ContentType: "application/pdf"}}, "economic_checks": []civicflow.CheckResult{}}
+		return wire.CaseDetail{Case: &civicflow.Case{ID: 1, Reference: ref, Type: civicflow.CaseTypeCentralisedCare, Stage: stage,
+			PersonName: "张桂兰", IDNumberMasked: "6101**********1015", DistrictCode: "610113", TownshipCode: "610113001",
+			StageEnteredAt: f.now.Add(-72 * time.Hour), StageDueAt: dueAt},
+			AllowedActions: allowed, Timeline: []civicflow.Event{{Action: "submitted", ToStage: civicflow.StageIntake, Actor: civicflow.SystemActor, At: f.now}},
+			Papers: []civicflow.Document{{ID: 7, Filename: "户口簿.pdf", ContentType: "application/pdf"}}, Checks: []civicflow.CheckResult{}}
 	}
 	// Community rehab cases held by centre 5: one in assessment, one in planning.
-	rehabDetail := func(ref string, stage civicflow.Stage) map[string]any {
+	rehabDetail := func(ref string, stage civicflow.Stage) wire.CaseDetail {
 		sc := civicflow.Scope{CaseID: 10, Stage: stage, DistrictCode: "610113", TownshipCode: "610113001", RehabCentreID: 5}
 		allowed := civicflow.AllowedActions(user.Actor(), sc)
-		return map[string]any{"id": 10, "reference": ref, "case_type": "community_rehab", "stage": stage, "person_name": "刘洋",
-			"id_number_masked": "6101**********2013", "district_code": "610113", "township_code": "610113001", "rehab_centre_id": 5,
-			"stage_entered_at": f.now.Add(-24 * time.Hour), "allowed_actions": allowed, "timeline": []civicflow.Event{},
-			"papers": []civicflow.Document{}, "economic_checks": []civicflow.CheckResult{},
-			"rehab": civicflow.RehabSummary{CentreID: 5, Centre: "雁塔区精神障碍社区康复服务中心", ReviewsDone: 0}}
+		return wire.CaseDetail{Case: &civicflow.Case{ID: 10, Reference: ref, Type: civicflow.CaseTypeCommunityRehab, Stage: stage,
+			PersonName: "刘洋", IDNumberMasked: "6101**********2013", DistrictCode: "610113", TownshipCode: "610113001", RehabCentreID: 5,
+			StageEnteredAt: f.now.Add(-24 * time.Hour)},
+			AllowedActions: allowed, Timeline: []civicflow.Event{}, Papers: []civicflow.Document{}, Checks: []civicflow.CheckResult{},
+			Rehab: &civicflow.RehabSummary{CentreID: 5, Centre: "雁塔区精神障碍社区康复服务中心", ReviewsDone: 0}}
 	}
 	p := r.URL.Path
 	switch {
@@ -206,10 +206,7 @@ func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				record(3, "plan", wire.RehabInput{AgreedBy: "guardian", AgreedByName: "刘建国",
 					Plan: []wire.PlanItemInput{{Service: "social_skills", Frequency: "每周2次", StartDate: "2026-12-01"}}})}})
 	case strings.HasPrefix(p, "/api/v1/cases/RH-") && strings.Contains(p, "/actions/"):
-		var req struct {
-			RehabCentreID int64            `json:"rehab_centre_id"`
-			Rehab         *wire.RehabInput `json:"rehab"`
-		}
+		var req wire.ActionRequest
 		if !bind(w, raw, &req) {
 			return
 		}
@@ -226,7 +223,7 @@ func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			apiError(w, 422, civicflow.EINVALID, bad...)
 			return
 		}
-		writeJSON(w, 200, map[string]any{})
+		writeJSON(w, 200, rehabDetail(strings.Split(p, "/")[4], civicflow.StageAssessment))
 	case p == "/api/v1/rehab/centres":
 		writeJSON(w, 200, wire.RehabCentres{Centres: []civicflow.RehabCentre{{ID: 5, Name: "雁塔区精神障碍社区康复服务中心", DistrictCode: "610113"},
 			{ID: 6, Name: "新城区精神障碍社区康复服务中心", DistrictCode: "610102"}}})
@@ -273,11 +270,13 @@ func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			History: []wire.HistoryEntry{{At: f.now, Action: string(civicflow.ActionRequestSupplements),
 				Stage: civicflow.StageAwaitingSupplements, By: wire.ByTownship}}})
 	case p == "/api/v1/auth/login":
-		var body map[string]string
-		_ = json.NewDecoder(r.Body).Decode(&body)
+		var req wire.LoginRequest
+		if !bind(w, raw, &req) {
+			return
+		}
 		for tok, u := range fakeUsers {
-			if u.Username == body["username"] && body["password"] == "pw" {
-				writeJSON(w, 200, map[string]any{"token": tok, "expires_at": f.now.Add(time.Hour), "user": u})
+			if u.Username == req.Username && req.Password == "pw" {
+				writeJSON(w, 200, wire.Session{Token: tok, ExpiresAt: f.now.Add(time.Hour), User: &u})
 				return
 			}
 		}
@@ -289,10 +288,13 @@ func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case p == "/api/v1/auth/logout":
 		w.WriteHeader(204)
 	case p == "/api/v1/cases":
-		writeJSON(w, 200, map[string]any{"cases": []map[string]any{
-			{"id": 1, "reference": "TK-610113-000001", "stage": "intake", "district_code": "610113", "township_code": "610113001"},
-			{"id": 2, "reference": "TK-610113-000002", "stage": "investigation", "district_code": "610113", "township_code": "610113001"},
-			{"id": 3, "reference": "TK-610113-000003", "stage": "public_notice", "district_code": "610113", "township_code": "610113001"}}})
+		row := func(id int64, stage civicflow.Stage) wire.CaseListItem {
+			return wire.CaseListItem{ID: id, Reference: fmt.Sprintf("TK-610113-%06d", id), Stage: stage, PersonName: "张桂兰",
+				IDNumberMasked: "6101**********1015", DistrictCode: "610113", TownshipCode: "610113001",
+				StageEnteredAt: f.now.Add(-72 * time.Hour), CreatedAt: f.now.Add(-96 * time.Hour)}
+		}
+		writeJSON(w, 200, wire.CaseList{Cases: []wire.CaseListItem{row(1, civicflow.StageIntake), row(2, civicflow.StageInvestigation),
+			row(3, civicflow.StagePublicNotice)}})
 	case p == "/api/v1/cases/TK-610113-000001":
 		writeJSON(w, 200, detail("TK-610113-000001", civicflow.StageIntake, due(48*time.Hour)))
 	case p == "/api/v1/cases/TK-610113-000002":
@@ -300,11 +302,15 @@ func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case p == "/api/v1/cases/TK-610113-000003":
 		writeJSON(w, 200, detail("TK-610113-000003", civicflow.StagePublicNotice, nil))
 	case strings.HasPrefix(p, "/api/v1/cases/") && strings.Contains(p, "/actions/"):
+		var req wire.ActionRequest
+		if !bind(w, raw, &req) {
+			return
+		}
 		if f.actionStatus == http.StatusConflict {
 			apiError(w, 409, civicflow.ECONFLICT)
 			return
 		}
-		writeJSON(w, 200, map[string]any{})
+		writeJSON(w, 200, detail(strings.Split(p, "/")[4], civicflow.StageAwaitingSupplements, nil))
 	case p == "/api/v1/supervision/overdue":
 		writeJSON(w, 200, map[string]any{"cases": []map[string]any{{"id": 2, "reference": "TK-610113-000002", "stage": "investigation",
 			"district_code": "610113", "township_code": "610113001", "stage_due_at": f.now.Add(-50 * time.Hour), "days_late": 2.1}}})
@@ -329,7 +335,7 @@ func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case p == "/api/v1/admin/users":
 		writeJSON(w, 200, map[string]any{"users": []any{fakeUsers["tok-ts"], fakeUsers["tok-ad"]}})
 	case p == "/api/v1/institutions":
-		writeJSON(w, 200, map[string]any{"institutions": []civicflow.Institution{{ID: 1, Name: "雁塔区社会福利院"}}})
+		writeJSON(w, 200, wire.Institutions{Institutions: []civicflow.Institution{{ID: 1, Name: "雁塔区社会福利院"}}})
 	case p == "/api/v1/admin/deadlines":
 		writeJSON(w, 200, map[string]any{"rules": []civicflow.DeadlineRule{{CaseType: civicflow.CaseTypeCentralisedCare, Stage: "intake", Jurisdiction: "610100", Days: 5, Unit: "working_days"}}})
 	case p == "/api/v1/admin/calendar":
@@ -703,6 +709,8 @@ func TestActionIsConfirmedBeforeItIsSent(t *testing.T) {
 	require.Equal(t, http.StatusSeeOther, status)
 	require.Equal(t, "/console/cases/TK-610113-000001?done=action", resp.Header.Get("Location"))
 	require.Equal(t, 1, h.api.called("POST /api/v1/cases/TK-610113-000001/actions/request_supplements"))
+	require.Equal(t, wire.ActionRequest{Items: []string{"户口簿复印件", "收入证明"}},
+		sentAs[wire.ActionRequest](t, h.api, "POST /api/v1/cases/TK-610113-000001/actions/request_supplements"))
 	require.Equal(t, "console-n2", h.api.keys[len(h.api.keys)-1])
 
 	// Someone acted first: the workflow refuses; the page says so plainly.

@@ -44,6 +44,33 @@ func TestApplicantAnswers(t *testing.T) {
 		`{"institution":"雁塔区社会福利院","bed":"A-101","care_level":"dependent"}`)
 }
 
+func TestOfficialAnswers(t *testing.T) {
+	item := CaseListItem{ID: 2, Reference: "TK-610113-000002", Stage: civicflow.StageIntake, PersonName: "张桂兰",
+		IDNumberMasked: "6101**********1015", DistrictCode: "610113", TownshipCode: "610113001", StageEnteredAt: at, CreatedAt: at}
+	row := `{"reference":"TK-610113-000002","stage":"intake","person_name":"张桂兰","id_number_masked":"6101**********1015",` +
+		`"district_code":"610113","township_code":"610113001","stage_entered_at":"2026-11-27T03:00:00Z","created_at":"2026-11-27T03:00:00Z","id":2}`
+	golden(t, CaseList{Cases: []CaseListItem{item}}, `{"cases":[`+row+`]}`)
+	next := int64(2)
+	golden(t, CaseList{Cases: []CaseListItem{}, NextAfter: &next}, `{"cases":[],"next_after":2}`)
+
+	cs := &civicflow.Case{ID: 2, Reference: "TK-610113-000002", Stage: civicflow.StageIntake}
+	d := CaseDetail{Case: cs, AllowedActions: []civicflow.Action{civicflow.ActionAccept}, Timeline: []civicflow.Event{},
+		Papers: []civicflow.Document{}, Checks: []civicflow.CheckResult{}}
+	b := mustJSON(t, d)
+	caseJSON := mustJSON(t, cs)
+	want := string(caseJSON[:len(caseJSON)-1]) + `,"allowed_actions":["accept"],"timeline":[],"papers":[],"economic_checks":[]}`
+	if string(b) != want {
+		t.Errorf("CaseDetail encodes as\n%s\nwant the case's fields then\n%s", b, want)
+	}
+	if !d.Allows(civicflow.ActionAccept) || d.Allows(civicflow.ActionApprove) {
+		t.Error("Allows does not follow AllowedActions")
+	}
+
+	golden(t, Session{Token: "t", ExpiresAt: at, User: &civicflow.User{ID: 1, Username: "ts.xiaozhai", Role: civicflow.RoleTownshipOfficial}},
+		`{"token":"t","expires_at":"2026-11-27T03:00:00Z","user":{"id":1,"username":"ts.xiaozhai","display_name":"","role":"township_official","jurisdiction":""}}`)
+	golden(t, Revealed{Reference: "TK-610113-000002", Phone: "13912345678"}, `{"reference":"TK-610113-000002","phone":"13912345678"}`)
+}
+
 func TestRehabAnswers(t *testing.T) {
 	golden(t, SessionRecorded{Recorded: true, Reference: "RH-610113-000013"}, `{"recorded":true,"reference":"RH-610113-000013"}`)
 	golden(t, RehabCentres{Centres: []civicflow.RehabCentre{{ID: 5, Name: "雁塔区精神障碍社区康复服务中心", DistrictCode: "610113"}}},
