@@ -146,9 +146,8 @@ func TestSupervisorReassignsFromAList(t *testing.T) {
 	status, _, resp := h.post(casePath+"/reassign", url.Values{"csrf": {h.csrf(casePath)}, "user_id": {"9"}, "reasons": {"负责人休假"}})
 	require.Equal(t, http.StatusSeeOther, status)
 	require.Equal(t, casePath+"?done=reassigned", resp.Header.Get("Location"))
-	sent := h.api.body("POST /api/v1/supervision/cases/TK-610113-000002/reassign")
-	require.Equal(t, float64(9), sent["user_id"])
-	require.Equal(t, "负责人休假", sent["reasons"])
+	require.Equal(t, wire.ReassignRequest{UserID: 9, Reasons: "负责人休假"},
+		sentAs[wire.ReassignRequest](t, h.api, "POST /api/v1/supervision/cases/TK-610113-000002/reassign"))
 }
 
 // TestRehabFormsRender renders every rehab action's form, and its

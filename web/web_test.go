@@ -41,15 +41,6 @@ type fakeAPI struct {
 	bodies map[string][]byte
 }
 
-// body is the last JSON body sent to "METHOD /path", as a map.
-func (f *fakeAPI) body(route string) map[string]any {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	var m map[string]any
-	_ = json.Unmarshal(f.bodies[route], &m)
-	return m
-}
-
 // sentAs decodes the last JSON body sent to "METHOD /path" into a wire
 // type, strictly as the API binds it: a field the API does not know fails
 // the test.
@@ -321,23 +312,47 @@ func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case p == "/api/v1/supervision/stage-durations":
 		writeJSON(w, 200, map[string]any{"stages": []map[string]any{{"stage": "intake", "visits": 3, "median_days": 1.5}}})
 	case strings.HasPrefix(p, "/api/v1/admin/calendar/"):
-		w.WriteHeader(http.StatusNoContent)
-	case strings.HasPrefix(p, "/api/v1/supervision/cases/"):
-		var body map[string]any
-		_ = json.NewDecoder(r.Body).Decode(&body)
-		if body["note"] == "" && strings.HasSuffix(p, "/notes") {
-			apiError(w, 422, civicflow.EINVALID, civicflow.FieldError{Field: "note", Reason: "is required"})
+		var req wire.CalendarDayRequest
+		if r.Method == http.MethodPut && !bind(w, raw, &req) {
 			return
 		}
-		writeJSON(w, 200, map[string]any{})
+		w.WriteHeader(http.StatusNoContent)
+	case strings.HasPrefix(p, "/api/v1/supervision/cases/"):
+		ref := strings.Split(p, "/")[5]
+		switch {
+		case strings.HasSuffix(p, "/reassign"):
+			var req wire.ReassignRequest
+			if !bind(w, raw, &req) {
+				return
+			}
+		case strings.HasSuffix(p, "/notes"):
+			var req wire.SupervisorNoteRequest
+			if !bind(w, raw, &req) {
+				return
+			}
+			if req.Note == "" {
+				apiError(w, 422, civicflow.EINVALID, civicflow.FieldError{Field: "note", Reason: "is required"})
+				return
+			}
+		case strings.HasSuffix(p, "/remind"):
+			var req wire.RemindRequest
+			if !bind(w, raw, &req) {
+				return
+			}
+		}
+		writeJSON(w, 200, detail(ref, civicflow.StageInvestigation, nil))
 	case p == "/api/v1/admin/users" && r.Method == http.MethodPost:
+		var req wire.CreateUserRequest
+		if !bind(w, raw, &req) {
+			return
+		}
 		apiError(w, 422, civicflow.EINVALID, civicflow.FieldError{Field: "password", Reason: "must be at least 12 characters"})
 	case p == "/api/v1/admin/users":
 		writeJSON(w, 200, map[string]any{"users": []any{fakeUsers["tok-ts"], fakeUsers["tok-ad"]}})
 	case p == "/api/v1/institutions":
 		writeJSON(w, 200, wire.Institutions{Institutions: []civicflow.Institution{{ID: 1, Name: "雁塔区社会福利院"}}})
 	case p == "/api/v1/admin/deadlines":
-		writeJSON(w, 200, map[string]any{"rules": []civicflow.DeadlineRule{{CaseType: civicflow.CaseTypeCentralisedCare, Stage: "intake", Jurisdiction: "610100", Days: 5, Unit: "working_days"}}})
+		writeJSON(w, 200, wire.DeadlineRules{Rules: []civicflow.DeadlineRule{{CaseType: civicflow.CaseTypeCentralisedCare, Stage: "intake", Jurisdiction: "610100", Days: 5, Unit: "working_days"}}})
 	case p == "/api/v1/admin/calendar":
 		writeJSON(w, 200, map[string]any{"year": 2026, "days": []civicflow.CalendarDay{{Date: "2026-10-01", Kind: "holiday", Name: "国庆节"}}, "source": "official"})
 	default:
@@ -793,6 +808,7 @@ func TestSupervisorAndAdministratorFormsReachTheAPI(t *testing.T) {
 	require.Equal(t, http.StatusSeeOther, status)
 	require.Equal(t, casePath+"?done=reminded", resp.Header.Get("Location"))
 	require.Equal(t, 1, h.api.called("POST /api/v1/supervision/cases/TK-610113-000002/remind"))
+	require.Equal(t, wire.RemindRequest{Note: "请尽快办理"}, sentAs[wire.RemindRequest](t, h.api, "POST /api/v1/supervision/cases/TK-610113-000002/remind"))
 	status, body, _ := h.post(casePath+"/note", url.Values{"csrf": {h.csrf(casePath)}, "note": {""}})
 	require.Equal(t, http.StatusUnprocessableEntity, status)
 	require.Contains(t, body, "督办意见不能为空")
@@ -803,6 +819,7 @@ func TestSupervisorAndAdministratorFormsReachTheAPI(t *testing.T) {
 	require.Equal(t, http.StatusSeeOther, status)
 	require.Equal(t, "/console/admin/calendar?done=saved&year=2026", resp.Header.Get("Location"))
 	require.Equal(t, 1, h.api.called("PUT /api/v1/admin/calendar/2026-12-31"))
+	require.Equal(t, wire.CalendarDayRequest{Kind: "holiday", Name: "测试"}, sentAs[wire.CalendarDayRequest](t, h.api, "PUT /api/v1/admin/calendar/2026-12-31"))
 	status, body, _ = h.post("/console/admin/users", url.Values{"csrf": {h.csrf("/console/admin/users")},
 		"username": {"new.user"}, "password": {"short"}, "role": {"supervisor"}, "jurisdiction": {"610100"}})
 	require.Equal(t, http.StatusUnprocessableEntity, status)
