@@ -489,8 +489,22 @@ func TestCatalogueIsComplete(t *testing.T) {
 	for _, c := range []civicflow.CareLevel{civicflow.CareSelf, civicflow.CareSemiDependent, civicflow.CareDependent} {
 		used["care."+string(c)] = true
 	}
-	for _, f := range apiFieldToForm {
-		used["field."+f] = true
+	// Every text of every process's application form.
+	for _, pr := range applyProcesses() {
+		used["apply.choose."+pr.Key], used[pr.Title], used[pr.Lead] = true, true, true
+		for _, s := range pr.Sections {
+			used[s.Legend] = true
+			for _, f := range s.Fields {
+				used[pr.errKey(f.Name)] = true // sub-fields of a group share its error
+			}
+		}
+		for _, f := range pr.fields() {
+			for _, k := range append([]string{f.Label, f.Hint, f.Blank, f.Err}, optionLabels(f)...) {
+				if k != "" {
+					used[k] = true
+				}
+			}
+		}
 	}
 	for _, f := range []string{"items", "visitors", "visited_on", "findings", "visit_care", "opinion", "reasons", "note", "objector", "care_level", "rehab_centre_id", "form"} {
 		used["action.field."+f] = true
@@ -527,6 +541,14 @@ func TestCatalogueIsComplete(t *testing.T) {
 			require.True(t, ok, "catalogue %s has no %q", lang, k)
 		}
 	}
+}
+
+func optionLabels(f applyField) []string {
+	var out []string
+	for _, o := range f.Options {
+		out = append(out, o.Label)
+	}
+	return out
 }
 
 // TestPagesRender renders every page in both languages: no key is missing
@@ -649,18 +671,26 @@ func TestApplyShowsFieldErrorsInChinese(t *testing.T) {
 	require.Contains(t, body, `value="张桂兰"`, "the form keeps what was typed")
 
 	form.Set("id_number", "610113194503121015")
-	status, body, _ = h.post("/console/apply", form)
-	require.Equal(t, http.StatusCreated, status, body)
-	require.Contains(t, body, "TK-610113-000001")
-	require.Contains(t, body, "ABCD-2345")
+	status, body, resp := h.post("/console/apply", form)
+	require.Equal(t, http.StatusSeeOther, status, body)
+	require.Equal(t, "/console/apply/done", resp.Header.Get("Location"), "post, redirect, get")
+	status, body, _ = h.get("/console/apply/done")
+	require.Equal(t, http.StatusOK, status, body)
+	require.Contains(t, body, `<dd id="reference">TK-610113-000001</dd>`)
+	require.Contains(t, body, `<dd id="access-code">ABCD-2345</dd>`)
 	require.Equal(t, "console-n1", h.api.keys[len(h.api.keys)-1], "the form's nonce is the Idempotency-Key")
 	req := sentAs[wire.ApplicationRequest](t, h.api, "POST /api/v1/applications")
 	require.Equal(t, wire.PersonInput{Name: "张桂兰", IDNumber: "610113194503121015", HukouTownshipCode: "610113001", SelfCare: "dependent"}, req.Person)
 	require.Equal(t, wire.ApplicantInput{Relation: "relative", Name: "张明"}, req.Applicant)
-	// The applicant may go straight on to the case.
+	// The access code is shown once: a reload goes to the case, where the
+	// applicant may go straight on.
+	status, _, resp = h.get("/console/apply/done")
+	require.Equal(t, http.StatusSeeOther, status)
+	require.Equal(t, "/console/my", resp.Header.Get("Location"))
 	status, body, _ = h.get("/console/my")
 	require.Equal(t, http.StatusOK, status)
 	require.Contains(t, body, "待补正材料")
+	require.NotContains(t, body, "ABCD-2345")
 }
 
 // The applicant's case page hands papers in and withdraws through the
