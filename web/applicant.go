@@ -58,6 +58,8 @@ func (v applicantView) ByKey(by string) string {
 		return "by.district"
 	case wire.ByInstitution:
 		return "by.institution"
+	case wire.ByRehabCentre:
+		return "apply.rehab.by_centre"
 	}
 	return "by.system"
 }

@@ -141,7 +141,7 @@ func statementField(hint string) applyField {
 // applyProcesses are the processes the console takes applications for,
 // the first the default of /console/apply.
 func applyProcesses() []*applyProcess {
-	return []*applyProcess{careProcess()}
+	return []*applyProcess{careProcess(), rehabProcess()}
 }
 
 // careProcess is centralised support for extremely poor persons
@@ -184,6 +184,38 @@ func careProcess() *applyProcess {
 				req.Person.Disability = &wire.DisabilityInput{Kind: kind, Grade: g}
 			}
 			return req, errs
+		}}
+}
+
+// rehabProcess is community rehabilitation for mental disorders
+// (精神障碍社区康复, POST /api/v1/rehab/applications). It asks for nothing
+// clinical: the centre records the diagnosis at registration.
+func rehabProcess() *applyProcess {
+	person := append(personFields("apply.rehab.name", "apply.phone"),
+		applyField{Name: "without_capacity", Kind: kindCheckbox, Label: "apply.rehab.without_capacity",
+			Hint: "apply.rehab.without_capacity_hint", Err: "apply.rehab.field.without_capacity", API: []string{"person.without_capacity"}})
+	applicant := append([]applyField{{Name: "applied_by", Kind: kindSelect, Label: "apply.rehab.applied_by", Required: true,
+		Blank: "form.choose", Options: options("apply.rehab.applied_by.", "patient", "family", "guardian"),
+		Err: "apply.rehab.field.applied_by", API: []string{"applicant.applied_by"}}},
+		contactFields("apply.rehab.applicant_name_hint")...)
+	guardian := []applyField{
+		{Name: "guardian_consent", Kind: kindCheckbox, Label: "apply.rehab.guardian_consent", Err: "apply.rehab.field.guardian_consent",
+			API: []string{"applicant.guardian_consent"}},
+		{Name: "consent_on", Kind: kindText, Type: "date", Label: "apply.rehab.consent_on", Hint: "apply.rehab.consent_on_hint",
+			Err: "apply.rehab.field.consent_on", API: []string{"applicant.consent_on"}},
+	}
+	return &applyProcess{Key: "rehab", Title: "apply.rehab.title", Lead: "apply.rehab.lead", APIPath: "/api/v1/rehab/applications",
+		Sections: []applySection{{Legend: "apply.rehab.person", Fields: person},
+			{Legend: "apply.applicant", Fields: applicant},
+			{Legend: "apply.rehab.guardian", Hint: "apply.rehab.guardian_hint", Fields: guardian},
+			{Legend: "apply.rehab.more", Fields: []applyField{statementField("apply.rehab.statement_hint")}}},
+		Request: func(v formValues) (any, map[string]string) {
+			return wire.RehabApplicationRequest{
+				Person: wire.RehabPersonInput{Name: v["name"], IDNumber: v["id_number"], Phone: v["phone"], HukouTownshipCode: v["township"],
+					CommunityCode: v["community"], Address: v["address"], WithoutCapacity: v.yes("without_capacity")},
+				Applicant: wire.RehabApplicantInput{AppliedBy: v["applied_by"], Name: v["applicant_name"], Phone: v["applicant_phone"],
+					Email: v["applicant_email"], GuardianConsent: v.yes("guardian_consent"), ConsentOn: v["consent_on"]},
+				Statement: v["statement"]}, nil
 		}}
 }
 

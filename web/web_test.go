@@ -94,6 +94,9 @@ func apiError(w http.ResponseWriter, status int, code string, fields ...civicflo
 	writeJSON(w, status, wire.ErrorOf(&civicflow.Error{Code: code, Message: "x", Fields: fields}))
 }
 
+// dupIDNumber already has an open rehab case in the fake.
+const dupIDNumber = "610113198805060025"
+
 var fakeUsers = map[string]civicflow.User{
 	"tok-ts": {ID: 1, Username: "ts.xiaozhai", DisplayName: "王芳", Role: civicflow.RoleTownshipOfficial, Jurisdiction: "610113001"},
 	"tok-sv": {ID: 2, Username: "sv.city", DisplayName: "孙红", Role: civicflow.RoleSupervisor, Jurisdiction: civicflow.CityCode},
@@ -238,6 +241,39 @@ func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		writeJSON(w, 201, wire.Submitted{CaseID: 1, Reference: "TK-610113-000001", AccessCode: "ABCD-2345", Stage: civicflow.StageSubmitted,
 			TrackURL: "/api/v1/applications/TK-610113-000001"})
+	case p == "/api/v1/rehab/applications" && r.Method == http.MethodPost:
+		// As the API: a guardian, with consent on a date, for a person
+		// without capacity; one open case per person.
+		var req wire.RehabApplicationRequest
+		if !bind(w, raw, &req) {
+			return
+		}
+		if req.Person.IDNumber == dupIDNumber {
+			writeJSON(w, 409, wire.ErrorOf(&civicflow.Error{Code: civicflow.ECONFLICT, Reference: "RH-610113-****20",
+				Message: "an open application for this person already exists: RH-610113-****20"}))
+			return
+		}
+		var bad []civicflow.FieldError
+		if req.Person.Name == "" {
+			bad = append(bad, civicflow.FieldError{Field: "person.name", Reason: "is required"})
+		}
+		if req.Person.WithoutCapacity {
+			if req.Applicant.AppliedBy != "guardian" {
+				bad = append(bad, civicflow.FieldError{Field: "applicant.applied_by", Reason: "for a person without full capacity the guardian applies"})
+			}
+			if !req.Applicant.GuardianConsent {
+				bad = append(bad, civicflow.FieldError{Field: "applicant.guardian_consent", Reason: "the guardian's consent must be recorded"})
+			}
+			if req.Applicant.ConsentOn == "" {
+				bad = append(bad, civicflow.FieldError{Field: "applicant.consent_on", Reason: "give the date the guardian consented"})
+			}
+		}
+		if len(bad) > 0 {
+			apiError(w, 422, civicflow.EINVALID, bad...)
+			return
+		}
+		writeJSON(w, 201, wire.Submitted{CaseID: 20, Reference: "RH-610113-000020", AccessCode: "EFGH-6789", Stage: civicflow.StageSubmitted,
+			TrackURL: "/api/v1/applications/RH-610113-000020"})
 	case strings.HasPrefix(p, "/api/v1/applications/"):
 		if r.Header.Get("X-Access-Code") != "ABCD-2345" {
 			apiError(w, 401, civicflow.EUNAUTHORIZED)
@@ -576,6 +612,7 @@ func TestPagesRender(t *testing.T) {
 			tr := func(k string) string { return cat.text(lang, k) }
 			check("/console/", tr("home.heading"))
 			check("/console/apply", "小寨路街道")
+			check("/console/apply/rehab", tr("apply.rehab.guardian_consent"))
 			check("/console/track", tr("track.heading"))
 			check("/console/login", tr("login.heading"))
 			status, _, _ := h.post("/console/track", url.Values{"csrf": {h.csrf("/console/track")}, "reference": {"TK-610113-000001"}, "access_code": {"ABCD-2345"}})
