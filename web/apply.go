@@ -101,6 +101,7 @@ type formValues map[string]string
 // yes reports whether a checkbox was ticked.
 func (v formValues) yes(name string) bool { return v[name] == "yes" }
 
+// options are the choices values, labelled by the catalogue keys prefix+value.
 func options(prefix string, values ...string) []applyOption {
 	out := make([]applyOption, len(values))
 	for i, v := range values {
@@ -109,7 +110,8 @@ func options(prefix string, values ...string) []applyOption {
 	return out
 }
 
-// The person's fields every process asks for, as the API names them.
+// personFields are the person's fields every process asks for, with the
+// API's names of them (the same in every process's request).
 func personFields(nameLabel, phoneLabel string) []applyField {
 	return []applyField{
 		{Name: "name", Kind: kindText, Label: nameLabel, Required: true, Autocomplete: "off", API: []string{"person.name"}},
@@ -124,7 +126,7 @@ func personFields(nameLabel, phoneLabel string) []applyField {
 	}
 }
 
-// The applicant's contact fields and the statement.
+// contactFields are the applicant's name and contact fields.
 func contactFields(nameHint string) []applyField {
 	return []applyField{
 		{Name: "applicant_name", Kind: kindText, Label: "apply.applicant_name", Hint: nameHint, API: []string{"applicant.name"}},
@@ -134,6 +136,7 @@ func contactFields(nameHint string) []applyField {
 	}
 }
 
+// statementField is the free-text statement of an application.
 func statementField(hint string) applyField {
 	return applyField{Name: "statement", Kind: kindTextarea, Label: "apply.statement", Hint: hint, MaxLen: 2000, API: []string{"statement"}}
 }

@@ -17,7 +17,8 @@ import (
 // which are left out when empty), so that a rename shows here and in
 // review, not in a client.
 
-var at = time.Date(2026, 11, 27, 3, 0, 0, 0, time.UTC)
+// at is the instant of every sample.
+func at() time.Time { return time.Date(2026, 11, 27, 3, 0, 0, 0, time.UTC) }
 
 func golden(t *testing.T, v any, want string) {
 	t.Helper()
@@ -34,9 +35,9 @@ func TestApplicantAnswers(t *testing.T) {
 	golden(t, Submitted{CaseID: 1, Reference: "TK-610113-000001", AccessCode: "ABCD-2345", Stage: civicflow.StageSubmitted,
 		TrackURL: "/api/v1/applications/TK-610113-000001"},
 		`{"case_id":1,"reference":"TK-610113-000001","access_code":"ABCD-2345","stage":"submitted","replayed":false,"track_url":"/api/v1/applications/TK-610113-000001"}`)
-	golden(t, ApplicantCase{Reference: "TK-610113-000001", Stage: civicflow.StageAwaitingSupplements, StageSince: at,
+	golden(t, ApplicantCase{Reference: "TK-610113-000001", Stage: civicflow.StageAwaitingSupplements, StageSince: at(),
 		WaitingFor: []string{"户口簿复印件"}, PersonName: "张桂兰", IDNumberMasked: "6101**********1015", CanWithdraw: true,
-		Papers: []civicflow.Document{}, History: []HistoryEntry{{At: at, Action: "request_supplements", Stage: civicflow.StageAwaitingSupplements, By: ByTownship}}},
+		Papers: []civicflow.Document{}, History: []HistoryEntry{{At: at(), Action: "request_supplements", Stage: civicflow.StageAwaitingSupplements, By: ByTownship}}},
 		`{"reference":"TK-610113-000001","stage":"awaiting_supplements","stage_since":"2026-11-27T03:00:00Z","waiting_for":["户口簿复印件"],`+
 			`"person_name":"张桂兰","id_number_masked":"6101**********1015","can_withdraw":true,"papers":[],`+
 			`"history":[{"at":"2026-11-27T03:00:00Z","action":"request_supplements","stage":"awaiting_supplements","by":"street office / town"}]}`)
@@ -46,7 +47,7 @@ func TestApplicantAnswers(t *testing.T) {
 
 func TestOfficialAnswers(t *testing.T) {
 	item := CaseListItem{ID: 2, Reference: "TK-610113-000002", Stage: civicflow.StageIntake, PersonName: "张桂兰",
-		IDNumberMasked: "6101**********1015", DistrictCode: "610113", TownshipCode: "610113001", StageEnteredAt: at, CreatedAt: at}
+		IDNumberMasked: "6101**********1015", DistrictCode: "610113", TownshipCode: "610113001", StageEnteredAt: at(), CreatedAt: at()}
 	row := `{"reference":"TK-610113-000002","stage":"intake","person_name":"张桂兰","id_number_masked":"6101**********1015",` +
 		`"district_code":"610113","township_code":"610113001","stage_entered_at":"2026-11-27T03:00:00Z","created_at":"2026-11-27T03:00:00Z","id":2}`
 	golden(t, CaseList{Cases: []CaseListItem{item}}, `{"cases":[`+row+`]}`)
@@ -66,7 +67,7 @@ func TestOfficialAnswers(t *testing.T) {
 		t.Error("Allows does not follow AllowedActions")
 	}
 
-	golden(t, Session{Token: "t", ExpiresAt: at, User: &civicflow.User{ID: 1, Username: "ts.xiaozhai", Role: civicflow.RoleTownshipOfficial}},
+	golden(t, Session{Token: "t", ExpiresAt: at(), User: &civicflow.User{ID: 1, Username: "ts.xiaozhai", Role: civicflow.RoleTownshipOfficial}},
 		`{"token":"t","expires_at":"2026-11-27T03:00:00Z","user":{"id":1,"username":"ts.xiaozhai","display_name":"","role":"township_official","jurisdiction":""}}`)
 	golden(t, Revealed{Reference: "TK-610113-000002", Phone: "13912345678"}, `{"reference":"TK-610113-000002","phone":"13912345678"}`)
 }
@@ -76,7 +77,7 @@ func TestRehabAnswers(t *testing.T) {
 	golden(t, RehabCentres{Centres: []civicflow.RehabCentre{{ID: 5, Name: "雁塔区精神障碍社区康复服务中心", DistrictCode: "610113"}}},
 		`{"centres":[{"id":5,"name":"雁塔区精神障碍社区康复服务中心","district_code":"610113","address":""}]}`)
 	golden(t, ClinicalView{Reference: "RH-610113-000011", Stage: civicflow.StagePlanning, Records: []ClinicalRecord{{ID: 1,
-		Kind: "registration", CentreID: 5, Actor: civicflow.Actor{Role: civicflow.RoleRehabAssessor}, Content: json.RawMessage(`{"kind":"registration"}`), RecordedAt: at}}},
+		Kind: "registration", CentreID: 5, Actor: civicflow.Actor{Role: civicflow.RoleRehabAssessor}, Content: json.RawMessage(`{"kind":"registration"}`), RecordedAt: at()}}},
 		`{"reference":"RH-610113-000011","stage":"planning","summary":null,"application":null,"records":[{"id":1,"kind":"registration","centre_id":5,`+
 			`"actor":`+string(mustJSON(t, civicflow.Actor{Role: civicflow.RoleRehabAssessor}))+`,"content":{"kind":"registration"},"recorded_at":"2026-11-27T03:00:00Z"}]}`)
 }
