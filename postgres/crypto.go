@@ -1,183 +1,73 @@
 package postgres
 
 import (
-	"crypto/aes"
-	"crypto/cipher"
-	"crypto/hmac"
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/base64"
-	"errors"
-	"fmt"
-	"regexp"
-	"strings"
+	"civicflow/keyring"
 )
 
-// Keyring holds the keys that protect personal data at rest: AES-256-GCM
-// data keys by key id (one of them current, used for new values) and one
-// HMAC-SHA256 lookup key for keyed hashes that find and deduplicate values
-// without storing them in the clear.
-//
-// A sealed value is stored as text "<key id>:<base64(nonce || ciphertext)>",
-// so that values sealed under an old key stay readable while `civicflow keys
-// rotate` re-seals them under the current one.
-type Keyring struct {
-	current string
-	aeads   map[string]cipher.AEAD
-	lookup  []byte
-}
-
-var keyIDPattern = regexp.MustCompile(`^[a-z0-9]{1,16}$`)
+// Keyring holds the keys that protect personal data at rest. It is
+// package keyring's, shared with the Temporal payload codec; see there for
+// the format of sealed values.
+type Keyring = keyring.Keyring
 
 // NewKeyring builds a keyring from data keys (key id to 32 raw bytes), the
 // id of the current key and a lookup key of at least 32 bytes.
 func NewKeyring(dataKeys map[string][]byte, current string, lookupKey []byte) (*Keyring, error) {
-	if len(dataKeys) == 0 {
-		return nil, errors.New("no data keys")
-	}
-	k := &Keyring{current: current, aeads: map[string]cipher.AEAD{}, lookup: append([]byte(nil), lookupKey...)}
-	for id, key := range dataKeys {
-		if !keyIDPattern.MatchString(id) {
-			return nil, fmt.Errorf("data key id %q: use 1-16 lower-case letters and digits", id)
-		}
-		if len(key) != 32 {
-			return nil, fmt.Errorf("data key %s: want 32 bytes (AES-256), got %d", id, len(key))
-		}
-		block, err := aes.NewCipher(key)
-		if err != nil {
-			return nil, fmt.Errorf("data key %s: %w", id, err)
-		}
-		aead, err := cipher.NewGCM(block)
-		if err != nil {
-			return nil, fmt.Errorf("data key %s: %w", id, err)
-		}
-		k.aeads[id] = aead
-	}
-	if _, ok := k.aeads[current]; !ok {
-		return nil, fmt.Errorf("current data key id %q is not among the data keys", current)
-	}
-	if len(lookupKey) < 32 {
-		return nil, fmt.Errorf("lookup key: want at least 32 bytes, got %d", len(lookupKey))
-	}
-	return k, nil
+	return keyring.New(dataKeys, current, lookupKey)
 }
 
 // ParseKeyring reads keys as configured: dataKeys is "k1:<base64>,k2:<base64>",
 // current names one of them ("" means the last listed), lookupKey is base64.
 func ParseKeyring(dataKeys, current, lookupKey string) (*Keyring, error) {
-	keys := map[string][]byte{}
-	last := ""
-	for _, part := range strings.Split(dataKeys, ",") {
-		part = strings.TrimSpace(part)
-		if part == "" {
-			continue
-		}
-		id, b64, ok := strings.Cut(part, ":")
-		if !ok {
-			return nil, fmt.Errorf("data key %q: want <id>:<base64 of 32 bytes>", redact(part))
-		}
-		raw, err := base64.StdEncoding.DecodeString(b64)
-		if err != nil {
-			return nil, fmt.Errorf("data key %s: not base64", id)
-		}
-		if _, dup := keys[id]; dup {
-			return nil, fmt.Errorf("data key %s is listed twice", id)
-		}
-		keys[id], last = raw, id
-	}
-	if current == "" {
-		current = last
-	}
-	lk, err := base64.StdEncoding.DecodeString(strings.TrimSpace(lookupKey))
-	if err != nil {
-		return nil, errors.New("lookup key: not base64")
-	}
-	return NewKeyring(keys, current, lk)
-}
-
-func redact(s string) string {
-	if id, _, ok := strings.Cut(s, ":"); ok {
-		return id + ":…"
-	}
-	if len(s) > 4 {
-		return s[:4] + "…"
-	}
-	return s
+	return keyring.Parse(dataKeys, current, lookupKey)
 }
 
 // NewKey returns 32 random bytes, base64-encoded: a fresh data or lookup key.
-func NewKey() string {
-	b := make([]byte, 32)
-	if _, err := rand.Read(b); err != nil {
-		panic(err) // crypto/rand does not fail on supported platforms
-	}
-	return base64.StdEncoding.EncodeToString(b)
-}
-
-// CurrentKeyID is the id of the key new values are sealed with.
-func (k *Keyring) CurrentKeyID() string { return k.current }
+func NewKey() string { return keyring.NewKey() }
 
 // errNoKeys is returned when personal data must be sealed or opened but the
 // store was opened without a keyring.
-var errNoKeys = errors.New("personal data keys are not configured (CIVICFLOW_DATA_KEYS, CIVICFLOW_LOOKUP_KEY)")
+var errNoKeys = keyring.ErrNoKeys
+
+// sealer is the store's hold on the keyring: nil when the store was opened
+// without one, so that sealing and opening fail with errNoKeys.
+type sealer struct{ *Keyring }
+
+// newSealer wraps k; a nil k gives a nil sealer.
+func newSealer(k *Keyring) *sealer {
+	if k == nil {
+		return nil
+	}
+	return &sealer{k}
+}
 
 // seal encrypts plain for the column named by aad ("persons.id_number"):
 // the column name is authenticated, so a value copied into another column
 // does not open. The empty string seals to the empty string (no value).
-func (k *Keyring) seal(aad, plain string) (string, error) {
-	if k == nil {
+func (s *sealer) seal(aad, plain string) (string, error) {
+	if s == nil {
 		return "", errNoKeys
 	}
-	if plain == "" {
-		return "", nil
-	}
-	aead := k.aeads[k.current]
-	nonce := make([]byte, aead.NonceSize(), aead.NonceSize()+len(plain)+aead.Overhead())
-	if _, err := rand.Read(nonce); err != nil {
-		return "", fmt.Errorf("nonce: %w", err)
-	}
-	out := aead.Seal(nonce, nonce, []byte(plain), []byte(aad))
-	return k.current + ":" + base64.StdEncoding.EncodeToString(out), nil
+	return s.Seal(aad, plain)
 }
 
 // open decrypts a value sealed by seal under any key of the ring.
-func (k *Keyring) open(aad, sealed string) (string, error) {
+func (s *sealer) open(aad, sealed string) (string, error) {
 	if sealed == "" {
 		return "", nil
 	}
-	if k == nil {
+	if s == nil {
 		return "", errNoKeys
 	}
-	id, b64, ok := strings.Cut(sealed, ":")
-	if !ok {
-		return "", fmt.Errorf("open %s: not a sealed value", aad)
-	}
-	aead, ok := k.aeads[id]
-	if !ok {
-		return "", fmt.Errorf("open %s: data key %q is not configured", aad, id)
-	}
-	raw, err := base64.StdEncoding.DecodeString(b64)
-	if err != nil || len(raw) < aead.NonceSize()+aead.Overhead() {
-		return "", fmt.Errorf("open %s: malformed sealed value", aad)
-	}
-	plain, err := aead.Open(nil, raw[:aead.NonceSize()], raw[aead.NonceSize():], []byte(aad))
-	if err != nil {
-		return "", fmt.Errorf("open %s: authentication failed (wrong key or altered value)", aad)
-	}
-	return string(plain), nil
+	return s.Open(aad, sealed)
 }
 
 // lookupHash is the keyed hash used to find and deduplicate a value of a
 // kind ("id_number") without storing it.
-func (k *Keyring) lookupHash(kind, value string) ([]byte, error) {
-	if k == nil {
+func (s *sealer) lookupHash(kind, value string) ([]byte, error) {
+	if s == nil {
 		return nil, errNoKeys
 	}
-	m := hmac.New(sha256.New, k.lookup)
-	m.Write([]byte(kind))
-	m.Write([]byte{0})
-	m.Write([]byte(value))
-	return m.Sum(nil), nil
+	return s.LookupHash(kind, value)
 }
 
 // IDNumberHash is the keyed hash under which a person's ID number is

@@ -27,7 +27,7 @@ import (
 // DB is the store. It is safe for concurrent use.
 type DB struct {
 	pool *pgxpool.Pool
-	keys *Keyring // nil: personal data can be neither sealed nor opened
+	keys *sealer // nil: personal data can be neither sealed nor opened
 	// watch wakes requests waiting for a case to change (changes.go).
 	watch caseWatch
 }
@@ -37,7 +37,7 @@ type Option func(*DB)
 
 // WithKeyring gives the store the keys that seal and open personal data.
 // Without it, writing or reading personal data unmasked fails.
-func WithKeyring(k *Keyring) Option { return func(db *DB) { db.keys = k } }
+func WithKeyring(k *Keyring) Option { return func(db *DB) { db.keys = newSealer(k) } }
 
 // Open connects to url and checks the connection.
 func Open(ctx context.Context, url string, opts ...Option) (*DB, error) {

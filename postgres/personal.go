@@ -173,7 +173,7 @@ func (db *DB) RotateKeys(ctx context.Context, batch int, progress func(column st
 	if batch <= 0 {
 		batch = 500
 	}
-	prefix := db.keys.current + ":"
+	prefix := db.keys.CurrentKeyID() + ":"
 	var total int64
 	for _, c := range sealedColumns {
 		var done int64
