@@ -22,6 +22,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"civicflow"
+	"civicflow/codec"
 	"civicflow/demo"
 	"civicflow/devenv"
 	"civicflow/postgres"
@@ -80,7 +81,11 @@ func TestChaos(t *testing.T) {
 
 	require.NoError(t, s.StartAPI(ctx))
 	require.NoError(t, s.StartWorker(ctx))
-	tc, err := client.Dial(client.Options{HostPort: s.TemporalAddress(), Logger: quietLogger{}})
+	// The test reads the cases' state as the API does: through the payload codec.
+	cdc, err := codec.New(keys)
+	require.NoError(t, err)
+	tc, err := client.Dial(client.Options{HostPort: s.TemporalAddress(), Namespace: s.Temporal.Namespace(),
+		Logger: quietLogger{}, DataConverter: codec.DataConverter(cdc)})
 	require.NoError(t, err)
 	defer tc.Close()
 	defer func() {

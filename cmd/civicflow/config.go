@@ -48,6 +48,7 @@ type config struct {
 
 	// HTTP API.
 	HTTPAddr              string        // CIVICFLOW_HTTP_ADDR
+	MetricsAddr           string        // CIVICFLOW_METRICS_ADDR: the API's /metrics, on a listener of its own
 	HTTPReadHeaderTimeout time.Duration // CIVICFLOW_HTTP_READ_HEADER_TIMEOUT
 	HTTPReadTimeout       time.Duration // CIVICFLOW_HTTP_READ_TIMEOUT
 	HTTPWriteTimeout      time.Duration // CIVICFLOW_HTTP_WRITE_TIMEOUT
@@ -98,6 +99,7 @@ type config struct {
 	LookupKey      string // CIVICFLOW_LOOKUP_KEY (secret): HMAC-SHA256 key (base64, 32 bytes) for finding persons by ID number
 	CORSOrigins    string // CIVICFLOW_CORS_ORIGINS: comma-separated browser origins allowed besides the API's own; "" = none
 	TrustedProxies string // CIVICFLOW_TRUSTED_PROXIES: comma-separated addresses/CIDRs whose X-Forwarded-For is believed; "" = none
+	CodecOrigins   string // CIVICFLOW_CODEC_CORS_ORIGINS: browser origins (the Temporal UI's) that may call the codec server; "" = none
 
 	// dev, seed and the verification stand-in.
 	VerifierAddr   string // CIVICFLOW_VERIFIER_ADDR: where `verifier` and dev serve the stand-in
@@ -117,7 +119,7 @@ func loadConfig() (config, error) {
 		DatabasePoolSize: r.count("CIVICFLOW_DATABASE_POOL_SIZE", 0),
 
 		TemporalAddress:       r.str("CIVICFLOW_TEMPORAL_ADDRESS", ""),
-		TemporalNamespace:     r.str("CIVICFLOW_TEMPORAL_NAMESPACE", "default"),
+		TemporalNamespace:     r.str("CIVICFLOW_TEMPORAL_NAMESPACE", "civicflow"),
 		TemporalCompression:   r.oneOf("CIVICFLOW_TEMPORAL_GRPC_COMPRESSION", "gzip", "gzip", "none"),
 		TemporalStageAttrs:    r.boolean("CIVICFLOW_TEMPORAL_STAGE_SEARCH_ATTRIBUTES", false),
 		TemporalTLS:           r.boolean("CIVICFLOW_TEMPORAL_TLS", false),
@@ -136,6 +138,7 @@ func loadConfig() (config, error) {
 		VerificationTimeout:              r.duration("CIVICFLOW_VERIFICATION_TIMEOUT", "20s"),
 
 		HTTPAddr:              r.str("CIVICFLOW_HTTP_ADDR", "127.0.0.1:8080"),
+		MetricsAddr:           r.str("CIVICFLOW_METRICS_ADDR", "127.0.0.1:9091"),
 		HTTPReadHeaderTimeout: r.duration("CIVICFLOW_HTTP_READ_HEADER_TIMEOUT", "10s"),
 		HTTPReadTimeout:       r.duration("CIVICFLOW_HTTP_READ_TIMEOUT", "1m"),
 		HTTPWriteTimeout:      r.duration("CIVICFLOW_HTTP_WRITE_TIMEOUT", "2m"),
@@ -179,6 +182,7 @@ func loadConfig() (config, error) {
 		LookupKey:      r.secret("CIVICFLOW_LOOKUP_KEY"),
 		CORSOrigins:    r.str("CIVICFLOW_CORS_ORIGINS", ""),
 		TrustedProxies: r.str("CIVICFLOW_TRUSTED_PROXIES", ""),
+		CodecOrigins:   r.str("CIVICFLOW_CODEC_CORS_ORIGINS", ""),
 
 		VerifierAddr:   r.str("CIVICFLOW_VERIFIER_ADDR", "127.0.0.1:8091"),
 		DataDir:        r.str("CIVICFLOW_DATA_DIR", ".data"),

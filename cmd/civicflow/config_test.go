@@ -147,7 +147,7 @@ func TestLoadConfigDefaults(t *testing.T) {
 	}
 	c, err := loadConfig()
 	require.NoError(t, err)
-	require.Equal(t, "default", c.TemporalNamespace)
+	require.Equal(t, "civicflow", c.TemporalNamespace)
 	require.Equal(t, 30*time.Second, c.WorkerStopTimeout)
 	require.Equal(t, 25*time.Second, c.HTTPShutdownTimeout)
 	require.Equal(t, "json", c.LogFormat)

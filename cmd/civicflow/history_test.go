@@ -7,8 +7,12 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+	commonpb "go.temporal.io/api/common/v1"
 	historypb "go.temporal.io/api/history/v1"
+	"go.temporal.io/api/proxy"
 	"google.golang.org/protobuf/encoding/protojson"
+
+	"civicflow/codec"
 )
 
 // saveHistory writes a workflow's history to workflows/testdata/histories
@@ -33,9 +37,31 @@ func saveHistoryRun(t *testing.T, e *e2eSystem, workflowID, runID, name string) 
 		require.NoError(t, err)
 		h.Events = append(h.Events, ev)
 	}
+	// The replay tests use the SDK's plain converter: save the payloads as
+	// the codec opens them, not sealed under this run's throw-away key.
+	require.NoError(t, decodeHistory(e.cfg, &h))
 	b, err := protojson.MarshalOptions{Indent: "  "}.Marshal(&h)
 	require.NoError(t, err)
 	dir := filepath.Join("..", "..", "workflows", "testdata", "histories")
 	require.NoError(t, os.MkdirAll(dir, 0o755))
 	require.NoError(t, os.WriteFile(filepath.Join(dir, name+".json"), b, 0o644))
+}
+
+// decodeHistory opens every sealed payload of h in place (search
+// attributes are never sealed).
+func decodeHistory(cfg config, h *historypb.History) error {
+	keys, err := cfg.keyring()
+	if err != nil {
+		return err
+	}
+	cdc, err := codec.New(keys)
+	if err != nil {
+		return err
+	}
+	return proxy.VisitPayloads(context.Background(), h, proxy.VisitPayloadsOptions{
+		SkipSearchAttributes: true,
+		Visitor: func(_ *proxy.VisitPayloadsContext, ps []*commonpb.Payload) ([]*commonpb.Payload, error) {
+			return cdc.Decode(ps)
+		},
+	})
 }

@@ -27,9 +27,12 @@ func (c config) validateSecurity() []error {
 	if _, err := parseCIDRs(c.TrustedProxies); err != nil {
 		errs = append(errs, fmt.Errorf("CIVICFLOW_TRUSTED_PROXIES=%q: %w", c.TrustedProxies, err))
 	}
-	for _, o := range splitList(c.CORSOrigins) {
-		if !strings.HasPrefix(o, "https://") && !strings.HasPrefix(o, "http://") || strings.Count(o, "/") != 2 {
-			errs = append(errs, fmt.Errorf("CIVICFLOW_CORS_ORIGINS: %q is not an origin such as https://civicflow.example.cn", o))
+	for _, v := range [][2]string{{"CIVICFLOW_CORS_ORIGINS", c.CORSOrigins}, {"CIVICFLOW_CODEC_CORS_ORIGINS", c.CodecOrigins}} {
+		name := v[0]
+		for _, o := range splitList(v[1]) {
+			if !strings.HasPrefix(o, "https://") && !strings.HasPrefix(o, "http://") || strings.Count(o, "/") != 2 {
+				errs = append(errs, fmt.Errorf("%s: %q is not an origin such as https://civicflow.example.cn", name, o))
+			}
 		}
 	}
 	return errs
@@ -58,6 +61,10 @@ func (c config) withKeys() postgres.Option {
 }
 
 func (c config) corsOrigins() []string { return splitList(c.CORSOrigins) }
+
+// codecOrigins are the browser origins (the Temporal UI's) that may call
+// the codec server.
+func (c config) codecOrigins() []string { return splitList(c.CodecOrigins) }
 
 func (c config) trustedProxies() []*net.IPNet {
 	nets, _ := parseCIDRs(c.TrustedProxies) // validated by loadConfig
