@@ -143,8 +143,9 @@ func (s *Server) toApplication(ctx context.Context, req wire.ApplicationRequest)
 
 // startAttributes are a new case's search attributes in Temporal; the
 // stage only when its workflow keeps it current (Config.StageSearchAttributes).
-func (s *Server) startAttributes(t civicflow.CaseType, app *civicflow.Application) temporal.SearchAttributes {
+func (s *Server) startAttributes(t civicflow.CaseType, ref string, app *civicflow.Application) temporal.SearchAttributes {
 	set := []temporal.SearchAttributeUpdate{
+		workflows.AttrReference.ValueSet(ref),
 		workflows.AttrCaseType.ValueSet(string(t)),
 		workflows.AttrDistrict.ValueSet(civicflow.DistrictOf(app.Person.TownshipCode)),
 		workflows.AttrTownship.ValueSet(app.Person.TownshipCode),
@@ -153,6 +154,15 @@ func (s *Server) startAttributes(t civicflow.CaseType, app *civicflow.Applicatio
 		set = append(set, workflows.AttrStage.ValueSet(string(civicflow.StageSubmitted)))
 	}
 	return temporal.NewSearchAttributes(set...)
+}
+
+// startSummary is the one line the Temporal UI shows for a case: its
+// reference, process and stage at start, in both languages. Never personal
+// data: it is stored with the workflow (sealed by the payload codec, like
+// every payload).
+func startSummary(t civicflow.CaseType, ref string) string {
+	return ref + " · " + t.Label(civicflow.LangZH) + " / " + t.Label(civicflow.LangEN) + " · " +
+		civicflow.StageSubmitted.Label(civicflow.LangZH) + " / " + civicflow.StageSubmitted.Label(civicflow.LangEN)
 }
 
 // idempotencyKey is the request's Idempotency-Key ("" without one): the
@@ -173,7 +183,7 @@ func (s *Server) stageAttributes() *bool {
 }
 
 func (s *Server) startCase(ctx context.Context, caseID int64, ref string, app *civicflow.Application) error {
-	return s.startWorkflow(ctx, caseID, civicflow.CaseTypeCentralisedCare, app, workflows.CentralisedCareWorkflow,
+	return s.startWorkflow(ctx, caseID, ref, civicflow.CaseTypeCentralisedCare, app, workflows.CentralisedCareWorkflow,
 		workflows.CentralisedCareInput{
 			CaseID: caseID, Reference: ref, DistrictCode: civicflow.DistrictOf(app.Person.TownshipCode),
 			TownshipCode: app.Person.TownshipCode, BirthDate: app.Person.BirthDate, SelfCare: app.SelfCare,
@@ -184,14 +194,15 @@ func (s *Server) startCase(ctx context.Context, caseID int64, ref string, app *c
 // startWorkflow starts the workflow of a case just stored, once: a second
 // start (the same request sent again) finds it running. A failure leaves
 // the case stored and asks for the request again with its key.
-func (s *Server) startWorkflow(ctx context.Context, caseID int64, t civicflow.CaseType, app *civicflow.Application,
+func (s *Server) startWorkflow(ctx context.Context, caseID int64, ref string, t civicflow.CaseType, app *civicflow.Application,
 	workflow string, input any) error {
 	_, err := s.temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
 		ID:                       civicflow.CaseWorkflowID(caseID),
 		TaskQueue:                s.cfg.TaskQueue,
 		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
 		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
-		TypedSearchAttributes:    s.startAttributes(t, app),
+		TypedSearchAttributes:    s.startAttributes(t, ref, app),
+		StaticSummary:            startSummary(t, ref),
 	}, workflow, input)
 	var started *serviceerror.WorkflowExecutionAlreadyStarted
 	if err != nil && !errors.As(err, &started) {

@@ -94,7 +94,7 @@ func (s *Server) toRehabApplication(ctx context.Context, req wire.RehabApplicati
 }
 
 func (s *Server) startRehab(ctx context.Context, caseID int64, ref string, app *civicflow.Application) error {
-	return s.startWorkflow(ctx, caseID, civicflow.CaseTypeCommunityRehab, app, workflows.CommunityRehabWorkflow,
+	return s.startWorkflow(ctx, caseID, ref, civicflow.CaseTypeCommunityRehab, app, workflows.CommunityRehabWorkflow,
 		workflows.CommunityRehabInput{
 			CaseID: caseID, Reference: ref, DistrictCode: civicflow.DistrictOf(app.Person.TownshipCode),
 			TownshipCode: app.Person.TownshipCode, BirthDate: app.Person.BirthDate, ReviewsPerRun: s.cfg.RehabReviewsPerRun,

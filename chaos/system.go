@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"sync"
@@ -81,6 +82,10 @@ func Start(ctx context.Context, opts Options) (*System, error) {
 		s.Stop()
 		return nil, err
 	}
+	if err := s.SetupTemporal(ctx); err != nil {
+		s.Stop()
+		return nil, err
+	}
 	if s.Verifier, err = verification.NewDevServer(); err != nil {
 		s.Stop()
 		return nil, err
@@ -144,10 +149,21 @@ func (s *System) env(extra ...string) []string {
 	return append(env, extra...)
 }
 
+// SetupTemporal runs `civicflow temporal setup`, as an operator does once
+// per namespace before the API and workers start.
+func (s *System) SetupTemporal(ctx context.Context) error {
+	cmd := exec.CommandContext(ctx, s.opts.Binary, "temporal", "setup")
+	cmd.Env = s.env()
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("civicflow temporal setup: %w: %s", err, out)
+	}
+	return nil
+}
+
 // StartAPI starts `civicflow api` and waits until it answers /healthz.
 func (s *System) StartAPI(ctx context.Context) error {
 	p, err := startProc(s.opts.Binary, "api", filepath.Join(s.opts.Dir, "api.log"),
-		s.env("CIVICFLOW_HTTP_ADDR="+s.APIAddr))
+		s.env("CIVICFLOW_HTTP_ADDR="+s.APIAddr, "CIVICFLOW_METRICS_ADDR=127.0.0.1:0"))
 	if err != nil {
 		return err
 	}

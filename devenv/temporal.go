@@ -33,8 +33,13 @@ type TemporalOptions struct {
 	UIPort int
 	// Headless disables the Web UI (for tests).
 	Headless bool
-	// Namespace is registered at start-up and waited for. Default "default".
+	// Namespace is registered at start-up and waited for. Default
+	// "civicflow", the namespace production uses (the server always has
+	// "default" too).
 	Namespace string
+	// UICodecEndpoint is the remote codec the Web UI decodes payloads with
+	// (civicflow's codec server); "" = none.
+	UICodecEndpoint string
 	// Log receives the server's output; nil discards it.
 	Log io.Writer
 }
@@ -47,6 +52,10 @@ type Temporal struct {
 	proc   *child
 }
 
+// DefaultNamespace is the namespace StartTemporal ensures unless told
+// otherwise.
+const DefaultNamespace = "civicflow"
+
 const (
 	temporalStartTimeout = 60 * time.Second
 	temporalStopGrace    = 20 * time.Second
@@ -57,7 +66,7 @@ const (
 // server runs until Stop is called or the calling process dies.
 func StartTemporal(ctx context.Context, opts TemporalOptions) (*Temporal, error) {
 	if opts.Namespace == "" {
-		opts.Namespace = "default"
+		opts.Namespace = DefaultNamespace
 	}
 	bin, err := temporalBinary(opts.BinPath)
 	if err != nil {
@@ -113,6 +122,9 @@ func (t *Temporal) start(ctx context.Context) error {
 			}
 		}
 		args = append(args, "--ui-ip", "127.0.0.1", "--ui-port", strconv.Itoa(t.uiPort))
+		if t.opts.UICodecEndpoint != "" {
+			args = append(args, "--ui-codec-endpoint", t.opts.UICodecEndpoint)
+		}
 	}
 	if t.opts.DBFile != "" {
 		args = append(args, "--db-filename", t.opts.DBFile,

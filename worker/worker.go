@@ -7,6 +7,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
+	"strings"
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
@@ -45,35 +48,67 @@ func New(c client.Client, acts *activities.Activities, o Options) sdkworker.Work
 	return w
 }
 
-// EnsureSearchAttributes registers civicflow's custom search attributes in
-// the namespace unless they exist. It is idempotent and safe to run from
-// several processes at once. It goes through the operator API because a
-// dev server started again on an existing store ignores --search-attribute.
-func EnsureSearchAttributes(ctx context.Context, c client.Client, namespace string) error {
-	have, err := c.OperatorService().ListSearchAttributes(ctx, &operatorservice.ListSearchAttributesRequest{Namespace: namespace})
-	if err != nil {
-		return fmt.Errorf("list search attributes: %w", err)
-	}
-	missing := map[string]enumspb.IndexedValueType{}
+// searchAttributes are civicflow's custom search attributes and their types.
+func searchAttributes() map[string]enumspb.IndexedValueType {
+	want := map[string]enumspb.IndexedValueType{}
 	for _, key := range workflows.SearchAttributes() {
-		if _, ok := have.GetCustomAttributes()[key.GetName()]; !ok {
-			missing[key.GetName()] = enumspb.INDEXED_VALUE_TYPE_KEYWORD
-		}
+		want[key.GetName()] = enumspb.INDEXED_VALUE_TYPE_KEYWORD
 	}
 	for _, key := range workflows.DatetimeSearchAttributes() {
-		if _, ok := have.GetCustomAttributes()[key.GetName()]; !ok {
-			missing[key.GetName()] = enumspb.INDEXED_VALUE_TYPE_DATETIME
+		want[key.GetName()] = enumspb.INDEXED_VALUE_TYPE_DATETIME
+	}
+	return want
+}
+
+// missingSearchAttributes lists, sorted, those of civicflow's search
+// attributes the namespace lacks.
+func missingSearchAttributes(ctx context.Context, c client.Client, namespace string) (map[string]enumspb.IndexedValueType, []string, error) {
+	have, err := c.OperatorService().ListSearchAttributes(ctx, &operatorservice.ListSearchAttributesRequest{Namespace: namespace})
+	if err != nil {
+		return nil, nil, fmt.Errorf("list search attributes of namespace %s: %w", namespace, err)
+	}
+	missing := map[string]enumspb.IndexedValueType{}
+	for name, typ := range searchAttributes() {
+		if _, ok := have.GetCustomAttributes()[name]; !ok {
+			missing[name] = typ
 		}
 	}
-	if len(missing) == 0 {
-		return nil
+	return missing, slices.Sorted(maps.Keys(missing)), nil
+}
+
+// RegisterSearchAttributes adds those of civicflow's custom search
+// attributes the namespace lacks, and returns their names. It is what
+// `civicflow temporal setup` does, with operator rights; it is idempotent
+// and safe to run from several processes at once. It goes through the
+// operator API because a dev server started again on an existing store
+// ignores --search-attribute.
+func RegisterSearchAttributes(ctx context.Context, c client.Client, namespace string) ([]string, error) {
+	missing, names, err := missingSearchAttributes(ctx, c, namespace)
+	if err != nil || len(missing) == 0 {
+		return nil, err
 	}
 	_, err = c.OperatorService().AddSearchAttributes(ctx, &operatorservice.AddSearchAttributesRequest{
 		Namespace: namespace, SearchAttributes: missing,
 	})
 	var exists *serviceerror.AlreadyExists
 	if err != nil && !errors.As(err, &exists) {
-		return fmt.Errorf("add search attributes: %w", err)
+		return nil, fmt.Errorf("add search attributes %s to namespace %s: %w", strings.Join(names, ", "), namespace, err)
+	}
+	return names, nil
+}
+
+// CheckSearchAttributes fails, naming them, when the namespace lacks any of
+// civicflow's search attributes. The API and the worker call it at start:
+// they only read the namespace's schema, so their identity needs no
+// operator rights; `civicflow temporal setup` creates what is missing.
+func CheckSearchAttributes(ctx context.Context, c client.Client, namespace string) error {
+	_, names, err := missingSearchAttributes(ctx, c, namespace)
+	if err != nil {
+		return err
+	}
+	if len(names) > 0 {
+		return fmt.Errorf("namespace %s lacks the search attributes %s: run `civicflow temporal setup` (with operator rights) first",
+			namespace, strings.Join(names, ", "))
 	}
 	return nil
 }

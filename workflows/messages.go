@@ -24,8 +24,8 @@ const (
 	SignalBedOffered = "bed_offered"
 )
 
-// Search attributes, registered through the operator API at start-up so
-// that the Temporal UI can filter cases.
+// Search attributes, registered by `civicflow temporal setup` so that the
+// Temporal UI can filter cases.
 var (
 	AttrCaseType = temporal.NewSearchAttributeKeyKeyword("CivicflowCaseType")
 	AttrStage    = temporal.NewSearchAttributeKeyKeyword("CivicflowStage")
@@ -36,6 +36,11 @@ var (
 	AttrStageDue = temporal.NewSearchAttributeKeyTime("CivicflowStageDue")
 )
 
+// AttrReference is the case's reference (TK-…), set when the API starts
+// the workflow, so that the Temporal UI finds a case by what officials and
+// applicants quote.
+var AttrReference = temporal.NewSearchAttributeKeyKeyword("CivicflowReference")
+
 // DatetimeSearchAttributes lists the datetime keys to register.
 func DatetimeSearchAttributes() []temporal.SearchAttributeKeyTime {
 	return []temporal.SearchAttributeKeyTime{AttrStageDue}
@@ -43,7 +48,7 @@ func DatetimeSearchAttributes() []temporal.SearchAttributeKeyTime {
 
 // SearchAttributes lists the keys to register.
 func SearchAttributes() []temporal.SearchAttributeKeyKeyword {
-	return []temporal.SearchAttributeKeyKeyword{AttrCaseType, AttrStage, AttrDistrict, AttrTownship}
+	return []temporal.SearchAttributeKeyKeyword{AttrReference, AttrCaseType, AttrStage, AttrDistrict, AttrTownship}
 }
 
 // CentralisedCareInput starts the workflow of one centralised-care case.

@@ -328,6 +328,10 @@ func runStore(ctx context.Context, o options, store, pgURL string, pgPid int, ve
 		"CIVICFLOW_STUCK_SCAN_INTERVAL=off",
 		// Keys that seal personal data at rest, fresh for each run.
 		"CIVICFLOW_DATA_KEYS=bench:" + newKey(), "CIVICFLOW_LOOKUP_KEY=" + newKey()}
+	// `civicflow temporal setup`: what an operator runs once per namespace.
+	if out, err := runCivicflow(ctx, o.CivicflowBin, env, "temporal", "setup"); err != nil {
+		return nil, nil, fmt.Errorf("civicflow temporal setup: %w: %s", err, out)
+	}
 	workerMetrics, err := freeAddr()
 	if err != nil {
 		return nil, nil, err
@@ -338,7 +342,7 @@ func runStore(ctx context.Context, o options, store, pgURL string, pgPid int, ve
 		return nil, nil, err
 	}
 	s.worker.pprofAddr = workerPprof
-	if s.api, err = startProc("api", o.CivicflowBin, []string{"api"}, append(env, "CIVICFLOW_PPROF_ADDR="+apiPprof),
+	if s.api, err = startProc("api", o.CivicflowBin, []string{"api"}, append(env, "CIVICFLOW_PPROF_ADDR="+apiPprof, "CIVICFLOW_METRICS_ADDR=127.0.0.1:0"),
 		filepath.Join(logs, "api-"+store+".log")); err != nil {
 		return nil, nil, err
 	}
@@ -880,4 +884,12 @@ func (s *stack) engineRounds(ctx context.Context, pairs, cases, inFlight int, ci
 		e.Ratio = round3(e.Civicflow.CasesPerSec / e.Bare.CasesPerSec)
 	}
 	return e, nil
+}
+
+// runCivicflow runs a civicflow subcommand to its end with env and returns
+// its combined output.
+func runCivicflow(ctx context.Context, bin string, env []string, args ...string) ([]byte, error) {
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Env = append(os.Environ(), env...)
+	return cmd.CombinedOutput()
 }

@@ -48,6 +48,7 @@ import (
 type cluster struct {
 	apiEnv, workerEnv [2][]string
 	apiURL, opsURL    [2]string
+	apiMetricsURL     [2]string // each API's CIVICFLOW_METRICS_ADDR
 
 	chaosMu        sync.Mutex // held during each restart, and to pause them
 	mu             sync.Mutex // guards the slices below and workersStopped
@@ -169,6 +170,9 @@ func runClusterErr(m *testing.M) (int, error) {
 		return 1, err
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if _, err := temporalSetup(ctx, cfg, log); err != nil {
+		return 1, err
+	}
 	tc, err := dialTemporal(ctx, cfg, log)
 	if err != nil {
 		return 1, err
@@ -194,12 +198,19 @@ func runClusterErr(m *testing.M) (int, error) {
 			if err != nil {
 				return err
 			}
+			metricsPort, err := devenv.FreePort()
+			if err != nil {
+				return err
+			}
 			common := []string{"CIVICFLOW_DATABASE_URL=" + cfg.DatabaseURL, "CIVICFLOW_DATABASE_POOL_SIZE=8",
-				"CIVICFLOW_TEMPORAL_ADDRESS=" + temporalAddr, "CIVICFLOW_TASK_QUEUE=" + cfg.TaskQueue,
+				"CIVICFLOW_TEMPORAL_ADDRESS=" + temporalAddr, "CIVICFLOW_TEMPORAL_NAMESPACE=" + cfg.TemporalNamespace,
+				"CIVICFLOW_TASK_QUEUE=" + cfg.TaskQueue,
 				"CIVICFLOW_NOTICE_PERIOD=2s", "CIVICFLOW_LOG_LEVEL=info", "CIVICFLOW_TRUSTED_PROXIES=127.0.0.1"}
 			common = append(common, keyEnv(cfg)...)
 			c.apiURL[i] = fmt.Sprintf("http://127.0.0.1:%d", apiPort)
+			c.apiMetricsURL[i] = fmt.Sprintf("http://127.0.0.1:%d", metricsPort)
 			c.apiEnv[i] = append(slices.Clip(common), fmt.Sprintf("CIVICFLOW_HTTP_ADDR=127.0.0.1:%d", apiPort), "CIVICFLOW_HTTP_SHUTDOWN_TIMEOUT=40s",
+				fmt.Sprintf("CIVICFLOW_METRICS_ADDR=127.0.0.1:%d", metricsPort),
 				"CIVICFLOW_STUCK_SCAN_INTERVAL=1s", "CIVICFLOW_STUCK_SCAN_QUIET_FOR=0", "CIVICFLOW_STUCK_POLLER_SILENCE=3s")
 			c.opsURL[i] = fmt.Sprintf("http://127.0.0.1:%d", opsPort)
 			c.workerEnv[i] = append(slices.Clip(common), fmt.Sprintf("CIVICFLOW_WORKER_METRICS_ADDR=127.0.0.1:%d", opsPort),
@@ -587,8 +598,8 @@ func TestClusterMetrics(t *testing.T) {
 
 	routeTotal := 0.0
 	for i := range 2 {
-		routeTotal += scrape(t, c.apiURL[i], "civicflow_http_requests_total", `route="/api/v1/cases/:ref/actions/:action"`, `status="200"`)
-		require.Positive(t, scrape(t, c.apiURL[i], "civicflow_http_request_duration_seconds_count"), "api-%d latency histogram", i)
+		routeTotal += scrape(t, c.apiMetricsURL[i], "civicflow_http_requests_total", `route="/api/v1/cases/:ref/actions/:action"`, `status="200"`)
+		require.Positive(t, scrape(t, c.apiMetricsURL[i], "civicflow_http_request_duration_seconds_count"), "api-%d latency histogram", i)
 		require.Positive(t, scrape(t, c.opsURL[i], "temporal_request"), "worker-%d SDK metrics", i)
 	}
 	require.GreaterOrEqual(t, routeTotal, 2.0, "accept and record_investigation counted under their route template")

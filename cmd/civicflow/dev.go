@@ -46,12 +46,23 @@ func runDev(ctx context.Context, cfg config, log *slog.Logger, out io.Writer) er
 		}
 		defer logf.Close()
 		tmp, err := devenv.StartTemporal(ctx, devenv.TemporalOptions{DBFile: filepath.Join(dataDir, "temporal.db"),
-			Port: cfg.TemporalPort, UIPort: cfg.TemporalUIPort, Namespace: cfg.TemporalNamespace, Log: logf})
+			Port: cfg.TemporalPort, UIPort: cfg.TemporalUIPort, Namespace: cfg.TemporalNamespace, Log: logf,
+			// The UI decodes sealed payloads through the API's codec
+			// server, with the console's session (docs/security.md).
+			UICodecEndpoint: "http://" + cfg.HTTPAddr + strings.TrimSuffix(consoleCodecPath, "/")})
 		if err != nil {
 			return fmt.Errorf("start temporal: %w", err)
 		}
 		defer tmp.Stop()
 		cfg.TemporalAddress, temporalUI = tmp.Address(), tmp.UIURL()
+		if cfg.CodecOrigins == "" {
+			cfg.CodecOrigins = temporalUI
+		}
+	}
+	// What an operator does once per namespace with `civicflow temporal
+	// setup`; dev does it at every start (idempotent).
+	if _, err := temporalSetup(ctx, cfg, log); err != nil {
+		return fmt.Errorf("temporal setup: %w", err)
 	}
 
 	if err := ensureDevKeys(&cfg, dataDir, out); err != nil {
@@ -119,7 +130,7 @@ func runDev(ctx context.Context, cfg config, log *slog.Logger, out io.Writer) er
 	if verifierLn != nil {
 		g.Go(func() error { return serveHTTP(gctx, verifierLn, vs) })
 	}
-	handler, err := withConsole(newAPI(cfg, tc, db, log), log)
+	handler, err := apiHandler(cfg, tc, db, log, nil)
 	if err != nil {
 		return err
 	}
@@ -130,7 +141,7 @@ func runDev(ctx context.Context, cfg config, log *slog.Logger, out io.Writer) er
 	fmt.Fprintf(out, "  API                 %s   (OpenAPI: %s/api/v1/openapi.json)\n", apiURL, apiURL)
 	fmt.Fprintf(out, "  Web console         %s/console/   (applicants: apply and track; officials: log in below; 中文 / English)\n", apiURL)
 	if temporalUI != "" {
-		fmt.Fprintf(out, "  Temporal UI         %s\n", temporalUI)
+		fmt.Fprintf(out, "  Temporal UI         %s   (payloads decode for sv.city or admin logged in to the console; docs/security.md)\n", temporalUI)
 	}
 	fmt.Fprintf(out, "  Temporal            %s (namespace %s)\n", cfg.TemporalAddress, cfg.TemporalNamespace)
 	fmt.Fprintf(out, "  PostgreSQL          %s\n", cfg.DatabaseURL)

@@ -101,7 +101,7 @@ func runE2E(m *testing.M) int {
 	if testing.Verbose() {
 		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
-	cfg := config{DatabaseURL: pg.URL(), TemporalAddress: tmp.Address(), TemporalNamespace: "default",
+	cfg := config{DatabaseURL: pg.URL(), TemporalAddress: tmp.Address(), TemporalNamespace: tmp.Namespace(),
 		TaskQueue: "civicflow-e2e", NoticePeriod: 2 * time.Second,
 		DataKeys: "k1:" + e2eDataKey, LookupKey: e2eLookupKey, TrustedProxies: "127.0.0.1", // tests set X-Forwarded-For
 		StuckScanInterval: time.Second, StuckPollerSilence: 3 * time.Second} // stuck-case scan: every second, all open cases
@@ -117,6 +117,10 @@ func runE2E(m *testing.M) int {
 	}
 	if _, err := demo.Seed(ctx, db, testPassword); err != nil {
 		fmt.Fprintln(os.Stderr, "e2e: seed:", err)
+		return 1
+	}
+	if _, err := temporalSetup(ctx, cfg, log); err != nil {
+		fmt.Fprintln(os.Stderr, "e2e: temporal setup:", err)
 		return 1
 	}
 	tc, err := dialTemporal(ctx, cfg, log)

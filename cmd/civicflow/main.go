@@ -33,6 +33,10 @@ commands:
             re-seal personal data under CIVICFLOW_DATA_KEY_ID, count values
             per key, or print a new random key
   mailsink  serve the local mail sink (SMTP with AUTH, and a page of received mail)
+  temporal setup
+            create civicflow's search attributes in CIVICFLOW_TEMPORAL_NAMESPACE
+            (needs operator rights; api and worker only check they exist)
+  version   print the version, commit and build date
 
 Configuration is by environment; see docs/operations.md.
 `
@@ -54,6 +58,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if fs.NArg() == 0 {
 		fs.Usage()
 		return errors.New("no command given")
+	}
+	if fs.Arg(0) == "version" { // needs no configuration
+		return runVersion(stdout)
 	}
 	cfg, err := loadConfig()
 	if err != nil {
@@ -81,6 +88,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return runKeys(ctx, cfg, fs.Args()[1:], stdout)
 	case "mailsink":
 		return runMailSink(ctx, cfg, log, stdout)
+	case "temporal":
+		return runTemporal(ctx, cfg, log, fs.Args()[1:], stdout)
 	case "help":
 		fs.Usage()
 		return nil

@@ -16,6 +16,7 @@ import (
 
 	"civicflow/activities"
 	"civicflow/api"
+	"civicflow/codec"
 	"civicflow/demo"
 	"civicflow/postgres"
 	"civicflow/verification"
@@ -29,37 +30,35 @@ func openStore(ctx context.Context, url string, opts ...postgres.Option) (*postg
 	return postgres.Open(ctx, url, opts...)
 }
 
-// dialTemporal connects to Temporal and makes sure the namespace has
-// civicflow's search attributes.
+// dialTemporal connects to Temporal with civicflow's payload codec and
+// makes sure the namespace has civicflow's search attributes.
 func dialTemporal(ctx context.Context, cfg config, log *slog.Logger) (client.Client, error) {
 	return dialTemporalWith(ctx, cfg, log, nil)
 }
 
-// dialTemporalWith is dialTemporal with TLS / API key from cfg and, when
-// tel is set, the SDK's metrics into tel's registry and its interceptors
-// (tracing, case IDs in logs, case counters).
+// dialTemporalWith is dialTemporal with, when tel is set, the SDK's metrics
+// into tel's registry and its interceptors (tracing, case IDs in logs, case
+// counters). Every client the binary makes for its own workflows comes from
+// here, so every payload it writes is sealed (package codec): the keys
+// are required. Start-up only checks the search attributes; `civicflow
+// temporal setup` creates them.
 func dialTemporalWith(ctx context.Context, cfg config, log *slog.Logger, tel *telemetry) (client.Client, error) {
-	if cfg.TemporalAddress == "" {
-		return nil, errors.New("CIVICFLOW_TEMPORAL_ADDRESS is not set")
-	}
-	opts := client.Options{
-		HostPort:  cfg.TemporalAddress,
-		Namespace: cfg.TemporalNamespace,
-		Logger:    sdklog.NewStructuredLogger(log.With("component", "temporal-sdk")),
-	}
-	tlsCfg, err := cfg.temporalTLS()
+	keys, err := cfg.keyring()
 	if err != nil {
 		return nil, err
 	}
-	opts.ConnectionOptions.TLS = tlsCfg
-	if cfg.TemporalCompression == "none" {
-		// Saves the CPU of gzip on both ends where the link is fast
-		// (docs/performance.md); gzip is the SDK's default.
-		opts.ConnectionOptions.GrpcCompression = &client.GrpcCompressionNone{}
+	if keys == nil {
+		return nil, errors.New("CIVICFLOW_DATA_KEYS and CIVICFLOW_LOOKUP_KEY are not set: they also seal the payloads civicflow writes to Temporal (docs/security.md)")
 	}
-	if cfg.TemporalAPIKey != "" {
-		opts.Credentials = client.NewAPIKeyStaticCredentials(cfg.TemporalAPIKey)
+	cdc, err := codec.New(keys)
+	if err != nil {
+		return nil, err
 	}
+	opts, err := temporalOptions(cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	opts.DataConverter = codec.DataConverter(cdc)
 	if tel != nil {
 		opts.MetricsHandler = newPromMetrics(tel.registry)
 		if opts.Interceptors, err = tel.temporalInterceptors(); err != nil {
@@ -70,11 +69,38 @@ func dialTemporalWith(ctx context.Context, cfg config, log *slog.Logger, tel *te
 	if err != nil {
 		return nil, fmt.Errorf("connect to temporal at %s: %w", cfg.TemporalAddress, err)
 	}
-	if err := worker.EnsureSearchAttributes(ctx, tc, cfg.TemporalNamespace); err != nil {
+	if err := worker.CheckSearchAttributes(ctx, tc, cfg.TemporalNamespace); err != nil {
 		tc.Close()
 		return nil, err
 	}
 	return tc, nil
+}
+
+// temporalOptions are the client options every connection to Temporal
+// shares: address, namespace, logger, TLS or API key, compression.
+func temporalOptions(cfg config, log *slog.Logger) (client.Options, error) {
+	if cfg.TemporalAddress == "" {
+		return client.Options{}, errors.New("CIVICFLOW_TEMPORAL_ADDRESS is not set")
+	}
+	opts := client.Options{
+		HostPort:  cfg.TemporalAddress,
+		Namespace: cfg.TemporalNamespace,
+		Logger:    sdklog.NewStructuredLogger(log.With("component", "temporal-sdk")),
+	}
+	tlsCfg, err := cfg.temporalTLS()
+	if err != nil {
+		return client.Options{}, err
+	}
+	opts.ConnectionOptions.TLS = tlsCfg
+	if cfg.TemporalCompression == "none" {
+		// Saves the CPU of gzip on both ends where the link is fast
+		// (docs/performance.md); gzip is the SDK's default.
+		opts.ConnectionOptions.GrpcCompression = &client.GrpcCompressionNone{}
+	}
+	if cfg.TemporalAPIKey != "" {
+		opts.Credentials = client.NewAPIKeyStaticCredentials(cfg.TemporalAPIKey)
+	}
+	return opts, nil
 }
 
 func newWorker(cfg config, tc client.Client, db *postgres.DB, verificationURL string) sdkworker.Worker {
@@ -207,6 +233,16 @@ func runAPI(ctx context.Context, cfg config, log *slog.Logger) error {
 	err = serveHTTPWith(ctx, ln, tel.wrapHTTP(h), cfg)
 	log.Info("api stopped", "err", err)
 	return err
+}
+
+// apiHandler is everything the API's listener serves: the API, the web
+// console and the codec server.
+func apiHandler(cfg config, tc client.Client, db *postgres.DB, log *slog.Logger, tel *telemetry) (http.Handler, error) {
+	h, err := withConsole(newAPIWith(cfg, tc, db, log, tel), log)
+	if err != nil {
+		return nil, err
+	}
+	return withCodec(h, cfg, db, log)
 }
 
 func runWorker(ctx context.Context, cfg config, log *slog.Logger) error {
