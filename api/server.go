@@ -208,25 +208,32 @@ func (s *Server) healthz(c echo.Context) error {
 	return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
 }
 
+// readyz tells a load balancer whether to send this instance requests.
+// PostgreSQL is required: every page and route reads it. Temporal is not:
+// without it the console's pages and the API's reads still work and
+// actions answer 503 (EUNAVAILABLE), so the instance stays ready and
+// reports Temporal under "degraded"; taking every instance out of service
+// would turn a Temporal outage into a whole outage.
 func (s *Server) readyz(c echo.Context) error {
 	ctx, cancel := context.WithTimeout(c.Request().Context(), 3*time.Second)
 	defer cancel()
 	checks := map[string]string{"postgres": "ok", "temporal": "ok"}
-	ready := true
+	ready, degraded := true, []string{}
 	// Details (addresses, users) go to the log, not to the caller.
 	if err := s.store.Ping(ctx); err != nil {
 		checks["postgres"], ready = "unavailable", false
 		s.log.Warn("readiness: postgres", "err", err)
 	}
 	if _, err := s.temporal.CheckHealth(ctx, &client.CheckHealthRequest{}); err != nil {
-		checks["temporal"], ready = "unavailable", false
-		s.log.Warn("readiness: temporal", "err", err)
+		checks["temporal"] = "unavailable"
+		degraded = append(degraded, "temporal")
+		s.log.Warn("readiness: temporal unavailable; reads still served, actions answer 503", "err", err)
 	}
 	status := http.StatusOK
 	if !ready {
 		status = http.StatusServiceUnavailable
 	}
-	return c.JSON(status, map[string]any{"ready": ready, "checks": checks})
+	return c.JSON(status, map[string]any{"ready": ready, "checks": checks, "degraded": degraded})
 }
 
 func (s *Server) listJurisdictions(c echo.Context) error {

@@ -121,14 +121,15 @@ func TestDeployManifests(t *testing.T) {
 			ports[pm["name"].(string)] = toFloat(pm["containerPort"])
 		}
 		var served map[string]bool
-		var listen string
+		var listen, metricsListen string
 		switch args[0] {
 		case "api":
-			served, listen = apiPaths, env["CIVICFLOW_HTTP_ADDR"]
+			served, listen, metricsListen = apiPaths, env["CIVICFLOW_HTTP_ADDR"], env["CIVICFLOW_METRICS_ADDR"]
 			preStop := toFloat(dig(c, "lifecycle", "preStop", "sleep", "seconds"))
 			require.Greater(t, grace, cfg.HTTPShutdownTimeout.Seconds()+preStop, "%s: grace period covers preStop and the drain", name)
 		case "worker":
 			served, listen = workerPaths, env["CIVICFLOW_WORKER_METRICS_ADDR"]
+			metricsListen = listen
 			require.Greater(t, grace, cfg.WorkerStopTimeout.Seconds(), "%s: grace period covers the worker's stop timeout", name)
 		default:
 			t.Fatalf("%s runs %v: want api or worker", name, args)
@@ -144,6 +145,12 @@ func TestDeployManifests(t *testing.T) {
 			require.True(t, ok, "%s: %s port %v is declared", name, probe, get["port"])
 			require.Equal(t, listenPort, strconv.Itoa(int(port)), "%s: the probed port is where the process listens", name)
 		}
+		// Prometheus scrapes a declared port where the process serves
+		// /metrics; for the API that is not the port the Ingress reaches.
+		_, metricsPort, err := net.SplitHostPort(metricsListen)
+		require.NoError(t, err, "%s: metrics address", name)
+		require.Equal(t, metricsPort, dig(d, "spec", "template", "metadata", "annotations", "prometheus.io/port"), "%s: scraped port", name)
+		require.Equal(t, metricsPort, strconv.Itoa(int(ports["metrics"])), "%s: the metrics port is declared", name)
 		res := c["resources"].(map[string]any)
 		require.NotNil(t, dig(res, "requests", "cpu"), name)
 		require.NotNil(t, dig(res, "requests", "memory"), name)
@@ -159,6 +166,32 @@ func TestDeployManifests(t *testing.T) {
 	}
 	require.Equal(t, len(docs["Deployment"]), pdbs, "one PodDisruptionBudget per Deployment")
 
+	// One image everywhere, the repository `make image` names.
+	images := map[string]bool{}
+	var setupJob bool
+	for _, kind := range []string{"Deployment", "Job"} {
+		for _, d := range docs[kind] {
+			spec := dig(d, "spec", "template", "spec").(map[string]any)
+			for _, list := range []string{"initContainers", "containers"} {
+				cs, _ := spec[list].([]any)
+				for _, c := range cs {
+					cm := c.(map[string]any)
+					images[cm["image"].(string)] = true
+					if args, _ := cm["args"].([]any); kind == "Job" && len(args) == 2 && args[0] == "temporal" && args[1] == "setup" {
+						setupJob = true
+					}
+				}
+			}
+		}
+	}
+	require.Len(t, images, 1, "every manifest runs the same image: %v", images)
+	var image string
+	for image = range images {
+	}
+	repo, _, _ := strings.Cut(image, ":")
+	require.Equal(t, makeVar(t, "IMAGE_REPO"), repo, "the manifests run the image `make image` builds")
+	require.True(t, setupJob, "a Job runs `civicflow temporal setup`")
+
 	// systemd.
 	units, err := filepath.Glob(filepath.Join(root, "systemd", "civicflow-*.service"))
 	require.NoError(t, err)
@@ -168,6 +201,11 @@ func TestDeployManifests(t *testing.T) {
 		checkVar("civicflow.env.example", k)
 	}
 	for _, u := range units {
+		unit, err := os.ReadFile(u)
+		require.NoError(t, err)
+		if strings.HasSuffix(u, "civicflow-api.service") {
+			require.Contains(t, string(unit), image, "%s names the image its binary comes from", u)
+		}
 		kv := readUnit(t, u)
 		require.Regexp(t, `^/usr/local/bin/civicflow (api|worker)$`, kv["ExecStart"], u)
 		require.Equal(t, "/etc/civicflow/civicflow.env", kv["EnvironmentFile"], u)
@@ -235,11 +273,23 @@ func servedAPIPaths(t *testing.T) map[string]bool {
 	require.NoError(t, err)
 	rec := httptest.NewRecorder()
 	tel.wrapHTTP(http.NotFoundHandler()).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
-	if rec.Code == http.StatusOK {
-		out["/metrics"] = true
-	}
-	require.True(t, out["/healthz"] && out["/readyz"] && out["/metrics"], "%v", out)
+	require.Equal(t, http.StatusNotFound, rec.Code, "the API's listener does not serve /metrics")
+	rec = httptest.NewRecorder()
+	tel.metricsOnly().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	require.Equal(t, http.StatusOK, rec.Code, "the metrics listener does")
+	require.True(t, out["/healthz"] && out["/readyz"], "%v", out)
 	return out
+}
+
+// makeVar reads a variable's value as the Makefile assigns it (NAME ?= or
+// NAME :=).
+func makeVar(t *testing.T, name string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "..", "Makefile"))
+	require.NoError(t, err)
+	m := regexp.MustCompile(`(?m)^` + name + `\s*[:?]?=\s*(\S+)\s*$`).FindSubmatch(b)
+	require.NotNil(t, m, "Makefile sets %s", name)
+	return string(m[1])
 }
 
 // servedWorkerPaths are the paths the worker's ops listener answers.

@@ -178,7 +178,7 @@ type runtime struct {
 }
 
 func startRuntime(ctx context.Context, cfg config, log *slog.Logger, service string) (_ *runtime, err error) {
-	log.Info("starting "+service, "config", cfg.logValue())
+	log.Info("starting "+service, "version", currentBuild().String(), "config", cfg.logValue())
 	rt := &runtime{log: log}
 	defer func() {
 		if err != nil {
@@ -224,9 +224,20 @@ func runAPI(ctx context.Context, cfg config, log *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.HTTPAddr, err)
 	}
-	log.Info("api listening", "addr", ln.Addr().String())
+	metricsLn, err := net.Listen("tcp", cfg.MetricsAddr)
+	if err != nil {
+		ln.Close()
+		return fmt.Errorf("listen on %s (CIVICFLOW_METRICS_ADDR): %w", cfg.MetricsAddr, err)
+	}
+	// Metrics outlive the drain of the API, so that its last requests are
+	// counted; they stop with the process.
+	metricsCtx, stopMetrics := context.WithCancel(context.Background())
+	metricsDone := make(chan error, 1)
+	go func() { metricsDone <- serveHTTP(metricsCtx, metricsLn, tel.metricsOnly()) }()
+	defer func() { stopMetrics(); <-metricsDone }()
+	log.Info("api listening", "addr", ln.Addr().String(), "metrics_addr", metricsLn.Addr().String())
 	defer startStuckScan(ctx, cfg, tc, db, log)()
-	h, err := withConsole(newAPIWith(cfg, tc, db, log, tel), log)
+	h, err := apiHandler(cfg, tc, db, log, tel)
 	if err != nil {
 		return err
 	}

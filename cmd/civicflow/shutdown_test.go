@@ -37,7 +37,8 @@ func TestAPIDrainsOnSIGTERM(t *testing.T) {
 	url := fmt.Sprintf("http://127.0.0.1:%d", port)
 	const bound = 8 * time.Second
 	p, err := startProc("api", "api", append(childEnv(e, e.cfg.TaskQueue),
-		fmt.Sprintf("CIVICFLOW_HTTP_ADDR=127.0.0.1:%d", port), "CIVICFLOW_HTTP_SHUTDOWN_TIMEOUT="+bound.String()))
+		fmt.Sprintf("CIVICFLOW_HTTP_ADDR=127.0.0.1:%d", port), "CIVICFLOW_HTTP_SHUTDOWN_TIMEOUT="+bound.String(),
+		"CIVICFLOW_METRICS_ADDR=127.0.0.1:0"))
 	require.NoError(t, err)
 	defer p.Kill()
 	require.NoError(t, p.WaitHTTP(context.Background(), url+"/readyz", time.Minute))

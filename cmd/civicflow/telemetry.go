@@ -135,21 +135,24 @@ func (t *telemetry) echoMiddleware() echo.MiddlewareFunc {
 	}
 }
 
-// wrapHTTP puts /metrics beside h and the tracing handler around it. No
-// ServeMux here: its pattern ("/") would become every span's name, where
-// the API's middleware names spans after the route.
+// wrapHTTP puts the tracing handler around h. No ServeMux here: its
+// pattern ("/") would become every span's name, where the API's middleware
+// names spans after the route. /metrics is not on this handler: the API
+// serves it on a listener of its own (metricsHandlerOnly).
 func (t *telemetry) wrapHTTP(h http.Handler) http.Handler {
 	if t.tracing {
 		h = otelhttp.NewHandler(h, "http", otelhttp.WithTracerProvider(t.tracer), otelhttp.WithPropagators(t.propagator))
 	}
-	metrics := t.metricsHandler()
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/metrics" && r.Method == http.MethodGet {
-			metrics.ServeHTTP(w, r)
-			return
-		}
-		h.ServeHTTP(w, r)
-	})
+	return h
+}
+
+// metricsOnly is the API's metrics listener: GET /metrics and nothing else,
+// so that what Prometheus scrapes never shares a port with what the load
+// balancer exposes.
+func (t *telemetry) metricsOnly() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", t.metricsHandler())
+	return mux
 }
 
 func (t *telemetry) metricsHandler() http.Handler {
