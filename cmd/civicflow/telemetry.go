@@ -81,14 +81,38 @@ func newTelemetry(ctx context.Context, cfg config, service string, exporter sdkt
 		if cfg.TracingExporter == "" && ratio == 0 {
 			ratio = 1 // a config built in a test, not by loadConfig
 		}
+		res, err := telemetryResource(ctx, service)
+		if err != nil {
+			return nil, err
+		}
 		tp := sdktrace.NewTracerProvider(
 			sdktrace.WithBatcher(exporter),
 			sdktrace.WithSampler(sdktrace.ParentBased(sdktrace.TraceIDRatioBased(ratio))),
-			sdktrace.WithResource(resource.NewSchemaless(semconv.ServiceName("civicflow-"+service))),
+			sdktrace.WithResource(res),
 		)
 		t.tracer, t.tracing, t.shutdown = tp, true, tp.Shutdown
 	}
 	return t, nil
+}
+
+// telemetryResource describes the process to the collector: the SDK's
+// defaults (telemetry.sdk.*, and service.name unknown_service:…), then
+// service.name civicflow-<service>, then what the environment says
+// (OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES), each over the one
+// before, so that an operator's OTEL_SERVICE_NAME is honoured.
+func telemetryResource(ctx context.Context, service string) (*resource.Resource, error) {
+	env, err := resource.New(ctx, resource.WithFromEnv())
+	if err != nil {
+		return nil, fmt.Errorf("telemetry resource from the environment: %w", err)
+	}
+	res, err := resource.Merge(resource.Default(), resource.NewSchemaless(semconv.ServiceName("civicflow-"+service)))
+	if err != nil {
+		return nil, fmt.Errorf("telemetry resource: %w", err)
+	}
+	if res, err = resource.Merge(res, env); err != nil {
+		return nil, fmt.Errorf("telemetry resource: %w", err)
+	}
+	return res, nil
 }
 
 // temporalInterceptors are the client interceptors: tracing through

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/sdk/resource"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 )
 
@@ -95,4 +97,27 @@ func TestTracingOneTraceAcrossAPIWorkflowActivity(t *testing.T) {
 		require.True(t, spans[name][actTrace], "%s in the action's trace; spans: %v", name, spans)
 	}
 	require.NoError(t, tel.shutdown(ctx))
+}
+
+// TestTelemetryResourceHonoursEnvironment: OTEL_SERVICE_NAME and
+// OTEL_RESOURCE_ATTRIBUTES win over civicflow's own name, which wins over
+// the SDK's unknown_service; the SDK's attributes stay.
+func TestTelemetryResourceHonoursEnvironment(t *testing.T) {
+	attr := func(res *resource.Resource, key string) string {
+		v, _ := res.Set().Value(attribute.Key(key))
+		return v.Emit()
+	}
+	t.Setenv("OTEL_SERVICE_NAME", "")
+	t.Setenv("OTEL_RESOURCE_ATTRIBUTES", "")
+	res, err := telemetryResource(context.Background(), "api")
+	require.NoError(t, err)
+	require.Equal(t, "civicflow-api", attr(res, "service.name"))
+	require.Equal(t, "go", attr(res, "telemetry.sdk.language"), "merged with resource.Default()")
+
+	t.Setenv("OTEL_SERVICE_NAME", "civicflow-api-blue")
+	t.Setenv("OTEL_RESOURCE_ATTRIBUTES", "deployment.environment=staging")
+	res, err = telemetryResource(context.Background(), "api")
+	require.NoError(t, err)
+	require.Equal(t, "civicflow-api-blue", attr(res, "service.name"))
+	require.Equal(t, "staging", attr(res, "deployment.environment"))
 }
