@@ -69,7 +69,28 @@ image-test: image ## Check the image's tarball: non-root user, entrypoint, platf
 run: deps build ## Run `civicflow dev` (local Postgres + Temporal + app); Ctrl-C stops everything
 	exec ./bin/civicflow dev
 
-test: deps chromium ## go vet, then all tests with real Postgres and Temporal
+# golangci-lint is pinned as a tool in a module of its own (tools/lint):
+# its few hundred dependencies stay out of civicflow's go.mod, where they
+# would raise shared modules to the linter's versions.
+bin/golangci-lint: tools/lint/go.mod tools/lint/go.sum ## Build the pinned golangci-lint into bin/
+	cd tools/lint && go build -o $(CURDIR)/bin/golangci-lint github.com/golangci/golangci-lint/v2/cmd/golangci-lint
+
+lint: bin/golangci-lint ## golangci-lint with .golangci.yml, on civicflow and tools/image
+	bin/golangci-lint run ./...
+	cd tools/image && $(CURDIR)/bin/golangci-lint run --config $(CURDIR)/.golangci.yml ./...
+
+# The modules whose go.mod/go.sum must be what `go mod tidy` writes.
+TIDY_MODULES := . tools/image tools/lint
+
+tidy-check: ## Fail when go mod tidy would change go.mod or go.sum
+	@for m in $(TIDY_MODULES); do \
+		if ! (cd $$m && go mod tidy -diff >/dev/null); then \
+			echo "tidy-check: go mod tidy would change $$m/go.mod or go.sum; run it there and commit:"; \
+			(cd $$m && go mod tidy -diff); exit 1; \
+		fi; \
+	done; echo "tidy-check: $(TIDY_MODULES) tidy"
+
+test: deps chromium tidy-check lint ## tidy check, lint, go vet, then all tests with real Postgres and Temporal
 	go vet ./...
 	CIVICFLOW_TEMPORAL_BIN=$(CURDIR)/bin/temporal CIVICFLOW_REQUIRE_SERVICES=1 go test -count=1 -timeout 30m ./...
 

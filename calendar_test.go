@@ -104,7 +104,9 @@ func TestClockPauseAndResume(t *testing.T) {
 func TestCalendarAndRuleValidation(t *testing.T) {
 	_, err := NewCalendar([]CalendarDay{{Date: "2027-02-30", Kind: DayHoliday}, {Date: "2027-01-01", Kind: "party"}})
 	require.Equal(t, EINVALID, ErrorCode(err))
-	require.Len(t, err.(*Error).Fields, 2)
+	var e *Error
+	require.ErrorAs(t, err, &e)
+	require.Len(t, e.Fields, 2)
 	_, err = NewCalendar([]CalendarDay{{Date: "2027-01-01", Kind: DayHoliday}, {Date: "2027-01-01", Kind: DayWorkday}})
 	require.Equal(t, EINVALID, ErrorCode(err))
 
@@ -115,7 +117,8 @@ func TestCalendarAndRuleValidation(t *testing.T) {
 	bad.Stage, bad.Days, bad.Unit, bad.ReminderShare = "completed", 0, "weeks", 1
 	err = bad.Validate()
 	require.Equal(t, EINVALID, ErrorCode(err))
-	require.Len(t, err.(*Error).Fields, 4)
+	require.ErrorAs(t, err, &e)
+	require.Len(t, e.Fields, 4)
 	ref := ok
 	ref.Stage = DeadlineRefusalNotice
 	require.NoError(t, ref.Validate())

@@ -1,6 +1,7 @@
 package civicflow_test
 
 import (
+	"errors"
 	"os/exec"
 	"slices"
 	"strings"
@@ -49,7 +50,7 @@ func goList(t *testing.T, args ...string) []string {
 	t.Helper()
 	out, err := exec.Command("go", append([]string{"list"}, args...)...).Output()
 	if err != nil {
-		if ee, ok := err.(*exec.ExitError); ok {
+		if ee := (*exec.ExitError)(nil); errors.As(err, &ee) {
 			t.Fatalf("go list %v: %v\n%s", args, err, ee.Stderr)
 		}
 		t.Fatalf("go list %v: %v", args, err)

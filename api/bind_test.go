@@ -65,7 +65,7 @@ func testServer() *Server {
 
 // bindBody runs Server.bind on body as a JSON request and returns the
 // error and the HTTP status the error handler would answer.
-func bindBody(s *Server, contentType string, body []byte, dst any) (error, int) {
+func bindBody(s *Server, contentType string, body []byte, dst any) (error, int) { //nolint:staticcheck // ST1008: reads as "the error, and its status"
 	req := httptest.NewRequest(http.MethodPost, "/", bytes.NewReader(body))
 	req.Header.Set(echo.HeaderContentType, contentType)
 	rec := httptest.NewRecorder()

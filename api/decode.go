@@ -225,7 +225,7 @@ func checkStructure(body []byte) error {
 	for {
 		tok, err := dec.Token()
 		if err != nil {
-			return nil // io.EOF, or a syntax error the decoder reports
+			return nil //nolint:nilerr // io.EOF, or a syntax error the decoder reports
 		}
 		if n := len(stack); n > 0 && stack[n-1].object && stack[n-1].expectKey {
 			top := stack[n-1]

@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"errors"
 	"net"
 	"net/http"
 	"strconv"
@@ -214,7 +215,7 @@ func (s *Server) audited(method, path string, next echo.HandlerFunc) echo.Handle
 		status := c.Response().Status
 		if err != nil {
 			status = statusOf[civicflow.ErrorCode(err)]
-			if he, ok := err.(*echo.HTTPError); ok {
+			if he := (*echo.HTTPError)(nil); errors.As(err, &he) {
 				status = he.Code
 			}
 		}
@@ -228,7 +229,7 @@ func (s *Server) audited(method, path string, next echo.HandlerFunc) echo.Handle
 }
 
 func errorCodeOf(err error) string {
-	if he, ok := err.(*echo.HTTPError); ok {
+	if he := (*echo.HTTPError)(nil); errors.As(err, &he) {
 		if code, ok := codeOfStatus[he.Code]; ok {
 			return code
 		}
@@ -238,7 +239,7 @@ func errorCodeOf(err error) string {
 
 // outcomeOf classifies a handler's result for the audit trail.
 func outcomeOf(err error) string {
-	if he, ok := err.(*echo.HTTPError); ok {
+	if he := (*echo.HTTPError)(nil); errors.As(err, &he) {
 		if he.Code == http.StatusUnauthorized || he.Code == http.StatusForbidden {
 			return postgres.OutcomeDenied
 		}

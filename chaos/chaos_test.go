@@ -372,7 +372,7 @@ func (c *apiClient) retry(ctx context.Context, r *caseRun, method, path string, 
 			}
 		}
 		if time.Now().After(deadline) || ctx.Err() != nil {
-			return res, fmt.Errorf("%s %s: no answer after retries: %v %d %s", method, path, err, res.status, res.raw)
+			return res, fmt.Errorf("%s %s: no answer after retries: %w %d %s", method, path, err, res.status, res.raw)
 		}
 		if r != nil {
 			r.retries.Add(1)

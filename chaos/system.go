@@ -190,7 +190,7 @@ func (s *System) StartWorker(ctx context.Context) error {
 	// it did not exit at once (bad configuration, unreachable services).
 	select {
 	case <-p.Done():
-		return fmt.Errorf("worker exited at start: %v (see %s)\n%s", p.Err(), filepath.Join(s.opts.Dir, "worker.log"), p.Tail(3000))
+		return fmt.Errorf("worker exited at start: %w (see %s)\n%s", p.Err(), filepath.Join(s.opts.Dir, "worker.log"), p.Tail(3000))
 	case <-time.After(time.Second):
 	case <-ctx.Done():
 		p.Kill()

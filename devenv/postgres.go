@@ -194,12 +194,12 @@ func (p *Postgres) start(ctx context.Context, port int, cred *syscall.Credential
 			if strings.Contains(msg, "Address already in use") {
 				return fmt.Errorf("devenv: postgres on port %d: %w: %s", port, errPortInUse, msg)
 			}
-			return fmt.Errorf("devenv: postgres exited during start-up (%v): %s", proc.err, msg)
+			return fmt.Errorf("devenv: postgres exited during start-up (%v): %s", proc.err, msg) //nolint:errorlint // proc.err is nil after a clean exit, which %w would print as %!w(<nil>)
 		}
 		select {
 		case <-ctx.Done():
 			_ = proc.stop(syscall.SIGINT, pgStopGrace)
-			return fmt.Errorf("devenv: postgres on port %d not ready: %w (last error: %v; log tail: %s)",
+			return fmt.Errorf("devenv: postgres on port %d not ready: %w (last error: %w; log tail: %s)",
 				port, ctx.Err(), err, strings.TrimSpace(tail.String()))
 		case <-proc.done:
 		case <-time.After(100 * time.Millisecond):
@@ -328,7 +328,7 @@ func checkPostmasterPid(dataDir string) error {
 	first, _, _ := strings.Cut(string(b), "\n")
 	pid, err := strconv.Atoi(strings.TrimSpace(first))
 	if err != nil || pid <= 0 {
-		return nil // garbage; postgres reports it if it matters
+		return nil //nolint:nilerr // garbage; postgres reports it if it matters
 	}
 	if err := syscall.Kill(pid, 0); err != nil && !errors.Is(err, syscall.EPERM) {
 		return nil // gone: postgres copes with the stale file itself
@@ -352,7 +352,7 @@ func postgresCredential() (*syscall.Credential, *user.User, error) {
 	}
 	u, err := user.Lookup("postgres")
 	if err != nil {
-		return nil, nil, fmt.Errorf("devenv: running as root, and PostgreSQL refuses to run as root, but there is no \"postgres\" user to run it as (%v); install the postgresql package or run as a normal user", err)
+		return nil, nil, fmt.Errorf("devenv: running as root, and PostgreSQL refuses to run as root, but there is no \"postgres\" user to run it as (%w); install the postgresql package or run as a normal user", err)
 	}
 	uid, err1 := strconv.ParseUint(u.Uid, 10, 32)
 	gid, err2 := strconv.ParseUint(u.Gid, 10, 32)

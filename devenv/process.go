@@ -108,7 +108,7 @@ func (p *Process) Kill() {
 func (p *Process) Stop(grace time.Duration) (time.Duration, error) {
 	start := time.Now()
 	if p.Exited() {
-		return 0, fmt.Errorf("%s had already exited: %v\n%s", p.name, p.err, p.Tail(2000))
+		return 0, fmt.Errorf("%s had already exited: %v\n%s", p.name, p.err, p.Tail(2000)) //nolint:errorlint // p.err is nil after a clean exit, which %w would print as %!w(<nil>)
 	}
 	if err := p.Signal(syscall.SIGTERM); err != nil {
 		return 0, err
@@ -118,7 +118,7 @@ func (p *Process) Stop(grace time.Duration) (time.Duration, error) {
 	select {
 	case <-p.done:
 		if p.err != nil {
-			return time.Since(start), fmt.Errorf("%s exited with %v after SIGTERM\n%s", p.name, p.err, p.Tail(2000))
+			return time.Since(start), fmt.Errorf("%s exited with %v after SIGTERM\n%s", p.name, p.err, p.Tail(2000)) //nolint:errorlint // p.err is nil after a clean exit, which %w would print as %!w(<nil>)
 		}
 		return time.Since(start), nil
 	case <-t.C:
@@ -153,7 +153,7 @@ func (p *Process) WaitHTTP(ctx context.Context, url string, within time.Duration
 			}
 		}
 		if p.Exited() {
-			return fmt.Errorf("%s exited during start-up: %v\n%s", p.name, p.err, p.Tail(3000))
+			return fmt.Errorf("%s exited during start-up: %v\n%s", p.name, p.err, p.Tail(3000)) //nolint:errorlint // p.err is nil after a clean exit, which %w would print as %!w(<nil>)
 		}
 		if time.Now().After(deadline) {
 			return errors.Join(fmt.Errorf("%s: %s not ready within %s\n%s", p.name, url, within, p.Tail(3000)), err)

@@ -159,12 +159,12 @@ func (t *Temporal) start(ctx context.Context) error {
 			if strings.Contains(msg, "address already in use") || strings.Contains(msg, "already in use") {
 				return fmt.Errorf("devenv: temporal on port %d: %w: %s", t.port, errPortInUse, msg)
 			}
-			return fmt.Errorf("devenv: temporal exited during start-up (%v): %s", proc.err, msg)
+			return fmt.Errorf("devenv: temporal exited during start-up (%v): %s", proc.err, msg) //nolint:errorlint // proc.err is nil after a clean exit, which %w would print as %!w(<nil>)
 		}
 		select {
 		case <-ctx.Done():
 			_ = proc.stop(syscall.SIGTERM, temporalStopGrace)
-			return fmt.Errorf("devenv: temporal on %s not ready: %w (last error: %v; output tail: %s)",
+			return fmt.Errorf("devenv: temporal on %s not ready: %w (last error: %w; output tail: %s)",
 				t.Address(), ctx.Err(), err, strings.TrimSpace(tail.String()))
 		case <-proc.done:
 		case <-time.After(250 * time.Millisecond):

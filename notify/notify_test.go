@@ -137,7 +137,8 @@ func sender(t *testing.T, s *sink, mutate func(*notify.SMTPConfig)) *notify.SMTP
 	require.NoError(t, err)
 	cfg := notify.SMTPConfig{Host: host, Username: sinkUser, Password: sinkPassword,
 		From: "西安市民政局 <noreply@mz.xa.example>", TLS: notify.TLSStartTLS, CAFile: s.cert, Timeout: 5 * time.Second}
-	fmt.Sscan(port, &cfg.Port)
+	_, err = fmt.Sscan(port, &cfg.Port)
+	require.NoError(t, err)
 	if mutate != nil {
 		mutate(&cfg)
 	}
@@ -272,7 +273,9 @@ func TestLoginMechanismAndImplicitTLS(t *testing.T) {
 		{"implicit-auto", func(c *notify.SMTPConfig) {
 			host, port, _ := net.SplitHostPort(s.smtps)
 			c.Host, c.TLS = host, notify.TLSImplicit
-			fmt.Sscan(port, &c.Port)
+			if _, err := fmt.Sscan(port, &c.Port); err != nil {
+				panic(err) // a port SplitHostPort gave
+			}
 		}},
 	} {
 		_, err := sender(t, s, tc.mut).Send(context.Background(), notify.Message{From: "noreply@mz.xa.example",

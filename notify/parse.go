@@ -3,6 +3,7 @@ package notify
 import (
 	"bytes"
 	"encoding/base64"
+	"errors"
 	"io"
 	"mime"
 	"mime/multipart"
@@ -28,7 +29,7 @@ func Parts(raw []byte) (text, html string, err error) {
 	mr := multipart.NewReader(msg.Body, params["boundary"])
 	for {
 		p, err := mr.NextPart()
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			return text, html, nil
 		}
 		if err != nil {

@@ -221,10 +221,9 @@ func (ss *sinkSession) Logout() error { return nil }
 
 // loginServer is the server side of SASL LOGIN (go-sasl has the client only).
 type loginServer struct {
-	check    func(user, pass string) error
-	user     string
-	step     int
-	finished bool
+	check func(user, pass string) error
+	user  string
+	step  int
 }
 
 func (l *loginServer) Next(resp []byte) ([]byte, bool, error) {

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
@@ -25,7 +26,7 @@ func (db *DB) EnsureInstitution(ctx context.Context, ni NewInstitution) (int64, 
 		if err == nil {
 			return nil
 		}
-		if err != pgx.ErrNoRows {
+		if !errors.Is(err, pgx.ErrNoRows) {
 			return err
 		}
 		if err := tx.QueryRow(ctx, `INSERT INTO institutions (name, district_code) VALUES ($1, $2) RETURNING id`,
@@ -102,7 +103,7 @@ func (db *DB) AllocateBed(ctx context.Context, caseID int64, level civicflow.Car
 			p.Allocation = a
 			return nil
 		}
-		if err != pgx.ErrNoRows {
+		if !errors.Is(err, pgx.ErrNoRows) {
 			return err
 		}
 		var ahead int
@@ -117,7 +118,7 @@ func (db *DB) AllocateBed(ctx context.Context, caseID int64, level civicflow.Car
 				WHERE b.care_level = $1 AND i.designated
 				  AND NOT EXISTS (SELECT 1 FROM bed_allocations a WHERE a.bed_id = b.id AND a.released_at IS NULL)
 				ORDER BY (i.district_code = $2) DESC, i.id, b.id LIMIT 1`, level, district).Scan(&bedID)
-			if err != nil && err != pgx.ErrNoRows {
+			if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 				return err
 			}
 		}
@@ -236,7 +237,7 @@ func (db *DB) ReleaseBed(ctx context.Context, allocationID int64, t civicflow.Tr
 		}
 		var next int64
 		err = tx.QueryRow(ctx, `SELECT case_id FROM waitlist WHERE care_level = $1 ORDER BY position LIMIT 1`, a.CareLevel).Scan(&next)
-		if err == pgx.ErrNoRows {
+		if errors.Is(err, pgx.ErrNoRows) {
 			return nil
 		}
 		if err != nil {

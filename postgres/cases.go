@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -60,7 +61,7 @@ func (db *DB) CreateApplication(ctx context.Context, nc NewCase) (*Created, erro
 				}
 				out = &Created{Replayed: true}
 				return json.Unmarshal(resp, out)
-			case err != pgx.ErrNoRows:
+			case !errors.Is(err, pgx.ErrNoRows):
 				return err
 			}
 		}
@@ -110,7 +111,7 @@ func (db *DB) CreateApplication(ctx context.Context, nc NewCase) (*Created, erro
 		if err == nil {
 			return &civicflow.Error{Code: civicflow.ECONFLICT, Reference: openRef,
 				Message: "an open application for this person already exists"}
-		} else if err != pgx.ErrNoRows {
+		} else if !errors.Is(err, pgx.ErrNoRows) {
 			return err
 		}
 		_, err = tx.Exec(ctx, `INSERT INTO cases (id, reference, case_type, stage, workflow_id, person_id,
@@ -234,11 +235,11 @@ func (db *DB) CaseByReference(ctx context.Context, ref string) (*civicflow.Case,
 func (db *DB) CaseByAccessCode(ctx context.Context, ref, code string) (*civicflow.Case, error) {
 	var stored []byte
 	err := db.pool.QueryRow(ctx, `SELECT access_code_hash FROM cases WHERE reference = $1`, ref).Scan(&stored)
-	if err != nil && err != pgx.ErrNoRows {
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 		return nil, mapError("case "+ref, err)
 	}
 	want := accessCodeHash(ref, code)
-	if err == pgx.ErrNoRows || subtle.ConstantTimeCompare(stored, want) != 1 {
+	if errors.Is(err, pgx.ErrNoRows) || subtle.ConstantTimeCompare(stored, want) != 1 {
 		return nil, civicflow.Errorf(civicflow.EUNAUTHORIZED, "unknown reference or wrong access code")
 	}
 	return db.CaseByReference(ctx, ref)

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -334,7 +335,7 @@ func (db *DB) Reassign(ctx context.Context, caseID, userID int64, actor civicflo
 		}
 		var disabled bool
 		u, err := scanUser(tx.QueryRow(ctx, `SELECT `+userColumns+`, u.disabled FROM users u WHERE u.id = $1`, userID), &disabled)
-		if err == pgx.ErrNoRows {
+		if errors.Is(err, pgx.ErrNoRows) {
 			return civicflow.Invalid(civicflow.FieldError{Field: "user_id", Reason: "is not a known official"})
 		}
 		if err != nil {

@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -176,7 +177,7 @@ func insertOutbox(ctx context.Context, tx pgx.Tx, r outboxRow, t civicflow.Trans
 		ON CONFLICT DO NOTHING RETURNING id`,
 		r.caseID, r.eventKey, string(r.template), string(r.kind), userID, string(channel), r.locale, data,
 		r.district, r.township, string(state), noChannelReason(channel)).Scan(&id)
-	if err == pgx.ErrNoRows {
+	if errors.Is(err, pgx.ErrNoRows) {
 		return nil // enqueued by an earlier attempt
 	}
 	if err != nil {
@@ -453,7 +454,7 @@ func (db *DB) RetryNotification(ctx context.Context, id int64) (*civicflow.Notif
 			updated_at = now()
 		FROM cases c WHERE n.id = $1 AND c.id = n.case_id AND n.state IN ('failed', 'unconfirmed')
 		RETURNING `+notificationColumns, id))
-	if err == pgx.ErrNoRows {
+	if errors.Is(err, pgx.ErrNoRows) {
 		if _, err := db.Notification(ctx, id); err != nil {
 			return nil, err
 		}
@@ -564,7 +565,7 @@ func (db *DB) NotificationAddress(ctx context.Context, n *civicflow.Notification
 	}
 	var email string
 	err := db.pool.QueryRow(ctx, `SELECT coalesce(email, '') FROM users WHERE id = $1 AND NOT disabled`, n.UserID).Scan(&email)
-	if err == pgx.ErrNoRows {
+	if errors.Is(err, pgx.ErrNoRows) {
 		return "", nil
 	}
 	return email, mapError("address of user", err)

@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -121,7 +122,7 @@ func scanRehabSummary(row pgx.Row) (*civicflow.RehabSummary, error) {
 	var interval *int
 	err := row.Scan(&s.CentreID, &s.Centre, &s.RegisteredAt, &s.AssessedAt, &s.PlanStart, &interval, &s.ReviewsDone,
 		&s.NextReviewDue, &s.ClosedAt)
-	if err == pgx.ErrNoRows {
+	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, nil
 	}
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/hex"
+	"errors"
 	"strconv"
 	"strings"
 	"time"
@@ -72,7 +73,7 @@ func (db *DB) EnsureUser(ctx context.Context, nu NewUser) (int64, error) {
 	if err == nil {
 		return id, nil
 	}
-	if err != pgx.ErrNoRows {
+	if !errors.Is(err, pgx.ErrNoRows) {
 		return 0, mapError("find user", err)
 	}
 	hash, err := HashPassword(nu.Password)
@@ -117,10 +118,10 @@ func (db *DB) Login(ctx context.Context, username, password string) (*Session, e
 	var disabled bool
 	u, err := scanUser(db.pool.QueryRow(ctx, `SELECT `+userColumns+`, u.password_hash, u.disabled FROM users u WHERE u.username = $1`,
 		username), &hash, &disabled)
-	if err != nil && err != pgx.ErrNoRows {
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 		return nil, mapError("find user", err)
 	}
-	if err == pgx.ErrNoRows {
+	if errors.Is(err, pgx.ErrNoRows) {
 		checkPassword(dummyHash, password)
 		return nil, civicflow.Errorf(civicflow.EUNAUTHORIZED, "wrong username or password")
 	}
@@ -151,7 +152,7 @@ func (db *DB) Login(ctx context.Context, username, password string) (*Session, e
 func (db *DB) UserByToken(ctx context.Context, token string) (*civicflow.User, error) {
 	u, err := scanUser(db.pool.QueryRow(ctx, `SELECT `+userColumns+` FROM sessions s JOIN users u ON u.id = s.user_id
 		WHERE s.token_hash = $1 AND s.expires_at > now() AND NOT u.disabled`, tokenHash(token)))
-	if err == pgx.ErrNoRows {
+	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, civicflow.Errorf(civicflow.EUNAUTHORIZED, "the token is unknown or expired; log in again")
 	}
 	if err != nil {

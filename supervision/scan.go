@@ -23,6 +23,7 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
 	workflowpb "go.temporal.io/api/workflow/v1"
+	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 
 	"civicflow"
@@ -320,7 +321,11 @@ func (c *Scanner) diagnose(ctx context.Context, oc postgres.OpenCase, now time.T
 	}
 	dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	desc, err := c.Temporal.DescribeWorkflowExecution(dctx, oc.WorkflowID, "")
+	d, err := c.Temporal.DescribeWorkflow(dctx, oc.WorkflowID, "")
+	var desc *workflowservice.DescribeWorkflowExecutionResponse
+	if err == nil {
+		desc = d.RawResponse
+	}
 	var nf *serviceerror.NotFound
 	if errors.As(err, &nf) {
 		f := finding(postgres.StuckWorkflowMissing, "the case is open in the read model but Temporal has no workflow for it")

@@ -107,8 +107,9 @@ func sameInstant(t *testing.T, want time.Time, got any) {
 // runID is the current run of a case's workflow.
 func (e *e2eSystem) runID(t *testing.T, caseID int64) (current, first string) {
 	t.Helper()
-	d, err := e.tc.DescribeWorkflowExecution(context.Background(), civicflow.CaseWorkflowID(caseID), "")
+	desc, err := e.tc.DescribeWorkflow(context.Background(), civicflow.CaseWorkflowID(caseID), "")
 	require.NoError(t, err)
+	d := desc.RawResponse
 	return d.GetWorkflowExecutionInfo().GetExecution().GetRunId(), d.GetWorkflowExecutionInfo().GetFirstRunId()
 }
 

@@ -347,8 +347,9 @@ func (e *e2eSystem) historyLength(t *testing.T, caseID int64) int {
 	t.Helper()
 	deadline := time.Now().Add(15 * time.Second)
 	for {
-		d, err := e.tc.DescribeWorkflowExecution(context.Background(), civicflow.CaseWorkflowID(caseID), "")
+		desc, err := e.tc.DescribeWorkflow(context.Background(), civicflow.CaseWorkflowID(caseID), "")
 		require.NoError(t, err)
+		d := desc.RawResponse
 		if len(d.GetPendingActivities()) == 0 && d.GetPendingWorkflowTask() == nil {
 			break
 		}
@@ -514,9 +515,9 @@ func TestE2ECaseFromApplicationToAdmission(t *testing.T) {
 			Query: fmt.Sprintf("CivicflowCaseType = 'centralised_care' AND CivicflowDistrict = '610113' AND WorkflowId = '%s'", civicflow.CaseWorkflowID(c.ID))})
 		return err == nil && len(resp.GetExecutions()) == 1
 	}, 20*time.Second, 200*time.Millisecond)
-	desc, err := e.tc.DescribeWorkflowExecution(context.Background(), civicflow.CaseWorkflowID(c.ID), "")
+	d, err := e.tc.DescribeWorkflow(context.Background(), civicflow.CaseWorkflowID(c.ID), "")
 	require.NoError(t, err)
-	require.NotContains(t, desc.GetWorkflowExecutionInfo().GetSearchAttributes().GetIndexedFields(), workflows.AttrStage.GetName())
+	require.NotContains(t, d.RawResponse.GetWorkflowExecutionInfo().GetSearchAttributes().GetIndexedFields(), workflows.AttrStage.GetName())
 	saveHistory(t, e, civicflow.CaseWorkflowID(c.ID), "centralised_care_admitted")
 }
 

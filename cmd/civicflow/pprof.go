@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -30,7 +31,7 @@ func startPprof(ctx context.Context, addr string, log *slog.Logger) error {
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	log.Info("pprof listening", "addr", ln.Addr().String())
 	go func() {
-		if err := serveHTTP(ctx, ln, mux); err != nil && err != http.ErrServerClosed {
+		if err := serveHTTP(ctx, ln, mux); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Warn("pprof server stopped", "err", err)
 		}
 	}()

@@ -234,7 +234,12 @@ func runAPI(ctx context.Context, cfg config, log *slog.Logger) error {
 	metricsCtx, stopMetrics := context.WithCancel(context.Background())
 	metricsDone := make(chan error, 1)
 	go func() { metricsDone <- serveHTTP(metricsCtx, metricsLn, tel.metricsOnly()) }()
-	defer func() { stopMetrics(); <-metricsDone }()
+	defer func() {
+		stopMetrics()
+		if err := <-metricsDone; err != nil {
+			log.Warn("metrics listener", "err", err)
+		}
+	}()
 	log.Info("api listening", "addr", ln.Addr().String(), "metrics_addr", metricsLn.Addr().String())
 	defer startStuckScan(ctx, cfg, tc, db, log)()
 	h, err := apiHandler(cfg, tc, db, log, tel)
@@ -283,7 +288,12 @@ func runWorker(ctx context.Context, cfg config, log *slog.Logger) error {
 			return nil
 		}))
 	}()
-	defer func() { stopOps(); <-opsDone }()
+	defer func() {
+		stopOps()
+		if err := <-opsDone; err != nil {
+			log.Warn("worker metrics listener", "err", err)
+		}
+	}()
 	log.Info("worker metrics listening", "addr", opsLn.Addr().String())
 
 	w := newWorker(cfg, tc, db, cfg.VerificationURL)

@@ -82,7 +82,10 @@ func TestAPIDrainsOnSIGTERM(t *testing.T) {
 		t.Fatalf("the API exited with a request in flight: %v", err)
 	default:
 	}
-	_, err = http.Get(url + "/healthz")
+	res, err := http.Get(url + "/healthz")
+	if err == nil {
+		res.Body.Close()
+	}
 	require.Error(t, err, "no new connections once draining")
 
 	_, err = pw.Write([]byte(body[10:]))

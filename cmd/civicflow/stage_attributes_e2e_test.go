@@ -54,9 +54,9 @@ func TestE2EStageSearchAttributes(t *testing.T) {
 	// The suite's API leaves them off: the workflow never writes them.
 	c := e.submit(t, application(newIDNumber(t), "610113001", "dependent"), "")
 	e.mustAct(t, ts, c.Ref, "accept", map[string]any{}, "investigation")
-	desc, err := e.tc.DescribeWorkflowExecution(ctx, civicflow.CaseWorkflowID(c.ID), "")
+	d, err := e.tc.DescribeWorkflow(ctx, civicflow.CaseWorkflowID(c.ID), "")
 	require.NoError(t, err)
-	fields := desc.GetWorkflowExecutionInfo().GetSearchAttributes().GetIndexedFields()
+	fields := d.RawResponse.GetWorkflowExecutionInfo().GetSearchAttributes().GetIndexedFields()
 	require.Contains(t, fields, workflows.AttrDistrict.GetName())
 	require.NotContains(t, fields, workflows.AttrStage.GetName())
 	require.NotContains(t, fields, workflows.AttrStageDue.GetName())

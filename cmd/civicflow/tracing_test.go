@@ -105,7 +105,7 @@ func TestTracingOneTraceAcrossAPIWorkflowActivity(t *testing.T) {
 func TestTelemetryResourceHonoursEnvironment(t *testing.T) {
 	attr := func(res *resource.Resource, key string) string {
 		v, _ := res.Set().Value(attribute.Key(key))
-		return v.Emit()
+		return v.String()
 	}
 	t.Setenv("OTEL_SERVICE_NAME", "")
 	t.Setenv("OTEL_RESOURCE_ATTRIBUTES", "")
