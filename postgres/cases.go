@@ -136,7 +136,7 @@ func (db *DB) CreateApplication(ctx context.Context, nc NewCase) (*Created, erro
 			}
 		}
 		if a.Education != nil || caseType == civicflow.CaseTypeEducationGrant {
-			if err := insertEducationApplication(ctx, tx, caseID, caseType, a.Education); err != nil {
+			if err := insertEducationApplication(ctx, tx, caseID, personID, caseType, a.Education); err != nil {
 				return err
 			}
 		}

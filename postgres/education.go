@@ -22,14 +22,34 @@ import (
 // a student and admission year.
 const awardPerYearConstraint = "education_awards_one_per_student_year"
 
+// ErrAwardHeld marks the refusal of an application for a student who
+// already holds the grant for that admission year (with a *civicflow.Error
+// of code ECONFLICT that names no case: the caller may be anybody who knows
+// an ID number).
+var ErrAwardHeld = errors.New("the student already holds the grant for the admission year")
+
 // insertEducationApplication records the education part of a new case, in
-// the transaction that creates the case (CreateApplication).
-func insertEducationApplication(ctx context.Context, tx pgx.Tx, caseID int64, caseType civicflow.CaseType, e *civicflow.EducationApplication) error {
+// the transaction that creates the case (CreateApplication), after the
+// idempotency key was checked: a request sent again still gets its case
+// back once the case holds the award.
+func insertEducationApplication(ctx context.Context, tx pgx.Tx, caseID, personID int64, caseType civicflow.CaseType,
+	e *civicflow.EducationApplication) error {
 	switch {
 	case e == nil:
 		return civicflow.Invalid(civicflow.FieldError{Field: "education", Reason: "is required for an education-grant application"})
 	case caseType != civicflow.CaseTypeEducationGrant:
 		return civicflow.Invalid(civicflow.FieldError{Field: "education", Reason: "only for an education-grant application"})
+	}
+	// One award per student and year: an application that could only end
+	// in a refused award is refused now (education_awards still decides).
+	var held bool
+	if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM education_awards WHERE person_id = $1 AND admission_year = $2)`,
+		personID, e.AdmissionYear).Scan(&held); err != nil {
+		return mapError("look up award", err)
+	}
+	if held {
+		return fmt.Errorf("%w: %w", ErrAwardHeld, civicflow.Errorf(civicflow.ECONFLICT,
+			"this student already holds the education grant for admission year %d", e.AdmissionYear))
 	}
 	_, err := tx.Exec(ctx, `INSERT INTO education_applications (case_id, family_status, school, school_kind, major,
 			admission_year, notice_number)

@@ -228,20 +228,42 @@ func TestSecondAwardForStudentAndYearRefusedByConstraint(t *testing.T) {
 	db := setup(t)
 	ctx := context.Background()
 	a := educationApplication("610113001", civicflow.FamilyExtremelyPoor, civicflow.SchoolUndergraduate)
-	first, err := db.CreateApplication(ctx, postgres.NewCase{Application: a})
+	first, err := db.CreateApplication(ctx, postgres.NewCase{Application: a, IdempotencyKey: "edu-1", RequestHash: []byte("h1")})
 	require.NoError(t, err)
 	toDistrictReview(t, db, first.CaseID, civicflow.FamilyExtremelyPoor, civicflow.SchoolUndergraduate)
 	require.NoError(t, db.RecordAward(ctx, approval(first.CaseID, 7000, civicflow.FamilyExtremelyPoor, civicflow.SchoolUndergraduate)))
 
-	// The completed case no longer blocks an application (the API refuses
-	// one for the same year first, with HoldsAward); the award does.
-	second, err := db.CreateApplication(ctx, postgres.NewCase{Application: a})
+	// A new application for the same student and year is refused, naming
+	// no case; the first request sent again still gets its case back.
+	cases := count(t, db, `SELECT count(*) FROM cases`)
+	_, err = db.CreateApplication(ctx, postgres.NewCase{Application: a})
+	requireCode(t, err, civicflow.ECONFLICT)
+	require.ErrorIs(t, err, postgres.ErrAwardHeld)
+	var de *civicflow.Error
+	require.True(t, errors.As(err, &de))
+	require.Empty(t, de.Reference)
+	require.NotContains(t, de.Message, first.Reference)
+	require.Equal(t, cases, count(t, db, `SELECT count(*) FROM cases`))
+	again, err := db.CreateApplication(ctx, postgres.NewCase{Application: a, IdempotencyKey: "edu-1", RequestHash: []byte("h1")})
+	require.NoError(t, err)
+	require.True(t, again.Replayed)
+	require.Equal(t, first.CaseID, again.CaseID)
+
+	// A case for the student and year that got past that check (a row
+	// changed by hand, a later rule letting cases overlap) cannot get the
+	// award: the constraint refuses it, naming the case that holds it.
+	lastYear := a
+	edu := *a.Education
+	edu.AdmissionYear = thisYear() - 1
+	lastYear.Education = &edu
+	second, err := db.CreateApplication(ctx, postgres.NewCase{Application: lastYear})
+	require.NoError(t, err, "the completed case does not block another admission year")
+	_, err = db.Pool().Exec(ctx, `UPDATE education_applications SET admission_year = $2 WHERE case_id = $1`, second.CaseID, thisYear())
 	require.NoError(t, err)
 	toDistrictReview(t, db, second.CaseID, civicflow.FamilyExtremelyPoor, civicflow.SchoolUndergraduate)
 	events := count(t, db, `SELECT count(*) FROM case_events WHERE case_id = $1`, second.CaseID)
 	err = db.RecordAward(ctx, approval(second.CaseID, 7000, civicflow.FamilyExtremelyPoor, civicflow.SchoolUndergraduate))
 	requireCode(t, err, civicflow.ECONFLICT)
-	var de *civicflow.Error
 	require.True(t, errors.As(err, &de))
 	require.Equal(t, first.Reference, de.Reference)
 	require.Contains(t, de.Message, first.Reference)
@@ -254,7 +276,6 @@ func TestSecondAwardForStudentAndYearRefusedByConstraint(t *testing.T) {
 			school_kind, district_code, rule_jurisdiction, event_key, awarded_at)
 		SELECT $1, person_id, admission_year, amount, family_status, school_kind, district_code, rule_jurisdiction, 'x', now()
 		FROM education_awards`, second.CaseID)
-	require.Error(t, err)
 	pgErr := requirePgCode(t, err, "23505")
 	require.Equal(t, "education_awards_one_per_student_year", pgErr.ConstraintName)
 
@@ -262,10 +283,6 @@ func TestSecondAwardForStudentAndYearRefusedByConstraint(t *testing.T) {
 	require.NoError(t, db.RecordTransition(ctx, civicflow.Transition{CaseID: second.CaseID, Key: "withdraw", Seq: 4,
 		Action: civicflow.ActionWithdraw, From: civicflow.StageDistrictReview, To: civicflow.StageWithdrawn,
 		Actor: civicflow.Actor{Role: civicflow.RoleApplicant, CaseID: second.CaseID}, At: now()}))
-	lastYear := a
-	edu := *a.Education
-	edu.AdmissionYear = thisYear() - 1
-	lastYear.Education = &edu
 	third, err := db.CreateApplication(ctx, postgres.NewCase{Application: lastYear})
 	require.NoError(t, err)
 	toDistrictReview(t, db, third.CaseID, civicflow.FamilyExtremelyPoor, civicflow.SchoolVocational)
