@@ -81,11 +81,16 @@ const (
 	TierBasisDeclared = "declared"
 )
 
+// latestVerificationSQL is a lateral subquery of education_applications e:
+// the details of the case's latest record_verification step, which are
+// the verification itself or an object holding it under "verification".
+const latestVerificationSQL = `SELECT coalesce(ev.details -> 'verification', ev.details) AS details FROM case_events ev
+	WHERE ev.case_id = e.case_id AND ev.action = 'record_verification' AND ev.details IS NOT NULL
+	ORDER BY ev.at DESC, ev.id DESC LIMIT 1`
+
 // EducationDetails reads the education part of a case, its latest
-// verification, the tier the rules give now and its award, in one round
-// trip. The verification is the details of the latest record_verification
-// step on the timeline: the verification itself, or an object holding it
-// under "verification".
+// verification (latestVerificationSQL), the tier the rules give now and
+// its award, in one round trip.
 func (db *DB) EducationDetails(ctx context.Context, caseID int64) (*EducationDetails, error) {
 	var (
 		d            EducationDetails
@@ -109,9 +114,7 @@ func (db *DB) EducationDetails(ctx context.Context, caseID int64) (*EducationDet
 			aw.id, aw.person_id, aw.admission_year, aw.amount, aw.family_status, aw.school_kind, aw.district_code, aw.state, aw.awarded_at
 		FROM education_applications e
 		JOIN cases c ON c.id = e.case_id
-		LEFT JOIN LATERAL (SELECT coalesce(ev.details -> 'verification', ev.details) AS details FROM case_events ev
-			WHERE ev.case_id = e.case_id AND ev.action = 'record_verification' AND ev.details IS NOT NULL
-			ORDER BY ev.at DESC, ev.id DESC LIMIT 1) v ON true
+		LEFT JOIN LATERAL (`+latestVerificationSQL+`) v ON true
 		-- The verified status and kind when the verification names both.
 		CROSS JOIN LATERAL (SELECT v.details ->> 'family_status' IN ('dibao', 'dibao_margin', 'extremely_poor')
 			AND v.details ->> 'school_kind' IN ('undergraduate', 'vocational') AS verified) b
@@ -305,16 +308,9 @@ func (db *DB) RecordAward(ctx context.Context, w civicflow.AwardWrite) error {
 		if done {
 			return nil // recorded by an earlier attempt
 		}
-		rule, err := resolveTier(ctx, tx, district, w.FamilyStatus, w.SchoolKind)
-		switch {
-		case civicflow.ErrorCode(err) == civicflow.ENOTFOUND:
-			return civicflow.Invalid(civicflow.FieldError{Field: "tier_amount",
-				Reason: fmt.Sprintf("the rules of %s give no grant for %s/%s", districtName, w.FamilyStatus, w.SchoolKind)})
-		case err != nil:
+		rule, err := checkTier(ctx, tx, district, districtName, w.FamilyStatus, w.SchoolKind, w.Amount)
+		if err != nil {
 			return err
-		case rule.Amount != w.Amount:
-			return civicflow.Invalid(civicflow.FieldError{Field: "tier_amount",
-				Reason: fmt.Sprintf("the rules of %s give %d for %s/%s", districtName, rule.Amount, w.FamilyStatus, w.SchoolKind)})
 		}
 		if err := insertAward(ctx, tx, t, personID, year, w, district, rule.Jurisdiction); err != nil {
 			return err
@@ -322,6 +318,50 @@ func (db *DB) RecordAward(ctx context.Context, w civicflow.AwardWrite) error {
 		return recordTransition(ctx, tx, t)
 	})
 	return mapError("record award", err)
+}
+
+// checkTier returns the rule that gives a grant for the status and kind in
+// the district, and refuses (EINVALID, field tier_amount) an amount other
+// than its own, or any amount when no rule gives one.
+func checkTier(ctx context.Context, q querier, district, districtName string, status civicflow.FamilyStatus,
+	kind civicflow.SchoolKind, amount int) (civicflow.TierRule, error) {
+	rule, err := resolveTier(ctx, q, district, status, kind)
+	switch {
+	case civicflow.ErrorCode(err) == civicflow.ENOTFOUND:
+		return rule, civicflow.Invalid(civicflow.FieldError{Field: "tier_amount",
+			Reason: fmt.Sprintf("the rules of %s give no grant for %s/%s", districtName, status, kind)})
+	case err != nil:
+		return rule, err
+	case rule.Amount != amount:
+		return rule, civicflow.Invalid(civicflow.FieldError{Field: "tier_amount",
+			Reason: fmt.Sprintf("the rules of %s give %d for %s/%s", districtName, rule.Amount, status, kind)})
+	}
+	return rule, nil
+}
+
+// CheckAwardAmount refuses, as RecordAward would (EINVALID, field
+// tier_amount), an amount other than the one the tier rules give the
+// family status and kind of school the township verified. Before a
+// verification names both there is nothing to check against, and it
+// returns nil. The API calls it so that a wrong amount is refused before
+// it reaches the workflow; RecordAward checks again when it writes.
+func (db *DB) CheckAwardAmount(ctx context.Context, caseID int64, amount int) error {
+	var district, districtName string
+	var status, kind *string
+	err := db.pool.QueryRow(ctx, `SELECT c.district_code, coalesce(d.name, c.district_code),
+			v.details ->> 'family_status', v.details ->> 'school_kind'
+		FROM education_applications e JOIN cases c ON c.id = e.case_id
+		LEFT JOIN jurisdictions d ON d.code = c.district_code
+		LEFT JOIN LATERAL (`+latestVerificationSQL+`) v ON true
+		WHERE e.case_id = $1`, caseID).Scan(&district, &districtName, &status, &kind)
+	if err != nil {
+		return mapError(fmt.Sprintf("education case %d", caseID), err)
+	}
+	if status == nil || kind == nil || !civicflow.FamilyStatus(*status).Valid() || !civicflow.SchoolKind(*kind).Valid() {
+		return nil
+	}
+	_, err = checkTier(ctx, db.pool, district, districtName, civicflow.FamilyStatus(*status), civicflow.SchoolKind(*kind), amount)
+	return err
 }
 
 // insertAward inserts the award in a savepoint, so that a refusal by the

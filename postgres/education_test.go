@@ -89,6 +89,8 @@ func TestEducationApplicationAndDetails(t *testing.T) {
 	require.Equal(t, 3000, d.Tier.Amount)
 	require.Equal(t, civicflow.CityCode, d.Tier.Jurisdiction)
 
+	require.NoError(t, db.CheckAwardAmount(ctx, cr.CaseID, 7000), "nothing verified yet to check against")
+
 	// After it, what the township verified does.
 	toDistrictReview(t, db, cr.CaseID, civicflow.FamilyExtremelyPoor, civicflow.SchoolUndergraduate)
 	d, err = db.EducationDetails(ctx, cr.CaseID)
@@ -331,6 +333,11 @@ func TestTierRulesDistrictOverridesCity(t *testing.T) {
 	err = db.RecordAward(ctx, approval(cr.CaseID, 3000, civicflow.FamilyDibao, civicflow.SchoolVocational))
 	requireCode(t, err, civicflow.EINVALID)
 	require.Equal(t, "the rules of 雁塔区 give 5000 for dibao/vocational", fieldErrors(t, err)[0].Reason)
+	// The API's check before the workflow gives the same answer.
+	check := db.CheckAwardAmount(ctx, cr.CaseID, 3000)
+	requireCode(t, check, civicflow.EINVALID)
+	require.Equal(t, fieldErrors(t, err), fieldErrors(t, check))
+	require.NoError(t, db.CheckAwardAmount(ctx, cr.CaseID, 5000))
 	require.NoError(t, db.RecordAward(ctx, approval(cr.CaseID, 5000, civicflow.FamilyDibao, civicflow.SchoolVocational)))
 	require.Equal(t, 1, count(t, db, `SELECT count(*) FROM education_awards WHERE rule_jurisdiction = '610113'`))
 
