@@ -207,6 +207,8 @@ type caseDetailView struct {
 	// Rehab is the rehab part of a community-rehab case: centre, dates and
 	// counts, never clinical content (GET /api/v1/cases/:ref/rehab).
 	Rehab *civicflow.RehabSummary `json:"rehab,omitempty"`
+	// Education is the education part of an education-grant case (api/education.go).
+	Education *educationView `json:"education,omitempty"`
 }
 
 func (s *Server) caseDetail(c echo.Context) error {
@@ -252,6 +254,9 @@ func (s *Server) renderLoaded(c echo.Context, cs *civicflow.Case) error {
 		return err
 	}
 	v.Timeline, v.Papers, v.Checks, v.Allocation, v.Rehab = recs.Timeline, recs.Papers, recs.Checks, recs.Allocation, recs.Rehab
+	if v.Education, err = s.educationView(ctx, cs); err != nil {
+		return err
+	}
 	return c.JSON(http.StatusOK, v)
 }
 
@@ -269,6 +274,10 @@ type actionRequest struct {
 	RehabCentreID int64 `json:"rehab_centre_id" validate:"min=0"`
 	// Rehab: the fields of the rehab centre's actions (api/rehab.go).
 	Rehab *rehabInput `json:"rehab"`
+	// Verification and TierAmount: the education grant's record_verification
+	// and approve (api/education.go).
+	Verification *verificationInput `json:"verification"`
+	TierAmount   int                `json:"tier_amount" validate:"omitempty,oneof=3000 5000 7000"`
 }
 
 type homeVisitInput struct {
@@ -287,6 +296,7 @@ var officialActions = map[civicflow.Action]bool{
 	civicflow.ActionReturn: true, civicflow.ActionConfirmAdmission: true,
 	civicflow.ActionRegister: true, civicflow.ActionAssess: true, civicflow.ActionAgreePlan: true,
 	civicflow.ActionRecordReview: true, civicflow.ActionClose: true, civicflow.ActionRefer: true,
+	civicflow.ActionRecordVerification: true,
 }
 
 func (s *Server) act(c echo.Context) error {
@@ -314,6 +324,9 @@ func (s *Server) act(c echo.Context) error {
 			CareLevel: civicflow.CareLevel(v.CareLevel), Opinion: v.Opinion}
 	}
 	if err := s.rehabFields(c, cs, act, req, &wreq); err != nil {
+		return err
+	}
+	if err := s.educationFields(c, cs, act, req, &wreq); err != nil {
 		return err
 	}
 	if err := s.runAction(c, cs, actorOf(c), act, wreq); err != nil {

@@ -22,7 +22,7 @@ func TestOpenAPICoversRoutes(t *testing.T) {
 	require.NoError(t, json.Unmarshal(openAPIDoc, &doc))
 	require.True(t, strings.HasPrefix(doc.OpenAPI, "3."))
 	s := New(nil, nil, Config{}, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	param := regexp.MustCompile(`:([a-z]+)`)
+	param := regexp.MustCompile(`:([a-z_]+)`)
 	served := map[string]bool{}
 	for _, r := range s.Echo().Routes() {
 		path := param.ReplaceAllString(r.Path, "{$1}")
