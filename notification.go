@@ -103,8 +103,10 @@ func NoticesFor(action Action, to Stage) []Notice {
 		return []Notice{applicant(TemplateSupplementsRequested)}
 	case action == ActionProvideSupplements:
 		return []Notice{officials(TemplateCaseWaiting, RoleTownshipOfficial)}
-	case to == StageRejected && (action == ActionReject || action == ActionRecordInvestigation):
+	case to == StageRejected && (action == ActionReject || action == ActionRecordInvestigation || action == ActionRecordVerification):
 		return []Notice{applicant(TemplateDecisionRejected)}
+	case action == ActionRecordVerification && to == StageDistrictReview:
+		return []Notice{officials(TemplateCaseWaiting, RoleDistrictReviewer)}
 	case action == ActionWithdraw:
 		return []Notice{applicant(TemplateWithdrawalConfirmed)}
 	case action == StepPublicNoticeEnded && to == StageDistrictReview:

@@ -74,7 +74,7 @@ func (t *Templates) Render(name civicflow.Template, locale string, d civicflow.N
 	// Every message ends with the case reference and stage, whatever the
 	// template says above them, and the same footer as the HTML part.
 	trailer := fmt.Sprintf("\n\n--\n%s: %s\n%s: %s\n%s\n", label(locale, "Case", "案件编号"), d.Reference,
-		label(locale, "Stage", "当前环节"), stageLabel(locale, d.Stage), footer(locale))
+		label(locale, "Stage", "当前环节"), caseStageLabel(locale, d.CaseType, d.Stage), footer(locale))
 	r := Rendered{Subject: strings.Join(strings.Fields(subj.String()), " "), Text: strings.TrimSpace(body.String()) + trailer}
 	var paras [][]string
 	for _, p := range strings.Split(strings.TrimSpace(body.String()), "\n\n") {
@@ -82,7 +82,7 @@ func (t *Templates) Render(name civicflow.Template, locale string, d civicflow.N
 	}
 	var html bytes.Buffer
 	err := t.html.Execute(&html, map[string]any{"Lang": langTag(locale), "Subject": r.Subject, "Paragraphs": paras,
-		"Reference": d.Reference, "Stage": stageLabel(locale, d.Stage), "Footer": footer(locale),
+		"Reference": d.Reference, "Stage": caseStageLabel(locale, d.CaseType, d.Stage), "Footer": footer(locale),
 		"RefLabel": label(locale, "Case", "案件编号"), "StageLabel": label(locale, "Stage", "当前环节")})
 	if err != nil {
 		return Rendered{}, fmt.Errorf("render %s html: %w", name, err)
@@ -132,6 +132,8 @@ func funcs(locale string) texttemplate.FuncMap {
 		"inc":   func(i int) int { return i + 1 },
 		// rehab: the case is community rehabilitation (issue 5).
 		"rehab": func(t civicflow.CaseType) bool { return t == civicflow.CaseTypeCommunityRehab },
+		// edu: the case is the education grant (issue 15, education.go).
+		"edu": func(t civicflow.CaseType) bool { return t == civicflow.CaseTypeEducationGrant },
 	}
 }
 
@@ -155,6 +157,7 @@ var stageNames = map[civicflow.Stage][2]string{
 	civicflow.StageInRehab:             {"in rehabilitation", "康复服务中"},
 	civicflow.StageClosed:              {"closed", "已结案"},
 	civicflow.StageReferred:            {"referred", "已转介"},
+	civicflow.StageVerification:        {"verification of family status and enrolment", "家庭状况及入学核实"},
 }
 
 func stageLabel(locale string, s civicflow.Stage) string {
@@ -194,6 +197,8 @@ func askLabel(locale string, s civicflow.Stage) string {
 		return label(locale, "assess whether community rehabilitation fits", "开展康复评估")
 	case civicflow.StagePlanning:
 		return label(locale, "agree the rehab plan with the patient or guardian", "与患者或监护人商定康复计划")
+	case civicflow.StageVerification:
+		return label(locale, "verify the family status and the enrolment and record the preliminary opinion", "核实家庭状况及入学情况并提出初审意见")
 	}
 	return stageLabel(locale, s)
 }
