@@ -66,6 +66,7 @@ var SystemActor = Actor{Role: "system", Username: "civicflow"}
 // Scope is the part of a case that decides who may see it and act on it.
 type Scope struct {
 	CaseID        int64
+	CaseType      CaseType // the process; "" is centralised care (scopes made before issue 15)
 	Stage         Stage
 	DistrictCode  string
 	TownshipCode  string
@@ -105,43 +106,6 @@ const (
 	ActionRefer         Action = "refer"          // 转介: hospital, or transfer to another centre
 )
 
-// rule says that role may do an action in one of the stages.
-type rule struct {
-	role   Role
-	stages []Stage
-}
-
-var beforeDecision = []Stage{StageIntake, StageAwaitingSupplements, StageInvestigation, StagePublicNotice, StageDistrictReview}
-
-// Applicants may withdraw a rehab case until the plan is agreed; later the
-// centre closes it (reason withdrew).
-var withdrawable = append(append([]Stage{}, beforeDecision...), StageRegistration, StageAssessment, StagePlanning)
-
-var rehabOpen = []Stage{StageAssessment, StagePlanning, StageInRehab}
-
-// rules is the single table of who may do what, and when.
-var rules = map[Action][]rule{
-	ActionAccept:              {{RoleTownshipOfficial, []Stage{StageIntake}}},
-	ActionRequestSupplements:  {{RoleTownshipOfficial, []Stage{StageIntake}}},
-	ActionReject:              {{RoleTownshipOfficial, []Stage{StageIntake}}, {RoleDistrictReviewer, []Stage{StageDistrictReview}}},
-	ActionProvideSupplements:  {{RoleApplicant, []Stage{StageAwaitingSupplements}}},
-	ActionWithdraw:            {{RoleApplicant, withdrawable}},
-	ActionRecordInvestigation: {{RoleTownshipOfficial, []Stage{StageInvestigation}}},
-	ActionLodgeObjection:      {{RoleTownshipOfficial, []Stage{StagePublicNotice}}},
-	ActionApprove:             {{RoleDistrictReviewer, []Stage{StageDistrictReview}}},
-	ActionReturn:              {{RoleDistrictReviewer, []Stage{StageDistrictReview}}},
-	ActionConfirmAdmission:    {{RoleInstitutionStaff, []Stage{StageAwaitingAdmission}}},
-	ActionRecordDeparture:     {{RoleInstitutionStaff, []Stage{StageCompleted}}},
-
-	ActionRegister:      {{RoleRehabAssessor, []Stage{StageRegistration}}},
-	ActionAssess:        {{RoleRehabAssessor, []Stage{StageAssessment}}},
-	ActionAgreePlan:     {{RoleRehabAssessor, []Stage{StagePlanning}}},
-	ActionRecordReview:  {{RoleRehabAssessor, []Stage{StageInRehab}}},
-	ActionRecordSession: {{RoleRehabAssessor, []Stage{StageInRehab}}},
-	ActionClose:         {{RoleRehabAssessor, rehabOpen}},
-	ActionRefer:         {{RoleRehabAssessor, rehabOpen}},
-}
-
 // Actions lists every action name in a stable order.
 func Actions() []Action {
 	return []Action{
@@ -149,12 +113,12 @@ func Actions() []Action {
 		ActionWithdraw, ActionRecordInvestigation, ActionLodgeObjection, ActionApprove,
 		ActionReturn, ActionConfirmAdmission, ActionRecordDeparture,
 		ActionRegister, ActionAssess, ActionAgreePlan, ActionRecordReview, ActionRecordSession,
-		ActionClose, ActionRefer,
+		ActionClose, ActionRefer, ActionRecordVerification,
 	}
 }
 
 // Valid reports whether a is a known action.
-func (a Action) Valid() bool { _, ok := rules[a]; return ok }
+func (a Action) Valid() bool { return len(rulesFor("", a)) > 0 }
 
 // Authorize decides whether actor may perform action on a case in scope s.
 // It returns EFORBIDDEN when the role or jurisdiction is wrong (whatever the
@@ -163,13 +127,12 @@ func (a Action) Valid() bool { _, ok := rules[a]; return ok }
 // before calling a workflow and the workflow's update validators check it
 // again against the workflow's own state.
 func Authorize(actor Actor, action Action, s Scope) error {
-	rs, ok := rules[action]
-	if !ok {
+	if !action.Valid() {
 		return Errorf(EINVALID, "unknown action %q", action)
 	}
-	var mine []rule
-	for _, r := range rs {
-		if r.role == actor.Role {
+	var mine []Rule
+	for _, r := range rulesFor(s.CaseType, action) {
+		if r.Role == actor.Role {
 			mine = append(mine, r)
 		}
 	}
@@ -180,7 +143,7 @@ func Authorize(actor Actor, action Action, s Scope) error {
 		return Errorf(EFORBIDDEN, "this case is outside your jurisdiction")
 	}
 	for _, r := range mine {
-		for _, st := range r.stages {
+		for _, st := range r.Stages {
 			if st == s.Stage {
 				return nil
 			}

@@ -87,6 +87,7 @@ var expectedRules = map[Action]map[Role][]Stage{
 		StageIntake, StageAwaitingSupplements, StageInvestigation,
 		StagePublicNotice, StageDistrictReview,
 		StageRegistration, StageAssessment, StagePlanning, // community rehab, until the plan is agreed
+		StageVerification, // education grant
 	}},
 	"record_investigation": {RoleTownshipOfficial: {StageInvestigation}},
 	"lodge_objection":      {RoleTownshipOfficial: {StagePublicNotice}},
@@ -102,6 +103,8 @@ var expectedRules = map[Action]map[Role][]Stage{
 	"record_session": {RoleRehabAssessor: {StageInRehab}},
 	"close":          {RoleRehabAssessor: {StageAssessment, StagePlanning, StageInRehab}},
 	"refer":          {RoleRehabAssessor: {StageAssessment, StagePlanning, StageInRehab}},
+	// Education grant (education.go).
+	"record_verification": {RoleTownshipOfficial: {StageVerification}},
 }
 
 func allRoles() []Role {
@@ -122,10 +125,10 @@ func TestExpectedRulesCoverEveryAction(t *testing.T) {
 	require.Len(t, Actions(), len(expectedRules))
 	seen := map[Action]bool{}
 	for _, a := range Actions() {
-		require.Contains(t, expectedRules, a)
-		require.True(t, a.Valid(), a)
 		require.False(t, seen[a], "duplicate action %s", a)
 		seen[a] = true
+		require.Contains(t, expectedRules, a)
+		require.True(t, a.Valid(), a)
 	}
 	require.False(t, Action("fly").Valid())
 	require.False(t, Action("").Valid())

@@ -20,6 +20,9 @@ type CaseType string
 // CaseTypeCentralisedCare is 特困人员集中供养, process 1 of the domain brief.
 const CaseTypeCentralisedCare CaseType = "centralised_care"
 
+// AllCaseTypes lists every process, for docs and the vocabulary's tests.
+var AllCaseTypes = []CaseType{CaseTypeCentralisedCare, CaseTypeCommunityRehab, CaseTypeEducationGrant}
+
 // Stage is where a case stands in its process.
 type Stage string
 
@@ -47,6 +50,7 @@ var AllStages = []Stage{
 	StagePublicNotice, StageDistrictReview, StagePlacement, StageWaitlisted,
 	StageAwaitingAdmission, StageCompleted, StageRejected, StageWithdrawn, StageDeparted,
 	StageRegistration, StageAssessment, StagePlanning, StageInRehab, StageClosed, StageReferred,
+	StageVerification,
 }
 
 // Valid reports whether s is a known stage.
@@ -74,7 +78,7 @@ func (s Stage) Terminal() bool {
 func (s Stage) BeforeDecision() bool {
 	switch s {
 	case StageSubmitted, StageIntake, StageAwaitingSupplements, StageInvestigation,
-		StagePublicNotice, StageDistrictReview:
+		StagePublicNotice, StageDistrictReview, StageVerification:
 		return true
 	}
 	return false

@@ -58,9 +58,9 @@ func TestStagePredicates(t *testing.T) {
 		StageClosed: true, StageReferred: true}
 	beforeDecision := map[Stage]bool{
 		StageSubmitted: true, StageIntake: true, StageAwaitingSupplements: true,
-		StageInvestigation: true, StagePublicNotice: true, StageDistrictReview: true,
+		StageInvestigation: true, StagePublicNotice: true, StageDistrictReview: true, StageVerification: true,
 	}
-	require.Len(t, AllStages, 19) // 13 of centralised care, 6 of the rehab ending
+	require.Len(t, AllStages, 20) // 13 of centralised care, 6 of the rehab ending, 1 of the education grant
 	seen := map[Stage]bool{}
 	for _, s := range AllStages {
 		require.False(t, seen[s], "duplicate stage %s", s)

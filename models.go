@@ -119,7 +119,7 @@ type Case struct {
 
 // Scope returns the authorisation scope of the case.
 func (c *Case) Scope() Scope {
-	return Scope{CaseID: c.ID, Stage: c.Stage, DistrictCode: c.DistrictCode,
+	return Scope{CaseID: c.ID, CaseType: c.Type, Stage: c.Stage, DistrictCode: c.DistrictCode,
 		TownshipCode: c.TownshipCode, InstitutionID: c.InstitutionID, RehabCentreID: c.RehabCentreID}
 }
 

@@ -89,40 +89,6 @@ const (
 	NoticeReviewWorkingDays        = 20 // district decision: the longest limit of the 10-20 range
 )
 
-// NoticesFor says who must learn about a step: action is the step's action
-// (an official Action or a system step, timeline.go), to the stage it enters.
-// Steps nobody needs to hear about (the official's own work, timers) give
-// nothing.
-func NoticesFor(action Action, to Stage) []Notice {
-	applicant := func(t Template) Notice { return Notice{Template: t, Recipient: RecipientApplicant} }
-	officials := func(t Template, r Role) Notice { return Notice{Template: t, Recipient: RecipientOfficial, Role: r} }
-	switch {
-	case action == StepSubmitted && to == StageIntake:
-		return []Notice{applicant(TemplateApplicationReceived), officials(TemplateCaseWaiting, RoleTownshipOfficial)}
-	case action == ActionRequestSupplements:
-		return []Notice{applicant(TemplateSupplementsRequested)}
-	case action == ActionProvideSupplements:
-		return []Notice{officials(TemplateCaseWaiting, RoleTownshipOfficial)}
-	case to == StageRejected && (action == ActionReject || action == ActionRecordInvestigation || action == ActionRecordVerification):
-		return []Notice{applicant(TemplateDecisionRejected)}
-	case action == ActionRecordVerification && to == StageDistrictReview:
-		return []Notice{officials(TemplateCaseWaiting, RoleDistrictReviewer)}
-	case action == ActionWithdraw:
-		return []Notice{applicant(TemplateWithdrawalConfirmed)}
-	case action == StepPublicNoticeEnded && to == StageDistrictReview:
-		return []Notice{officials(TemplateCaseWaiting, RoleDistrictReviewer)}
-	case action == ActionApprove:
-		return []Notice{applicant(TemplateDecisionApproved)}
-	case action == ActionReturn:
-		return []Notice{officials(TemplateReturnedToTownship, RoleTownshipOfficial)}
-	case action == StepBedAllocated && to == StageAwaitingAdmission:
-		return []Notice{applicant(TemplatePlacement), officials(TemplateCaseWaiting, RoleInstitutionStaff)}
-	case action == ActionConfirmAdmission && to == StageCompleted:
-		return []Notice{applicant(TemplateAdmissionConfirmed)}
-	}
-	return nil
-}
-
 // NoticeData is what a template may show. It is captured when the step is
 // recorded and holds nothing the recipient may not see: the person's name
 // masked, never an ID number, phone, income or health detail.

@@ -75,22 +75,6 @@ type DeadlineEvent struct {
 	Details map[string]any
 }
 
-// ResponsibleRole is the role that must act on a case in a stage; "" when
-// the system moves it on by itself.
-func ResponsibleRole(stage Stage) Role {
-	switch stage {
-	case StageIntake, StageInvestigation:
-		return RoleTownshipOfficial
-	case StageDistrictReview:
-		return RoleDistrictReviewer
-	case StageAwaitingAdmission:
-		return RoleInstitutionStaff
-	case StageRegistration, StageAssessment, StagePlanning:
-		return RoleRehabAssessor
-	}
-	return ""
-}
-
 // AwardWrite is the write of an approved education grant: the step that
 // completes the case and the award recorded for payment, in one
 // transaction, idempotent through the step's key. The store refuses an

@@ -16,6 +16,10 @@ const (
 	StepDeadlineReminder       Action = "deadline_reminder"        // a share of the stage's time passed; officials reminded
 	StepDeadlineBreached       Action = "deadline_breached"        // the stage is overdue; supervisors alerted
 	StepDeadlineClockStopped   Action = "deadline_clock_stopped"   // the clock stopped while the applicant is asked for papers
+	// StepNoticeNotSent is recorded by the outbox, not by a workflow: a
+	// notice to the applicant had no channel, and the township must
+	// deliver it on paper or in person.
+	StepNoticeNotSent Action = "notice_not_sent"
 )
 
 // SystemSteps lists the steps workflows record by themselves, for the
@@ -23,7 +27,7 @@ const (
 var SystemSteps = []Action{
 	StepSubmitted, StepEconomicCheckCompleted, StepPublicNoticeStarted, StepPublicNoticeEnded,
 	StepBedAllocated, StepWaitlisted, StepReviewOverdue, StepDeadlineReminder, StepDeadlineBreached,
-	StepDeadlineClockStopped,
+	StepDeadlineClockStopped, StepNoticeNotSent,
 }
 
 // Timeline entries of supervisors (docs/deadlines.md): they change no stage.

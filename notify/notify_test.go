@@ -165,15 +165,15 @@ func TestTemplatesOverSMTP(t *testing.T) {
 	tmpl, err := notify.LoadTemplates()
 	require.NoError(t, err)
 	stageWords := map[string]map[civicflow.Stage]string{
-		"zh": {civicflow.StageAwaitingSupplements: "等待补充材料", civicflow.StageRejected: "不予认定"},
-		"en": {civicflow.StageAwaitingSupplements: "awaiting papers", civicflow.StageRejected: "not approved"},
+		"zh": {civicflow.StageAwaitingSupplements: "待补正材料", civicflow.StageRejected: "不予批准"},
+		"en": {civicflow.StageAwaitingSupplements: "Waiting for missing papers", civicflow.StageRejected: "Not approved"},
 	}
 	// What each template must say beyond the reference, per language.
 	must := map[civicflow.Template]map[string][]string{
 		civicflow.TemplateApplicationReceived:  {"zh": {"已收到", "查询码"}, "en": {"received", "access code"}},
 		civicflow.TemplateSupplementsRequested: {"zh": {"1. 户口簿复印件", "2. 残疾人证", "2026-03-16 前"}, "en": {"1. 户口簿复印件", "2. 残疾人证", "by 2026-03-16"}},
 		civicflow.TemplateDecisionApproved:     {"zh": {"符合", "全失能"}, "en": {"qualifies", "fully dependent"}},
-		civicflow.TemplateDecisionRejected:     {"zh": {"不予认定", "家庭人均收入高于当地低保标准", "2026-03-16 前送达", "行政复议"}, "en": {"not approved", "家庭人均收入高于当地低保标准", "delivered by 2026-03-16", "reconsideration"}},
+		civicflow.TemplateDecisionRejected:     {"zh": {"不予批准", "家庭人均收入高于当地低保标准", "2026-03-16 前送达", "行政复议"}, "en": {"not approved", "家庭人均收入高于当地低保标准", "delivered by 2026-03-16", "reconsideration"}},
 		civicflow.TemplatePlacement:            {"zh": {"雁塔区社会福利院", "A-101"}, "en": {"雁塔区社会福利院", "A-101"}},
 		civicflow.TemplateAdmissionConfirmed:   {"zh": {"雁塔区社会福利院", "2026-04-01"}, "en": {"雁塔区社会福利院", "2026-04-01"}},
 		civicflow.TemplateWithdrawalConfirmed:  {"zh": {"撤回"}, "en": {"withdrawn"}},

@@ -74,7 +74,7 @@ func (t *Templates) Render(name civicflow.Template, locale string, d civicflow.N
 	// Every message ends with the case reference and stage, whatever the
 	// template says above them, and the same footer as the HTML part.
 	trailer := fmt.Sprintf("\n\n--\n%s: %s\n%s: %s\n%s\n", label(locale, "Case", "案件编号"), d.Reference,
-		label(locale, "Stage", "当前环节"), caseStageLabel(locale, d.CaseType, d.Stage), footer(locale))
+		label(locale, "Stage", "当前环节"), stageLabel(locale, d.Stage), footer(locale))
 	r := Rendered{Subject: strings.Join(strings.Fields(subj.String()), " "), Text: strings.TrimSpace(body.String()) + trailer}
 	var paras [][]string
 	for _, p := range strings.Split(strings.TrimSpace(body.String()), "\n\n") {
@@ -82,7 +82,7 @@ func (t *Templates) Render(name civicflow.Template, locale string, d civicflow.N
 	}
 	var html bytes.Buffer
 	err := t.html.Execute(&html, map[string]any{"Lang": langTag(locale), "Subject": r.Subject, "Paragraphs": paras,
-		"Reference": d.Reference, "Stage": caseStageLabel(locale, d.CaseType, d.Stage), "Footer": footer(locale),
+		"Reference": d.Reference, "Stage": stageLabel(locale, d.Stage), "Footer": footer(locale),
 		"RefLabel": label(locale, "Case", "案件编号"), "StageLabel": label(locale, "Stage", "当前环节")})
 	if err != nil {
 		return Rendered{}, fmt.Errorf("render %s html: %w", name, err)
@@ -132,41 +132,17 @@ func funcs(locale string) texttemplate.FuncMap {
 		"inc":   func(i int) int { return i + 1 },
 		// rehab: the case is community rehabilitation (issue 5).
 		"rehab": func(t civicflow.CaseType) bool { return t == civicflow.CaseTypeCommunityRehab },
-		// edu: the case is the education grant (issue 15, education.go).
+		// edu: the case is the education grant (issue 15).
 		"edu": func(t civicflow.CaseType) bool { return t == civicflow.CaseTypeEducationGrant },
+
+		// action names an action or a timeline step, as the console does.
+		"action": func(a civicflow.Action) string { return a.Label(civicflow.ParseLang(locale)) },
 	}
 }
 
-var stageNames = map[civicflow.Stage][2]string{
-	civicflow.StageSubmitted:           {"submitted", "已提交"},
-	civicflow.StageIntake:              {"intake", "受理审查"},
-	civicflow.StageAwaitingSupplements: {"awaiting papers", "等待补充材料"},
-	civicflow.StageInvestigation:       {"investigation", "入户调查与经济状况核对"},
-	civicflow.StagePublicNotice:        {"public notice", "公示"},
-	civicflow.StageDistrictReview:      {"district review", "区县审核确认"},
-	civicflow.StagePlacement:           {"placement", "安排供养机构"},
-	civicflow.StageWaitlisted:          {"waiting list", "轮候"},
-	civicflow.StageAwaitingAdmission:   {"awaiting admission", "等待入住确认"},
-	civicflow.StageCompleted:           {"admitted", "已入住"},
-	civicflow.StageRejected:            {"not approved", "不予认定"},
-	civicflow.StageWithdrawn:           {"withdrawn", "已撤回"},
-	civicflow.StageDeparted:            {"departed", "已离院"},
-	civicflow.StageRegistration:        {"registration at the rehab centre", "康复机构登记建档"},
-	civicflow.StageAssessment:          {"rehab assessment", "康复评估"},
-	civicflow.StagePlanning:            {"rehab plan", "制定康复计划"},
-	civicflow.StageInRehab:             {"in rehabilitation", "康复服务中"},
-	civicflow.StageClosed:              {"closed", "已结案"},
-	civicflow.StageReferred:            {"referred", "已转介"},
-	civicflow.StageVerification:        {"verification of family status and enrolment", "家庭状况及入学核实"},
-}
-
-func stageLabel(locale string, s civicflow.Stage) string {
-	n, ok := stageNames[s]
-	if !ok {
-		return string(s)
-	}
-	return label(locale, n[0], n[1])
-}
+// stageLabel names a stage from the vocabulary (civicflow.Stage.Label),
+// the console's names too: notify keeps no names of its own.
+func stageLabel(locale string, s civicflow.Stage) string { return s.Label(civicflow.ParseLang(locale)) }
 
 func careLabel(locale string, c civicflow.CareLevel) string {
 	switch c {

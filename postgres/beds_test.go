@@ -340,7 +340,7 @@ func TestAdmissionAndRelease(t *testing.T) {
 	// Allocation, admission, the note that the applicant (no e-mail) could
 	// not be told of the admission (notifications.go), departure.
 	require.Len(t, evs, 4)
-	require.Equal(t, postgres.ActionNoticeNotSent, evs[2].Action)
+	require.Equal(t, civicflow.StepNoticeNotSent, evs[2].Action)
 	require.Equal(t, "departed", evs[3].Key)
 	require.Equal(t, civicflow.StageDeparted, evs[3].ToStage)
 	_, err = db.CaseAllocation(ctx, resident)

@@ -202,14 +202,9 @@ func insertOutbox(ctx context.Context, tx pgx.Tx, r outboxRow, t civicflow.Trans
 	}
 	_, err = tx.Exec(ctx, `INSERT INTO case_events (case_id, event_key, action, from_stage, to_stage, actor, reasons, details, at)
 		VALUES ($1, $2, $3, $4, $4, $5, '', $6, $7) ON CONFLICT (case_id, event_key) DO NOTHING`,
-		r.caseID, t.Key+"/notice/"+string(r.template), ActionNoticeNotSent, string(t.To), actor, details, t.At)
+		r.caseID, t.Key+"/notice/"+string(r.template), civicflow.StepNoticeNotSent, string(t.To), actor, details, t.At)
 	return mapError("record missing channel", err)
 }
-
-// ActionNoticeNotSent is the timeline action recorded when a notice to the
-// applicant could not be sent because they have no channel: the township
-// must deliver it on paper or in person.
-const ActionNoticeNotSent = "notice_not_sent"
 
 func noChannelReason(ch civicflow.Channel) string {
 	if ch != civicflow.ChannelNone {

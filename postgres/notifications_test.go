@@ -103,7 +103,7 @@ func TestApplicantWithoutEmailIsNotedOnTheTimeline(t *testing.T) {
 	evs, err := db.Events(ctx, caseID)
 	require.NoError(t, err)
 	require.Len(t, evs, 2, "the step and one note, however often the step is recorded")
-	require.Equal(t, postgres.ActionNoticeNotSent, evs[1].Action)
+	require.Equal(t, civicflow.StepNoticeNotSent, evs[1].Action)
 	require.JSONEq(t, fmt.Sprintf(`{"notification_id": %d, "template": "application_received", "recipient": "applicant",
 		"reason": %q}`, ns[0].ID, ns[0].LastError), string(evs[1].Details))
 	// A row without channel is never claimed for sending.

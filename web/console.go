@@ -218,17 +218,20 @@ type page struct {
 // T returns the catalogue's text for key in the page's language.
 func (p *page) T(key string, args ...any) string { return p.cat.text(p.Lang, key, args...) }
 
-// Stage names a stage.
-func (p *page) Stage(s civicflow.Stage) string { return p.T("stage." + string(s)) }
+// Stage names a stage (a civicflow.Stage or its code), from the
+// vocabulary the mails use too (civicflow.Stage.Label).
+func (p *page) Stage(s any) string { return civicflow.Stage(fmt.Sprint(s)).Label(p.vocabulary()) }
 
-// Action names an action (or a timeline entry the workflow wrote).
-func (p *page) Action(a any) string {
-	key := "action." + fmt.Sprint(a)
-	if p.cat.has(key) {
-		return p.T(key)
-	}
-	return fmt.Sprint(a)
+// Action names an action or a timeline entry (civicflow.Action.Label).
+func (p *page) Action(a any) string { return civicflow.Action(fmt.Sprint(a)).Label(p.vocabulary()) }
+
+// Deadline names a deadline rule's key: a stage or the refusal notice.
+func (p *page) Deadline(key any) string {
+	return civicflow.DeadlineLabel(fmt.Sprint(key), p.vocabulary())
 }
+
+// vocabulary is the page's language in the domain's vocabulary.
+func (p *page) vocabulary() civicflow.Lang { return civicflow.ParseLang(p.Lang) }
 
 // Role names a role.
 func (p *page) Role(r any) string { return p.T("role." + fmt.Sprint(r)) }

@@ -32,8 +32,6 @@ var checkOptions = workflow.ActivityOptions{
 type careCase struct {
 	*pipeline
 	in CentralisedCareInput
-	// checkDone is set when the current round's household check answered.
-	checkDone bool
 	// noticeOverride: the input fixed the notice period (demos, tests).
 	noticeOverride bool
 }
@@ -57,13 +55,13 @@ func CentralisedCare(ctx workflow.Context, in CentralisedCareInput) (CaseState, 
 		in.NoticePeriod = civicflow.PublicNoticePeriod
 	}
 	p := &pipeline{caseID: in.CaseID, caseType: civicflow.CaseTypeCentralisedCare, district: in.DistrictCode,
-		township: in.TownshipCode, state: CaseState{CaseID: in.CaseID, Stage: civicflow.StageSubmitted, WaitingFor: []string{}},
+		township: in.TownshipCode, rec: tracked{state: CaseState{CaseID: in.CaseID, Stage: civicflow.StageSubmitted, WaitingFor: []string{}}},
 		mu: workflow.NewMutex(ctx), noticeFromRule: !noticeOverride, stageAttrs: StageAttributes(in.StageSearchAttributes)}
 	c := &careCase{pipeline: p, in: in, noticeOverride: noticeOverride}
 	p.end = c
 	ctx = workflow.WithActivityOptions(ctx, recordOptions)
 	if err := p.register(ctx); err != nil {
-		return c.state, err
+		return c.rec.state, err
 	}
 
 	if v := workflow.GetVersion(ctx, versionStageDeadlines, workflow.DefaultVersion, 2); v >= 1 {
@@ -72,11 +70,11 @@ func CentralisedCare(ctx workflow.Context, in CentralisedCareInput) (CaseState, 
 		workflow.Go(ctx, c.watchDeadline)
 	}
 	if err := c.step(ctx, step{action: civicflow.StepSubmitted, to: civicflow.StageIntake, actor: civicflow.SystemActor}); err != nil {
-		return c.state, err
+		return c.rec.state, err
 	}
-	for !c.state.Stage.Terminal() {
+	for !c.over() {
 		var err error
-		switch c.state.Stage {
+		switch c.state().Stage {
 		case civicflow.StageInvestigation:
 			err = c.investigate(ctx)
 		case civicflow.StagePublicNotice:
@@ -84,18 +82,18 @@ func CentralisedCare(ctx workflow.Context, in CentralisedCareInput) (CaseState, 
 		case civicflow.StagePlacement, civicflow.StageWaitlisted:
 			err = c.place(ctx)
 		default: // stages where only people move the case on
-			stage := c.state.Stage
-			err = workflow.Await(ctx, func() bool { return c.state.Stage != stage })
+			stage := c.state().Stage
+			err = workflow.Await(ctx, func() bool { return c.state().Stage != stage || c.over() })
 		}
 		if err != nil {
-			return c.state, err
+			return c.rec.state, err
 		}
 	}
 	// Let update handlers that are still running finish before completing.
 	if err := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) }); err != nil {
-		return c.state, err
+		return c.rec.state, err
 	}
-	return c.state, nil
+	return c.rec.state, nil
 }
 
 func (c *careCase) actions() []civicflow.Action {
@@ -112,8 +110,6 @@ func (c *careCase) check(act civicflow.Action, req ActionRequest) []civicflow.Fi
 		}
 	}
 	switch act {
-	case civicflow.ActionLodgeObjection:
-		need("reasons", req.Reasons)
 	case civicflow.ActionRecordInvestigation:
 		v := req.HomeVisit
 		if v == nil {
@@ -141,34 +137,34 @@ func (c *careCase) check(act civicflow.Action, req ActionRequest) []civicflow.Fi
 }
 
 // next gives the step of an action: an accepted or returned case is
-// investigated, an approved one placed.
+// investigated, an approved one placed. The home visit is kept with the
+// step that records it.
 func (c *careCase) next(ctx workflow.Context, act civicflow.Action, req ActionRequest) (step, error) {
 	s := step{action: act, actor: req.Actor, reasons: req.Reasons}
 	switch act {
 	case civicflow.ActionAccept:
-		s.to = civicflow.StageInvestigation
-		c.startRound()
+		s.to, s.edit = civicflow.StageInvestigation, startRound
 	case civicflow.ActionRecordInvestigation:
 		v := *req.HomeVisit
 		s.details, s.careLevel = v, v.CareLevel
 		s.to = civicflow.StageInvestigation
+		s.edit = func(st *CaseState) { st.HomeVisit = req.HomeVisit }
 		if v.Opinion == civicflow.OpinionIneligible {
 			s.to = civicflow.StageRejected
 		}
 	case civicflow.ActionLodgeObjection:
 		s.to = civicflow.StageInvestigation
 		s.details = map[string]any{"objector": req.Objector}
-		c.startRound()
+		s.edit = startRound
 	case civicflow.ActionApprove:
 		s.to, s.careLevel = civicflow.StagePlacement, req.CareLevel
 		if s.careLevel == "" {
-			s.careLevel = c.state.CareLevel
+			s.careLevel = c.state().CareLevel
 		}
 	case civicflow.ActionReturn:
-		s.to = civicflow.StageInvestigation
-		c.startRound()
+		s.to, s.edit = civicflow.StageInvestigation, startRound
 	case civicflow.ActionConfirmAdmission:
-		s.to, s.admit = civicflow.StageCompleted, c.state.AllocationID
+		s.to, s.admit = civicflow.StageCompleted, c.state().AllocationID
 		start := civicflow.SupportStart(workflow.Now(ctx))
 		s.supportStart = &start
 		s.details = map[string]any{"support_start": start.Format("2006-01-02")}
@@ -178,58 +174,31 @@ func (c *careCase) next(ctx workflow.Context, act civicflow.Action, req ActionRe
 	return s, nil
 }
 
-// applied keeps the home visit once its step is recorded.
-func (c *careCase) applied(act civicflow.Action, req ActionRequest) {
-	if act == civicflow.ActionRecordInvestigation {
-		c.state.HomeVisit = req.HomeVisit
+// startRound begins an investigation (or verification) round: a new home
+// visit or verification and a new household check are needed. It is the
+// edit of the step that enters the stage, so the main loop never sees the
+// stage without it.
+func startRound(st *CaseState) {
+	st.Round++
+	st.HomeVisit = nil
+	st.Check = nil
+	if st.Education != nil {
+		st.Education.Verification = nil
 	}
-}
-
-// startRound begins an investigation round: a new home visit and a new
-// household check are needed. Callers start the round before the step that
-// enters investigation, so the main loop never sees the stage without it.
-func (c *careCase) startRound() {
-	c.state.Round++
-	c.state.HomeVisit = nil
-	c.state.Check = nil
-	c.checkDone = false
 }
 
 // investigate runs the household check of the current round while the
 // township official visits, and opens the public notice once both are done.
 func (c *careCase) investigate(ctx workflow.Context) error {
-	round := c.state.Round
-	checkCtx, cancel := workflow.WithCancel(workflow.WithActivityOptions(ctx, checkOptions))
-	defer cancel()
-	fut := workflow.ExecuteActivity(checkCtx, a.CheckHousehold, activities.CheckInput{CaseID: c.in.CaseID, Round: round})
-	var res civicflow.CheckResult
-	var checkErr error
-	answered := false
-	workflow.Go(ctx, func(gctx workflow.Context) {
-		checkErr = fut.Get(gctx, &res)
-		answered = true
-	})
-	inRound := func() bool { return c.state.Stage == civicflow.StageInvestigation && c.state.Round == round }
-	if err := workflow.Await(ctx, func() bool { return answered || !inRound() }); err != nil {
+	round := c.state().Round
+	inRound := func() bool { st := c.state(); return st.Stage == civicflow.StageInvestigation && st.Round == round }
+	if done, err := c.checkHousehold(ctx, round, civicflow.StageInvestigation, inRound); err != nil || !done {
 		return err
 	}
-	if !inRound() {
-		return nil // withdrawn, rejected, or a new round began
-	}
-	details := map[string]any{"round": round}
-	if checkErr != nil {
-		details["error"] = checkErr.Error()
-		res = civicflow.CheckResult{Found: false, Note: "the household check failed: " + checkErr.Error()}
-	} else {
-		details["result"] = res
-	}
-	if err := c.step(ctx, step{action: civicflow.StepEconomicCheckCompleted, to: civicflow.StageInvestigation,
-		actor: civicflow.SystemActor, details: details}); err != nil {
-		return err
-	}
-	c.state.Check, c.checkDone = &res, true
 
-	if err := workflow.Await(ctx, func() bool { return c.state.HomeVisit != nil || !inRound() }); err != nil {
+	// The home visit counts once it is recorded (the recorded case, not a
+	// proposal): the notice must not start on a visit whose write fails.
+	if err := workflow.Await(ctx, func() bool { return c.rec.state.HomeVisit != nil || !inRound() }); err != nil {
 		return err
 	}
 	if !inRound() {
@@ -242,7 +211,7 @@ func (c *careCase) investigate(ctx workflow.Context) error {
 		// The notice lasts as long as the jurisdiction's rule says, unless
 		// the input fixed it; the clock's due date is the notice's end.
 		clk, err := c.readClock(ctx, activities.StageClockInput{Op: activities.ClockStart,
-			Stage: civicflow.StagePublicNotice, At: now, Seq: c.state.Seq + 1})
+			Stage: civicflow.StagePublicNotice, At: now, Seq: c.state().Seq + 1})
 		if err != nil {
 			return fmt.Errorf("stage clock for %s: %w", civicflow.StagePublicNotice, err)
 		}
@@ -253,21 +222,21 @@ func (c *careCase) investigate(ctx workflow.Context) error {
 		clock = &clk
 	}
 	minor := civicflow.IsMinor(civicflow.AgeOn(c.in.BirthDate, now.In(civicflow.ChinaZone())))
-	c.state.Listed = !minor
 	return c.step(ctx, step{action: civicflow.StepPublicNoticeStarted, to: civicflow.StagePublicNotice,
 		actor: civicflow.SystemActor, noticeEndsAt: &ends, clock: clock,
+		edit:    func(st *CaseState) { st.Listed = !minor },
 		details: map[string]any{"ends_at": ends, "listed": !minor, "round": round}})
 }
 
 // publicNotice waits out 公示 on a durable timer; an objection moves the
 // case back to investigation before it ends.
 func (c *careCase) publicNotice(ctx workflow.Context) error {
-	round := c.state.Round
+	round := c.state().Round
 	remaining := c.in.NoticePeriod
-	if c.state.NoticeEndsAt != nil {
-		remaining = c.state.NoticeEndsAt.Sub(workflow.Now(ctx))
+	if ends := c.state().NoticeEndsAt; ends != nil {
+		remaining = ends.Sub(workflow.Now(ctx))
 	}
-	inNotice := func() bool { return c.state.Stage == civicflow.StagePublicNotice && c.state.Round == round }
+	inNotice := func() bool { st := c.state(); return st.Stage == civicflow.StagePublicNotice && st.Round == round }
 	if remaining > 0 {
 		if _, err := workflow.AwaitWithTimeout(ctx, remaining, func() bool { return !inNotice() }); err != nil {
 			return err
@@ -289,29 +258,28 @@ func (c *careCase) publicNotice(ctx workflow.Context) error {
 func (c *careCase) place(ctx workflow.Context) error {
 	var p civicflow.Placement
 	err := workflow.ExecuteActivity(ctx, a.AllocateBed, activities.AllocateInput{
-		CaseID: c.in.CaseID, CareLevel: c.state.CareLevel, DistrictCode: c.in.DistrictCode}).Get(ctx, &p)
+		CaseID: c.in.CaseID, CareLevel: c.state().CareLevel, DistrictCode: c.in.DistrictCode}).Get(ctx, &p)
 	if err != nil {
 		return fmt.Errorf("allocate bed: %w", err)
 	}
 	if p.Allocation != nil {
 		al := p.Allocation
-		// The institution is part of the case's scope before the step is
-		// recorded: once the read model shows awaiting_admission, the
-		// institution's staff may confirm at once, and the update's
-		// validator must not see a case without institution (found by the
-		// fault tests, chaos/). Only state changes here, no commands, so
-		// old histories replay unchanged.
-		c.state.AllocationID, c.state.InstitutionID = al.ID, al.InstitutionID
+		// The institution is part of the case's scope in the proposal, so
+		// while the step is written: once the read model shows
+		// awaiting_admission, the institution's staff may confirm at once,
+		// and the update's validator must not see a case without
+		// institution (found by the fault tests, chaos/).
 		if err := c.step(ctx, step{action: civicflow.StepBedAllocated, to: civicflow.StageAwaitingAdmission, actor: civicflow.SystemActor,
 			details: map[string]any{"institution_id": al.InstitutionID, "institution": al.Institution,
-				"bed": al.BedLabel, "allocation_id": al.ID, "care_level": al.CareLevel}}); err != nil {
+				"bed": al.BedLabel, "allocation_id": al.ID, "care_level": al.CareLevel},
+			edit: func(st *CaseState) { st.AllocationID, st.InstitutionID = al.ID, al.InstitutionID }}); err != nil {
 			return err
 		}
 		return nil
 	}
-	if c.state.Stage != civicflow.StageWaitlisted {
+	if c.state().Stage != civicflow.StageWaitlisted {
 		if err := c.step(ctx, step{action: civicflow.StepWaitlisted, to: civicflow.StageWaitlisted, actor: civicflow.SystemActor,
-			details: map[string]any{"position": p.Position, "care_level": c.state.CareLevel}}); err != nil {
+			details: map[string]any{"position": p.Position, "care_level": c.state().CareLevel}}); err != nil {
 			return err
 		}
 	}

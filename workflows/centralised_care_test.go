@@ -14,6 +14,7 @@ import (
 
 	"civicflow"
 	"civicflow/activities"
+	"civicflow/temporalerr"
 )
 
 var (
@@ -34,6 +35,32 @@ type recorder struct {
 	checks      int
 	allocations int
 	waitFirst   int // number of AllocateBed calls that answer "waitlisted"
+	refuse      refusals
+	awards      []civicflow.AwardWrite
+}
+
+// refusals makes the next write of an action fail as a store refuses it
+// (a non-retryable domain error), once per call of refuseNext.
+type refusals struct {
+	mu   sync.Mutex
+	next map[civicflow.Action]error
+}
+
+func (r *refusals) refuseNext(act civicflow.Action, err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.next == nil {
+		r.next = map[civicflow.Action]error{}
+	}
+	r.next[act] = err
+}
+
+func (r *refusals) take(act civicflow.Action) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	err := r.next[act]
+	delete(r.next, act)
+	return temporalerr.Activity(err)
 }
 
 func (r *recorder) stages() []civicflow.Stage {
@@ -68,6 +95,7 @@ func setup(t *testing.T, birth time.Time) *harness {
 	env := s.NewTestWorkflowEnvironment()
 	rec := &recorder{}
 	env.RegisterWorkflowWithOptions(CentralisedCare, workflowOptions(CentralisedCareWorkflow))
+	env.RegisterWorkflowWithOptions(EducationGrant, workflowOptions(EducationGrantWorkflow))
 	env.RegisterActivity(&activities.Activities{})
 	record := func(t civicflow.Transition) {
 		rec.mu.Lock()
@@ -101,11 +129,31 @@ func setup(t *testing.T, birth time.Time) *harness {
 					in.Transition.NoticeEndsAt = ends
 				}
 			}
+			if err := rec.refuse.take(in.Transition.Action); err != nil {
+				return res, err
+			}
 			record(in.Transition)
 			return res, nil
 		})
 	env.OnActivity(a.ConfirmAdmission, mock.Anything, mock.Anything).Return(
-		func(_ context.Context, in activities.AdmissionInput) error { record(in.Transition); return nil })
+		func(_ context.Context, in activities.AdmissionInput) error {
+			if err := rec.refuse.take(in.Transition.Action); err != nil {
+				return err
+			}
+			record(in.Transition)
+			return nil
+		})
+	env.OnActivity(a.RecordAward, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in activities.AwardInput) (activities.RecordResult, error) {
+			if err := rec.refuse.take(in.Award.Transition.Action); err != nil {
+				return activities.RecordResult{}, err
+			}
+			rec.mu.Lock()
+			rec.awards = append(rec.awards, in.Award)
+			rec.mu.Unlock()
+			record(in.Award.Transition)
+			return activities.RecordResult{}, nil
+		})
 	env.OnActivity(a.CheckHousehold, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, in activities.CheckInput) (*civicflow.CheckResult, error) {
 			rec.mu.Lock()

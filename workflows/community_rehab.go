@@ -30,15 +30,15 @@ func CommunityRehab(ctx workflow.Context, in CommunityRehabInput) (CaseState, er
 	c := &rehabCase{pipeline: p, in: in}
 	p.end = c
 	if in.Carry != nil {
-		p.state, p.deadlines = in.Carry.State, in.Carry.Deadlines
-		p.state.Rehab.ReviewsThisRun = 0
-		p.state.Rehab.Runs++
+		p.rec.state, p.deadlines = in.Carry.State, in.Carry.Deadlines
+		p.rec.state.Rehab.ReviewsThisRun = 0
+		p.rec.state.Rehab.Runs++
 	} else {
-		p.state = CaseState{CaseID: in.CaseID, Stage: civicflow.StageSubmitted, WaitingFor: []string{}, Rehab: &RehabState{}}
+		p.rec.state = CaseState{CaseID: in.CaseID, Stage: civicflow.StageSubmitted, WaitingFor: []string{}, Rehab: &RehabState{}}
 	}
 	ctx = workflow.WithActivityOptions(ctx, recordOptions)
 	if err := p.register(ctx); err != nil {
-		return p.state, err
+		return p.rec.state, err
 	}
 	sessions := workflow.GetSignalChannel(ctx, SignalRehabSession)
 	workflow.Go(ctx, func(ctx workflow.Context) {
@@ -55,20 +55,20 @@ func CommunityRehab(ctx workflow.Context, in CommunityRehabInput) (CaseState, er
 	}
 	if in.Carry == nil {
 		if err := p.step(ctx, step{action: civicflow.StepSubmitted, to: civicflow.StageIntake, actor: civicflow.SystemActor}); err != nil {
-			return p.state, err
+			return p.rec.state, err
 		}
 	}
-	for !p.state.Stage.Terminal() {
-		if p.state.Stage != civicflow.StageInRehab {
-			stage := p.state.Stage
-			if err := workflow.Await(ctx, func() bool { return p.state.Stage != stage }); err != nil {
-				return p.state, err
+	for !p.over() {
+		if p.state().Stage != civicflow.StageInRehab {
+			stage := p.state().Stage
+			if err := workflow.Await(ctx, func() bool { return p.state().Stage != stage || p.over() }); err != nil {
+				return p.rec.state, err
 			}
 			continue
 		}
 		again, err := c.reviewCycle(ctx)
 		if err != nil {
-			return p.state, err
+			return p.rec.state, err
 		}
 		if !again {
 			continue
@@ -77,20 +77,20 @@ func CommunityRehab(ctx workflow.Context, in CommunityRehabInput) (CaseState, er
 		// steps are part of this run), then the attendance signals still
 		// buffered are counted, so that nothing is lost at the boundary.
 		if err := p.awaitHandlers(ctx); err != nil {
-			return p.state, err
+			return p.rec.state, err
 		}
-		if p.state.Stage != civicflow.StageInRehab {
+		if p.state().Stage != civicflow.StageInRehab {
 			continue // an action closed or transferred the case meanwhile
 		}
 		c.drainSessions(ctx)
 		next := c.in
-		next.Carry = &RehabCarry{State: p.state, Deadlines: p.deadlines, Runs: p.state.Rehab.Runs}
-		return p.state, workflow.NewContinueAsNewError(ctx, CommunityRehabWorkflow, next)
+		next.Carry = &RehabCarry{State: p.rec.state, Deadlines: p.deadlines, Runs: p.rec.state.Rehab.Runs}
+		return p.rec.state, workflow.NewContinueAsNewError(ctx, CommunityRehabWorkflow, next)
 	}
 	if err := p.awaitHandlers(ctx); err != nil {
-		return p.state, err
+		return p.rec.state, err
 	}
-	return p.state, nil
+	return p.rec.state, nil
 }
 
 // rehabCase is the rehab ending of the pipeline.
@@ -99,7 +99,9 @@ type rehabCase struct {
 	in CommunityRehabInput
 }
 
-func (c *rehabCase) rehab() *RehabState { return c.state.Rehab }
+// rehab is the rehab part of the case as the next decision sees it
+// (pipeline.cur). Read it, never change it: steps change a clone.
+func (c *rehabCase) rehab() *RehabState { return c.state().Rehab }
 
 // reviewCycle waits for the next review of the plan. When it falls due
 // without being recorded, the lateness is recorded once (it shows on the
@@ -108,7 +110,7 @@ func (c *rehabCase) rehab() *RehabState { return c.state.Rehab }
 func (c *rehabCase) reviewCycle(ctx workflow.Context) (bool, error) {
 	r := c.rehab()
 	done := r.ReviewsDone
-	moved := func() bool { return c.state.Stage != civicflow.StageInRehab || r.ReviewsDone != done }
+	moved := func() bool { return c.state().Stage != civicflow.StageInRehab || c.rehab().ReviewsDone != done }
 	if r.NextReviewDue != nil && r.OverdueNoted <= done {
 		due := *r.NextReviewDue
 		if d := due.Sub(workflow.Now(ctx)); d > 0 {
@@ -121,9 +123,9 @@ func (c *rehabCase) reviewCycle(ctx workflow.Context) (bool, error) {
 			return false, err
 		}
 		if !moved() {
-			r.OverdueNoted = done + 1
 			err := c.stepLocked(ctx, step{action: civicflow.StepReviewOverdue, to: civicflow.StageInRehab, actor: civicflow.SystemActor,
-				details: map[string]any{"review": done + 1, "due": due}})
+				details: map[string]any{"review": done + 1, "due": due},
+				edit:    func(st *CaseState) { st.Rehab.OverdueNoted = done + 1 }})
 			if err != nil {
 				c.mu.Unlock()
 				return false, err
@@ -134,10 +136,10 @@ func (c *rehabCase) reviewCycle(ctx workflow.Context) (bool, error) {
 	if err := workflow.Await(ctx, moved); err != nil {
 		return false, err
 	}
-	if c.state.Stage != civicflow.StageInRehab {
+	if c.state().Stage != civicflow.StageInRehab {
 		return false, nil
 	}
-	return r.ReviewsThisRun >= c.in.ReviewsPerRun || workflow.GetInfo(ctx).GetContinueAsNewSuggested(), nil
+	return c.rehab().ReviewsThisRun >= c.in.ReviewsPerRun || workflow.GetInfo(ctx).GetContinueAsNewSuggested(), nil
 }
 
 // addSession counts one attendance signal. The API authorised it; the
@@ -159,6 +161,13 @@ func (c *rehabCase) addSession(ctx workflow.Context, s RehabSession) {
 		workflow.GetLogger(ctx).Warn("attendance signal dropped", "error", err)
 		return
 	}
+	// Counted in the recorded case and in a step's proposal alike, so that
+	// a step in flight does not undo it when it commits.
+	c.edit(func(t *tracked) { countSession(t.state.Rehab, s) })
+}
+
+// countSession adds one attendance signal to r.
+func countSession(r *RehabState, s RehabSession) {
 	if s.Key != "" {
 		r.SessionKeys = append(r.SessionKeys, s.Key)
 		if len(r.SessionKeys) > sessionKeysKept {
@@ -339,21 +348,22 @@ func planStart(plan []PlanItem) time.Time {
 	return first
 }
 
-// summary is the rehab part of the case as the read model shows it.
-func (c *rehabCase) summary() *civicflow.RehabSummary {
-	r := c.rehab()
+// summary is the rehab part r of a case as the read model shows it.
+func summary(r *RehabState) *civicflow.RehabSummary {
 	return &civicflow.RehabSummary{CentreID: r.CentreID, RegisteredAt: r.RegisteredAt, AssessedAt: r.AssessedAt,
 		PlanStart: r.PlanStart, ReviewIntervalDays: int(r.ReviewInterval / (24 * time.Hour)), ReviewsDone: r.ReviewsDone,
 		NextReviewDue: r.NextReviewDue, ClosedAt: r.ClosedAt}
 }
 
-// next gives the step of an action. The rehab state moves before the step
-// is recorded (like the stage, see stepLocked): an action validated while
-// the write is in flight sees the centre and plan the read model is about
-// to show.
+// next gives the step of an action. It changes a clone of the rehab state,
+// which the step's edit puts into the proposal (see pipeline.rec): an
+// action validated while the write is in flight sees the centre and plan
+// the read model is about to show, and a failed write leaves the case as
+// it was.
 func (c *rehabCase) next(ctx workflow.Context, act civicflow.Action, req ActionRequest) (step, error) {
 	s := step{action: act, actor: req.Actor, reasons: req.Reasons}
-	r := c.rehab()
+	r := c.rehab().clone()
+	s.edit = func(st *CaseState) { st.Rehab = r }
 	now := workflow.Now(ctx)
 	record := func(kind string) {
 		s.rehab = &civicflow.RehabStep{Record: &civicflow.RehabRecord{Kind: kind, Sealed: req.Rehab.Sealed}}
@@ -446,9 +456,7 @@ func (c *rehabCase) next(ctx workflow.Context, act civicflow.Action, req ActionR
 		return s, fmt.Errorf("no handler for action %s", act)
 	}
 	if s.rehab != nil {
-		s.rehab.Summary = c.summary()
+		s.rehab.Summary = summary(r)
 	}
 	return s, nil
 }
-
-func (c *rehabCase) applied(civicflow.Action, ActionRequest) {}

@@ -38,6 +38,7 @@ type rehabRecorder struct {
 	mu        sync.Mutex
 	steps     []civicflow.RehabStep // every step; Summary and Record only for rehab steps
 	deadlines deadlineStandIn
+	refuse    refusals
 }
 
 func (r *rehabRecorder) add(s civicflow.RehabStep) {
@@ -127,6 +128,12 @@ func rehabSetup(t *testing.T, reviewWrite time.Duration) *rehabHarness {
 		})
 	write := func(ctx context.Context, in activities.RehabStepInput) (activities.RecordResult, error) {
 		res, err := clock(ctx, in.Clock, &in.Step.Transition)
+		if err == nil {
+			err = rec.refuse.take(in.Step.Transition.Action)
+		}
+		if err != nil {
+			return res, err
+		}
 		rec.add(in.Step)
 		return res, err
 	}

@@ -5,6 +5,7 @@
 package workflows
 
 import (
+	"slices"
 	"time"
 
 	"go.temporal.io/sdk/temporal"
@@ -128,6 +129,28 @@ type CaseState struct {
 	SupportStart  *time.Time             `json:"support_start,omitempty"`
 	StageDueAt    *time.Time             `json:"stage_due_at,omitempty"` // the current stage's due date (issue 4)
 	Rehab         *RehabState            `json:"rehab,omitempty"`        // community rehab only
+	Education     *EducationState        `json:"education,omitempty"`    // education grant only
+}
+
+// clone copies st deeply enough that changing the copy (a step's edit)
+// leaves st alone.
+func (st CaseState) clone() CaseState {
+	st.WaitingFor = slices.Clone(st.WaitingFor)
+	if st.HomeVisit != nil {
+		v := *st.HomeVisit
+		v.Visitors = slices.Clone(v.Visitors)
+		st.HomeVisit = &v
+	}
+	if st.Check != nil {
+		c := *st.Check
+		st.Check = &c
+	}
+	if st.Education != nil {
+		e := *st.Education
+		st.Education = &e
+	}
+	st.Rehab = st.Rehab.clone()
+	return st
 }
 
 // BedOffer is the payload of SignalBedOffered.

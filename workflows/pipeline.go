@@ -58,10 +58,28 @@ type ending interface {
 	check(act civicflow.Action, req ActionRequest) []civicflow.FieldError
 	// next gives the step of an action. Shared actions whose outcome is
 	// the same in every process (request_supplements, provide_supplements,
-	// reject, withdraw) never reach it; accept, approve and return do.
+	// reject, withdraw) never reach it; accept, approve and return do. It
+	// must not change the pipeline's state: what the case keeps besides
+	// the stage goes into the step's edit, applied to the proposal.
 	next(ctx workflow.Context, act civicflow.Action, req ActionRequest) (step, error)
-	// applied runs once the step of a validated action is recorded.
-	applied(act civicflow.Action, req ActionRequest)
+}
+
+// tracked is everything a step changes: the case's state and its stage
+// clock. A step never changes it in place: it computes a new one from the
+// current (clone, then the step's changes), proposes it while the write is
+// in flight and commits it once the write succeeded.
+type tracked struct {
+	state    CaseState
+	clock    *civicflow.StageClock // the current stage's clock; nil: none
+	clockGen int                   // bumped whenever clock changes
+	reminded bool                  // the current clock's reminder was recorded
+	breached bool                  // the current clock's breach was recorded
+}
+
+// clone copies t deeply enough that changing the copy leaves t alone.
+func (t tracked) clone() tracked {
+	t.state = t.state.clone()
+	return t
 }
 
 // pipeline is the state the pipeline keeps for one running case.
@@ -70,17 +88,24 @@ type pipeline struct {
 	caseType civicflow.CaseType
 	district string
 	township string
-	state    CaseState
 	mu       workflow.Mutex
 	inFlight int // action updates being applied
 	end      ending
 
+	// rec is the case as recorded in the read model; next, while a step's
+	// write is in flight, the case that write will commit. Decisions about
+	// what may happen next (update validators, the authorisation scope,
+	// the main loop and the deadline watcher) read the proposal through
+	// cur(): the API checks against the read model and may send the next
+	// action as soon as the write is visible there, before the workflow
+	// hears that it committed. A failed write drops the proposal and leaves
+	// rec untouched. Saved histories replay unchanged because every wait
+	// sees the stage move at the same point as before the step was pure.
+	rec  tracked
+	next *tracked
+
 	// Stage deadlines (versionStageDeadlines, docs/deadlines.md).
-	deadlines bool                  // this run keeps stage clocks
-	clock     *civicflow.StageClock // the current stage's clock; nil: none
-	clockGen  int                   // bumped whenever clock changes
-	reminded  bool                  // the current clock's reminder was recorded
-	breached  bool                  // the current clock's breach was recorded
+	deadlines bool // this run keeps stage clocks
 	// clockInStep: the clock comes with the step's read-model write
 	// (versionStageDeadlines 2) instead of a StageClock activity of its own.
 	clockInStep bool
@@ -110,6 +135,13 @@ type step struct {
 	due *time.Time
 	// rehab is written with the step (RecordRehabStep) when set.
 	rehab *civicflow.RehabStep
+	// award is written with the step (RecordAward) when set: an approved
+	// education grant.
+	award *civicflow.AwardWrite
+	// edit changes the proposed state along with the step: what the
+	// ending keeps besides the stage (a new investigation round, the home
+	// visit, the rehab part). It gets a copy, never the recorded state.
+	edit func(*CaseState)
 }
 
 // sharedActions are the pipeline's own update names.
@@ -120,7 +152,7 @@ var sharedActions = []civicflow.Action{
 
 // register installs the state query and every action's update handler.
 func (p *pipeline) register(ctx workflow.Context) error {
-	if err := workflow.SetQueryHandler(ctx, QueryState, func() (CaseState, error) { return p.state, nil }); err != nil {
+	if err := workflow.SetQueryHandler(ctx, QueryState, func() (CaseState, error) { return p.rec.state, nil }); err != nil {
 		return err
 	}
 	for _, act := range append(append([]civicflow.Action{}, sharedActions...), p.end.actions()...) {
@@ -131,7 +163,34 @@ func (p *pipeline) register(ctx workflow.Context) error {
 	return nil
 }
 
-// step records a transition in the read model and then applies it to the
+// cur is the case as the next decision sees it: the proposal of the step
+// being written, or else the recorded case (see pipeline.rec).
+func (p *pipeline) cur() *tracked {
+	if p.next != nil {
+		return p.next
+	}
+	return &p.rec
+}
+
+// state is the case as the next decision sees it (cur).
+func (p *pipeline) state() *CaseState { return &p.cur().state }
+
+// over reports whether the case has ended: its recorded stage is
+// terminal. A proposal's terminal stage does not end it, since its write
+// may yet be refused; the loops wait for the commit.
+func (p *pipeline) over() bool { return p.rec.state.Stage.Terminal() }
+
+// edit applies a change that is not a step (a signal counted, a reminder
+// noted) to the recorded case and to the proposal in flight, so that
+// committing the proposal does not undo it.
+func (p *pipeline) edit(change func(*tracked)) {
+	change(&p.rec)
+	if p.next != nil {
+		change(p.next)
+	}
+}
+
+// step records a transition in the read model and then commits it to the
 // workflow's state. Callers hold no lock; step takes it.
 func (p *pipeline) step(ctx workflow.Context, s step) error {
 	if err := p.mu.Lock(ctx); err != nil {
@@ -141,45 +200,25 @@ func (p *pipeline) step(ctx workflow.Context, s step) error {
 	return p.stepLocked(ctx, s)
 }
 
+// stepLocked computes the next state and the write from the current state
+// without changing it, proposes the next state while the write is in
+// flight (pipeline.rec), and commits it once the write succeeded. A write
+// that fails (only a non-retryable one can) leaves the case as it was.
 func (p *pipeline) stepLocked(ctx workflow.Context, s step) error {
 	// Update handlers get a context without the workflow's options.
 	ctx = workflow.WithActivityOptions(ctx, recordOptions)
-	seq := p.state.Seq + 1
-	t := civicflow.Transition{
-		CaseID: p.caseID, Key: fmt.Sprintf("step-%d", seq), Seq: seq, Action: s.action,
-		From: p.state.Stage, To: s.to, Actor: s.actor, Reasons: s.reasons, Details: s.details,
-		At: workflow.Now(ctx), WaitingFor: s.waitingFor, CareLevel: s.careLevel,
-		NoticeEndsAt: s.noticeEndsAt, SupportStart: s.supportStart,
-	}
-	// The state moves first, so that an update validated while the write is
-	// in flight already sees the stage the read model is about to show (the
-	// API checks against the read model and may send it at once). Handlers
-	// wait on the lock held here before they act.
-	prev := p.state
-	changed := p.state.Stage != s.to
-	p.state.Seq, p.state.Stage = seq, s.to
-	if s.waitingFor != nil {
-		p.state.WaitingFor = s.waitingFor
-	}
-	if s.careLevel != "" {
-		p.state.CareLevel = s.careLevel
-	}
-	if s.to == civicflow.StagePublicNotice {
-		p.state.NoticeEndsAt = s.noticeEndsAt
-	} else {
-		p.state.NoticeEndsAt = nil
-	}
-	if s.supportStart != nil {
-		p.state.SupportStart = s.supportStart
-	}
-	prevClock, prevGen, prevReminded, prevBreached := p.clock, p.clockGen, p.reminded, p.breached
+	cur := p.cur()
+	next, t := p.plan(s, cur, workflow.Now(ctx))
+	changed := cur.state.Stage != s.to
+	p.next = &next
+	defer func() { p.next = nil }()
 	var clockReq *activities.StageClockInput
 	switch {
 	case p.deadlines && changed && p.clockInStep:
-		req, next := p.planClock(s, seq, t.At)
+		req, clk := p.planClock(s, &next, t.Seq, t.At)
 		if req == nil {
-			p.applyClock(activities.ClockStart, next)
-			t.StageDueAt = p.state.StageDueAt
+			next.applyClock(activities.ClockStart, clk)
+			t.StageDueAt = next.state.StageDueAt
 			break
 		}
 		// The write brings the new clock; until then the deadline
@@ -187,56 +226,43 @@ func (p *pipeline) stepLocked(ctx workflow.Context, s step) error {
 		// from the transition, so they are not sent twice.
 		req.CaseID, req.At = 0, time.Time{}
 		clockReq = req
-		p.clock, p.clockGen = nil, p.clockGen+1
-		p.setDue()
+		next.clock, next.clockGen = nil, next.clockGen+1
+		next.setDue()
 	case p.deadlines && changed:
-		if err := p.enterClock(ctx, s, seq, t.At); err != nil {
-			p.state = prev
+		if err := p.enterClock(ctx, s, &next, t.Seq, t.At); err != nil {
 			return fmt.Errorf("stage clock for %s: %w", s.to, err)
 		}
-		t.StageDueAt = p.state.StageDueAt
+		t.StageDueAt = next.state.StageDueAt
 	}
 	if s.due != nil {
 		due := *s.due
 		t.StageDueAt = &due
 	}
-	var err error
-	var res activities.RecordResult
-	switch {
-	case s.admit != 0:
-		err = workflow.ExecuteActivity(ctx, a.ConfirmAdmission, activities.AdmissionInput{AllocationID: s.admit, Transition: t}).Get(ctx, nil)
-	case s.rehab != nil:
-		w := *s.rehab
-		w.Transition = t
-		err = workflow.ExecuteActivity(ctx, a.RecordRehabStep, activities.RehabStepInput{Step: w, Clock: clockReq}).Get(ctx, &res)
-	default:
-		err = workflow.ExecuteActivity(ctx, a.RecordTransition, activities.RecordInput{Transition: t, Clock: clockReq}).Get(ctx, &res)
-	}
+	res, err := p.write(ctx, s, t, clockReq)
 	if err == nil && clockReq != nil {
 		if res.Clock == nil {
 			err = fmt.Errorf("the write of %s answered no clock", s.action)
 		} else {
-			p.applyClock(clockReq.Op, res.Clock)
+			next.applyClock(clockReq.Op, res.Clock)
 			if res.NoticeEndsAt != nil {
-				p.state.NoticeEndsAt = res.NoticeEndsAt
+				next.state.NoticeEndsAt = res.NoticeEndsAt
 			}
 		}
 	}
 	if err != nil {
-		p.state = prev // only a non-retryable (invalid) write gets here
-		p.clock, p.clockGen, p.reminded, p.breached = prevClock, prevGen, prevReminded, prevBreached
 		return fmt.Errorf("record %s: %w", s.action, err)
 	}
-	if s.due != nil && (p.clock == nil || !p.clock.Timed()) {
+	if s.due != nil && (next.clock == nil || !next.clock.Timed()) {
 		due := *s.due
-		p.state.StageDueAt = &due
+		next.state.StageDueAt = &due
 	}
+	p.rec = next
 	switch {
 	case !p.stageAttrs:
 	case (changed && p.deadlines) || s.due != nil:
 		due := AttrStageDue.ValueUnset()
-		if p.state.StageDueAt != nil {
-			due = AttrStageDue.ValueSet(*p.state.StageDueAt)
+		if p.rec.state.StageDueAt != nil {
+			due = AttrStageDue.ValueSet(*p.rec.state.StageDueAt)
 		}
 		if err := workflow.UpsertTypedSearchAttributes(ctx, AttrStage.ValueSet(string(s.to)), due); err != nil {
 			return fmt.Errorf("upsert stage attributes: %w", err)
@@ -249,12 +275,69 @@ func (p *pipeline) stepLocked(ctx workflow.Context, s step) error {
 	return nil
 }
 
+// plan is the pure part of a step: the state the case will have once step
+// s is recorded, computed from cur without changing it, and the write
+// that records it.
+func (p *pipeline) plan(s step, cur *tracked, at time.Time) (tracked, civicflow.Transition) {
+	next := cur.clone()
+	if s.edit != nil {
+		s.edit(&next.state)
+	}
+	seq := cur.state.Seq + 1
+	t := civicflow.Transition{
+		CaseID: p.caseID, Key: fmt.Sprintf("step-%d", seq), Seq: seq, Action: s.action,
+		From: cur.state.Stage, To: s.to, Actor: s.actor, Reasons: s.reasons, Details: s.details,
+		At: at, WaitingFor: s.waitingFor, CareLevel: s.careLevel,
+		NoticeEndsAt: s.noticeEndsAt, SupportStart: s.supportStart,
+	}
+	st := &next.state
+	st.Seq, st.Stage = seq, s.to
+	if s.waitingFor != nil {
+		st.WaitingFor = s.waitingFor
+	}
+	if s.careLevel != "" {
+		st.CareLevel = s.careLevel
+	}
+	if s.to == civicflow.StagePublicNotice {
+		st.NoticeEndsAt = s.noticeEndsAt
+	} else {
+		st.NoticeEndsAt = nil
+	}
+	if s.supportStart != nil {
+		st.SupportStart = s.supportStart
+	}
+	return next, t
+}
+
+// write runs the activity that records step s as transition t: one
+// activity, whatever else the step writes with it.
+func (p *pipeline) write(ctx workflow.Context, s step, t civicflow.Transition, clock *activities.StageClockInput) (activities.RecordResult, error) {
+	var res activities.RecordResult
+	var err error
+	switch {
+	case s.admit != 0:
+		err = workflow.ExecuteActivity(ctx, a.ConfirmAdmission, activities.AdmissionInput{AllocationID: s.admit, Transition: t}).Get(ctx, nil)
+	case s.rehab != nil:
+		w := *s.rehab
+		w.Transition = t
+		err = workflow.ExecuteActivity(ctx, a.RecordRehabStep, activities.RehabStepInput{Step: w, Clock: clock}).Get(ctx, &res)
+	case s.award != nil:
+		w := *s.award
+		w.Transition = t
+		err = workflow.ExecuteActivity(ctx, a.RecordAward, activities.AwardInput{Award: w, Clock: clock}).Get(ctx, &res)
+	default:
+		err = workflow.ExecuteActivity(ctx, a.RecordTransition, activities.RecordInput{Transition: t, Clock: clock}).Get(ctx, &res)
+	}
+	return res, err
+}
+
 // scope is the authorisation scope as the workflow knows it.
 func (p *pipeline) scope() civicflow.Scope {
-	s := civicflow.Scope{CaseID: p.caseID, Stage: p.state.Stage, DistrictCode: p.district,
-		TownshipCode: p.township, InstitutionID: p.state.InstitutionID}
-	if p.state.Rehab != nil {
-		s.RehabCentreID = p.state.Rehab.CentreID
+	st := p.state()
+	s := civicflow.Scope{CaseID: p.caseID, CaseType: p.caseType, Stage: st.Stage, DistrictCode: p.district,
+		TownshipCode: p.township, InstitutionID: st.InstitutionID}
+	if st.Rehab != nil {
+		s.RehabCentreID = st.Rehab.CentreID
 	}
 	return s
 }
@@ -278,9 +361,12 @@ func (p *pipeline) registerAction(ctx workflow.Context, act civicflow.Action) er
 				return ActionResult{}, domainError(err)
 			}
 			if err := p.apply(ctx, act, req); err != nil {
-				return ActionResult{}, err
+				// A write refused by the store arrives as the activity's
+				// application error already; a refusal of the ending's own
+				// is a domain error, which the caller must see as such.
+				return ActionResult{}, domainError(err)
 			}
-			return ActionResult{Stage: p.state.Stage, Seq: p.state.Seq}, nil
+			return ActionResult{Stage: p.rec.state.Stage, Seq: p.rec.state.Seq}, nil
 		},
 		workflow.UpdateHandlerOptions{Validator: func(ctx workflow.Context, req ActionRequest) error {
 			if p.inFlight > 0 {
@@ -303,9 +389,10 @@ func (p *pipeline) validate(act civicflow.Action, req ActionRequest) error {
 			bad = append(bad, civicflow.FieldError{Field: field, Reason: "is required"})
 		}
 	}
-	switch act {
-	case civicflow.ActionReject, civicflow.ActionReturn:
+	if civicflow.NeedsReasons(p.caseType, act, req.Actor.Role) {
 		need("reasons", req.Reasons)
+	}
+	switch act {
 	case civicflow.ActionRequestSupplements:
 		if len(req.Items) == 0 {
 			bad = append(bad, civicflow.FieldError{Field: "items", Reason: "list every missing paper at once; at least one"})
@@ -345,11 +432,7 @@ func (p *pipeline) apply(ctx workflow.Context, act civicflow.Action, req ActionR
 			return err
 		}
 	}
-	if err := p.stepLocked(ctx, s); err != nil {
-		return err
-	}
-	p.end.applied(act, req)
-	return nil
+	return p.stepLocked(ctx, s)
 }
 
 // readClock runs the StageClock activity for this case (runs without
@@ -362,26 +445,27 @@ func (p *pipeline) readClock(ctx workflow.Context, in activities.StageClockInput
 }
 
 // enterClock sets the clock of the stage step s enters (seq is the step's
-// number, at its time) and the due date the case shows, reading it with
-// the StageClock activity (runs without clockInStep).
-func (p *pipeline) enterClock(ctx workflow.Context, s step, seq int, at time.Time) error {
-	in, next := p.planClock(s, seq, at)
+// number, at its time) and the due date the case shows in next, reading
+// it with the StageClock activity (runs without clockInStep).
+func (p *pipeline) enterClock(ctx workflow.Context, s step, next *tracked, seq int, at time.Time) error {
+	in, clk := p.planClock(s, next, seq, at)
 	if in == nil {
-		p.applyClock(activities.ClockStart, next)
+		next.applyClock(activities.ClockStart, clk)
 		return nil
 	}
-	clk, err := p.readClock(ctx, *in)
+	read, err := p.readClock(ctx, *in)
 	if err != nil {
 		return err
 	}
-	p.applyClock(in.Op, &clk)
+	next.applyClock(in.Op, &read)
 	return nil
 }
 
 // planClock says how the stage step s enters gets its clock: from the
 // step itself or none (a nil request, the clock to use), or by asking the
-// store (the request: start a new clock, or pause or resume the current).
-func (p *pipeline) planClock(s step, seq int, at time.Time) (*activities.StageClockInput, *civicflow.StageClock) {
+// store (the request: start a new clock, or pause or resume the current,
+// which next still holds).
+func (p *pipeline) planClock(s step, next *tracked, seq int, at time.Time) (*activities.StageClockInput, *civicflow.StageClock) {
 	switch {
 	case s.clock != nil:
 		return nil, s.clock
@@ -390,35 +474,36 @@ func (p *pipeline) planClock(s step, seq int, at time.Time) (*activities.StageCl
 	}
 	in := activities.StageClockInput{Op: activities.ClockStart, CaseID: p.caseID, CaseType: p.caseType,
 		DistrictCode: p.district, Stage: s.to, At: at, Seq: seq}
+	clk := next.clock
 	switch {
-	case s.to == civicflow.StageAwaitingSupplements && p.clock != nil && p.clock.Timed():
-		in.Op, in.Clock = activities.ClockPause, p.clock
-	case s.to == civicflow.StageIntake && p.clock != nil && p.clock.Paused && p.clock.Stage == civicflow.StageIntake:
-		in.Op, in.Clock = activities.ClockResume, p.clock
+	case s.to == civicflow.StageAwaitingSupplements && clk != nil && clk.Timed():
+		in.Op, in.Clock = activities.ClockPause, clk
+	case s.to == civicflow.StageIntake && clk != nil && clk.Paused && clk.Stage == civicflow.StageIntake:
+		in.Op, in.Clock = activities.ClockResume, clk
 	case s.to == civicflow.StagePublicNotice && s.noticeEndsAt != nil:
 		in.NoticeEnds, in.NoticeFromRule = s.noticeEndsAt, p.noticeFromRule
 	}
 	return &in, nil
 }
 
-// applyClock makes next the current clock (op is how it was made). A
+// applyClock makes clk the current clock (op is how it was made). A
 // clock that stops or runs on keeps what it already recorded; a new one
 // may remind and escalate again.
-func (p *pipeline) applyClock(op string, next *civicflow.StageClock) {
-	if op != activities.ClockStart && next != nil {
-		p.clock, p.clockGen = next, p.clockGen+1
+func (t *tracked) applyClock(op string, clk *civicflow.StageClock) {
+	if op != activities.ClockStart && clk != nil {
+		t.clock, t.clockGen = clk, t.clockGen+1
 	} else {
-		p.clock, p.clockGen, p.reminded, p.breached = next, p.clockGen+1, false, false
+		t.clock, t.clockGen, t.reminded, t.breached = clk, t.clockGen+1, false, false
 	}
-	p.setDue()
+	t.setDue()
 }
 
-// setDue shows the clock's due date in the workflow's state.
-func (p *pipeline) setDue() {
-	p.state.StageDueAt = nil
-	if p.clock != nil && p.clock.Timed() {
-		due := p.clock.Due
-		p.state.StageDueAt = &due
+// setDue shows the clock's due date in the case's state.
+func (t *tracked) setDue() {
+	t.state.StageDueAt = nil
+	if t.clock != nil && t.clock.Timed() {
+		due := t.clock.Due
+		t.state.StageDueAt = &due
 	}
 }
 
@@ -429,16 +514,17 @@ func (p *pipeline) setDue() {
 // system moves on by itself (public notice, placement) are not reminded.
 func (p *pipeline) watchDeadline(ctx workflow.Context) {
 	ctx = workflow.WithActivityOptions(ctx, recordOptions)
-	for !p.state.Stage.Terminal() {
-		gen, clk := p.clockGen, p.clock
-		moved := func() bool { return p.clockGen != gen || p.state.Stage.Terminal() }
+	for !p.over() {
+		cur := p.cur()
+		gen, clk := cur.clockGen, cur.clock
+		moved := func() bool { return p.cur().clockGen != gen || p.over() }
 		var at time.Time
 		var action civicflow.Action
 		if clk != nil && clk.Timed() && civicflow.ResponsibleRole(clk.Stage) != "" {
 			switch {
-			case !p.reminded && !clk.RemindAt.IsZero():
+			case !cur.reminded && !clk.RemindAt.IsZero():
 				at, action = clk.RemindAt, civicflow.StepDeadlineReminder
-			case !p.breached:
+			case !cur.breached:
 				at, action = clk.Due, civicflow.StepDeadlineBreached
 			}
 		}
@@ -457,11 +543,13 @@ func (p *pipeline) watchDeadline(ctx workflow.Context) {
 				continue
 			}
 		}
-		if action == civicflow.StepDeadlineReminder {
-			p.reminded = true
-		} else {
-			p.breached = true
-		}
+		p.edit(func(t *tracked) {
+			if action == civicflow.StepDeadlineReminder {
+				t.reminded = true
+			} else {
+				t.breached = true
+			}
+		})
 		err := workflow.ExecuteActivity(ctx, a.RecordDeadlineEvent, activities.DeadlineEventInput{
 			CaseID: p.caseID, Action: action, Clock: *clk, At: workflow.Now(ctx)}).Get(ctx, nil)
 		if err != nil {
@@ -470,6 +558,40 @@ func (p *pipeline) watchDeadline(ctx workflow.Context) {
 			workflow.GetLogger(ctx).Error("deadline event not recorded", "action", action, "error", err)
 		}
 	}
+}
+
+// checkHousehold runs the household economic check (家庭经济状况核对) of
+// round while the case stays in it (inRound), and records its answer, or
+// its failure, as a step that stays in stage. It reports whether the
+// round is still on once the answer is recorded.
+func (p *pipeline) checkHousehold(ctx workflow.Context, round int, stage civicflow.Stage, inRound func() bool) (bool, error) {
+	checkCtx, cancel := workflow.WithCancel(workflow.WithActivityOptions(ctx, checkOptions))
+	defer cancel()
+	fut := workflow.ExecuteActivity(checkCtx, a.CheckHousehold, activities.CheckInput{CaseID: p.caseID, Round: round})
+	var res civicflow.CheckResult
+	var checkErr error
+	answered := false
+	workflow.Go(ctx, func(gctx workflow.Context) {
+		checkErr = fut.Get(gctx, &res)
+		answered = true
+	})
+	if err := workflow.Await(ctx, func() bool { return answered || !inRound() }); err != nil {
+		return false, err
+	}
+	if !inRound() {
+		return false, nil // withdrawn, rejected, or a new round began
+	}
+	details := map[string]any{"round": round}
+	if checkErr != nil {
+		details["error"] = checkErr.Error()
+		res = civicflow.CheckResult{Found: false, Note: "the household check failed: " + checkErr.Error()}
+	} else {
+		details["result"] = res
+	}
+	err := p.step(ctx, step{action: civicflow.StepEconomicCheckCompleted, to: stage,
+		actor: civicflow.SystemActor, details: details,
+		edit: func(st *CaseState) { st.Check = &res }})
+	return err == nil, err
 }
 
 // awaitHandlers lets update handlers that are still running finish, before

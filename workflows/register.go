@@ -21,6 +21,7 @@ func Register(w worker.Registry, acts *activities.Activities) {
 	w.RegisterWorkflowWithOptions(CentralisedCare, workflowOptions(CentralisedCareWorkflow))
 	w.RegisterWorkflowWithOptions(Departure, workflowOptions(DepartureWorkflow))
 	w.RegisterWorkflowWithOptions(CommunityRehab, workflowOptions(CommunityRehabWorkflow))
+	w.RegisterWorkflowWithOptions(EducationGrant, workflowOptions(EducationGrantWorkflow))
 	w.RegisterWorkflowWithOptions(Notify, workflowOptions(NotifyWorkflow))
 	w.RegisterActivity(acts)
 }

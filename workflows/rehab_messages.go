@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"slices"
 	"time"
 
 	"civicflow"
@@ -127,4 +128,17 @@ type RehabState struct {
 	// ReviewsThisRun counts reviews since the run started.
 	ReviewsThisRun int `json:"reviews_this_run"`
 	Runs           int `json:"runs"`
+}
+
+// clone copies r deeply enough that changing the copy leaves r alone.
+func (r *RehabState) clone() *RehabState {
+	if r == nil {
+		return nil
+	}
+	c := *r
+	c.Services = slices.Clone(r.Services)
+	c.Plan = slices.Clone(r.Plan)
+	c.Sessions = slices.Clone(r.Sessions)
+	c.SessionKeys = slices.Clone(r.SessionKeys)
+	return &c
 }

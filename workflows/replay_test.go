@@ -24,6 +24,7 @@ func TestReplaySavedHistories(t *testing.T) {
 			r.RegisterWorkflowWithOptions(Departure, workflowOptions(DepartureWorkflow))
 			r.RegisterWorkflowWithOptions(Notify, workflowOptions(NotifyWorkflow))
 			r.RegisterWorkflowWithOptions(CommunityRehab, workflowOptions(CommunityRehabWorkflow))
+			r.RegisterWorkflowWithOptions(EducationGrant, workflowOptions(EducationGrantWorkflow))
 			require.NoError(t, r.ReplayWorkflowHistoryFromJSONFile(nil, f))
 		})
 	}

@@ -491,7 +491,7 @@ func TestE2ECaseFromApplicationToAdmission(t *testing.T) {
 	require.Equal(t, http.StatusOK, detail.Status)
 	var actions []string
 	for _, ev := range detail.Body["timeline"].([]any) {
-		if a := ev.(map[string]any)["action"].(string); a != postgres.ActionNoticeNotSent { // notices: notifications_test.go
+		if a := ev.(map[string]any)["action"].(string); a != string(civicflow.StepNoticeNotSent) { // notices: notifications_test.go
 			actions = append(actions, a)
 		}
 	}

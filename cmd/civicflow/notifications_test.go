@@ -290,7 +290,7 @@ func TestNotificationApplicantWithoutEmail(t *testing.T) {
 	var notes []string
 	for _, ev := range detail.Body["timeline"].([]any) {
 		ev := ev.(map[string]any)
-		if ev["action"] == postgres.ActionNoticeNotSent {
+		if ev["action"] == string(civicflow.StepNoticeNotSent) {
 			notes = append(notes, ev["details"].(map[string]any)["template"].(string))
 			require.Contains(t, ev["details"].(map[string]any)["reason"], "deliver this notice on paper")
 		}
