@@ -151,7 +151,7 @@ type DeadlineRule struct {
 func (r DeadlineRule) Validate() error {
 	var bad []FieldError
 	if !r.CaseType.Valid() {
-		bad = append(bad, FieldError{Field: "case_type", Reason: "must be centralised_care or community_rehab"})
+		bad = append(bad, FieldError{Field: "case_type", Reason: "must be centralised_care, community_rehab or education_grant"})
 	}
 	if r.Stage != DeadlineRefusalNotice && (!Stage(r.Stage).Valid() || Stage(r.Stage).Terminal()) {
 		bad = append(bad, FieldError{Field: "stage", Reason: "must be a non-terminal stage or refusal_notice"})

@@ -121,7 +121,7 @@ func (s *Server) listDeadlineRules(c echo.Context) error {
 }
 
 type deadlineRuleRequest struct {
-	CaseType      string   `json:"case_type" validate:"omitempty,oneof=centralised_care community_rehab"`
+	CaseType      string   `json:"case_type" validate:"omitempty,oneof=centralised_care community_rehab education_grant"`
 	Days          int      `json:"days" validate:"required,min=1,max=365"`
 	Unit          string   `json:"unit" validate:"required,oneof=working_days calendar_days"`
 	ReminderShare *float64 `json:"reminder_share" validate:"omitempty,gt=0,lt=1"`
@@ -183,7 +183,7 @@ func (s *Server) deleteDeadlineRule(c echo.Context) error {
 	caseType := civicflow.CaseTypeCentralisedCare
 	if q := c.QueryParam("case_type"); q != "" {
 		if caseType = civicflow.CaseType(q); !caseType.Valid() {
-			return civicflow.Invalid(civicflow.FieldError{Field: "case_type", Reason: "must be centralised_care or community_rehab"})
+			return civicflow.Invalid(civicflow.FieldError{Field: "case_type", Reason: "must be centralised_care, community_rehab or education_grant"})
 		}
 	}
 	if err := s.store.DeleteDeadlineRule(c.Request().Context(), caseType, stage, code); err != nil {
@@ -248,7 +248,7 @@ func parseTimeCursor(after string) (*time.Time, int64, error) {
 }
 
 type overdueQuery struct {
-	CaseType string `query:"case_type" validate:"omitempty,oneof=centralised_care community_rehab"`
+	CaseType string `query:"case_type" validate:"omitempty,oneof=centralised_care community_rehab education_grant"`
 	Stage    string `query:"stage" validate:"omitempty,max=40"`
 	District string `query:"district" validate:"omitempty,len=6,numeric"`
 	Township string `query:"township" validate:"omitempty,len=9,numeric"`
