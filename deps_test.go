@@ -26,6 +26,8 @@ var importRules = []importRule{
 	{pkg: "civicflow/activities", banned: []string{"civicflow/postgres", "github.com/jackc/pgx", "github.com/labstack/echo"}},
 	// The API starts and drives workflows; it never calls activities.
 	{pkg: "civicflow/api", direct: true, banned: []string{"civicflow/activities", "civicflow/web"}},
+	// The API's contract is plain data: the domain and the standard library.
+	{pkg: "civicflow/wire", banned: []string{"civicflow/api", "civicflow/web", "civicflow/postgres", "civicflow/workflows", "civicflow/activities", "github.com/"}},
 	// The console is an API client: it does not reach behind the API.
 	{pkg: "civicflow/web", banned: []string{"civicflow/api", "civicflow/postgres", "civicflow/workflows", "civicflow/activities", "github.com/jackc/pgx"}},
 }

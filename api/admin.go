@@ -9,6 +9,7 @@ import (
 
 	"civicflow"
 	"civicflow/postgres"
+	"civicflow/wire"
 )
 
 // Administrators manage officials' accounts. Every change is audited by
@@ -36,25 +37,6 @@ func (s *Server) listUsers(c echo.Context) error {
 }
 
 var usernamePattern = regexp.MustCompile(`^[a-z0-9_.-]{3,64}$`)
-
-type createUserRequest struct {
-	Username      string `json:"username" validate:"required,max=64"`
-	DisplayName   string `json:"display_name" validate:"required,notblank,max=64"`
-	Password      string `json:"password" validate:"required,min=12,max=256"`
-	Role          string `json:"role" validate:"required,oneof=township_official district_reviewer institution_staff rehab_assessor supervisor administrator"`
-	Jurisdiction  string `json:"jurisdiction" validate:"required,numeric,min=6,max=9"`
-	InstitutionID int64  `json:"institution_id" validate:"min=0"`
-}
-
-type roleRequest struct {
-	Role          string `json:"role" validate:"required,oneof=township_official district_reviewer institution_staff rehab_assessor supervisor administrator"`
-	Jurisdiction  string `json:"jurisdiction" validate:"required,numeric,min=6,max=9"`
-	InstitutionID int64  `json:"institution_id" validate:"min=0"`
-}
-
-type passwordRequest struct {
-	Password string `json:"password" validate:"required,min=12,max=256"`
-}
 
 // checkAssignment checks that a role fits its jurisdiction: a township for
 // township officials, a district for reviewers, assessors and institution
@@ -110,7 +92,7 @@ func (s *Server) createUser(c echo.Context) error {
 	if err := s.requireAdministrator(c); err != nil {
 		return err
 	}
-	var req createUserRequest
+	var req wire.CreateUserRequest
 	if err := s.bind(c, &req); err != nil {
 		return err
 	}
@@ -169,7 +151,7 @@ func (s *Server) resetPassword(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	var req passwordRequest
+	var req wire.PasswordRequest
 	if err := s.bind(c, &req); err != nil {
 		return err
 	}
@@ -184,7 +166,7 @@ func (s *Server) assignRole(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	var req roleRequest
+	var req wire.RoleRequest
 	if err := s.bind(c, &req); err != nil {
 		return err
 	}

@@ -18,52 +18,13 @@ import (
 
 	"civicflow"
 	"civicflow/postgres"
+	"civicflow/wire"
 	"civicflow/workflows"
 )
 
-// applicationRequest is the body of POST /api/v1/applications.
-type applicationRequest struct {
-	Person    personInput    `json:"person" validate:"required"`
-	Applicant applicantInput `json:"applicant" validate:"required"`
-	Statement string         `json:"statement" validate:"max=2000"`
-}
-
-type personInput struct {
-	Name              string           `json:"name" validate:"required,personname"`
-	IDNumber          string           `json:"id_number" validate:"required,idnumber"`
-	Phone             string           `json:"phone" validate:"omitempty,mobile"`
-	HukouTownshipCode string           `json:"hukou_township_code" validate:"required,len=9,numeric"`
-	CommunityCode     string           `json:"community_code" validate:"omitempty,len=12,numeric"`
-	Address           string           `json:"address" validate:"required,notblank,max=200"`
-	SelfCare          string           `json:"self_care" validate:"required,oneof=self_care semi_dependent dependent"`
-	Disability        *disabilityInput `json:"disability"`
-}
-
-type disabilityInput struct {
-	Kind  string `json:"kind" validate:"required,oneof=intellectual mental physical visual hearing speech"`
-	Grade int    `json:"grade" validate:"required,min=1,max=4"`
-}
-
-type applicantInput struct {
-	Relation string `json:"relation" validate:"required,oneof=self relative agent community"`
-	Name     string `json:"name" validate:"required_unless=Relation self,omitempty,personname"`
-	Phone    string `json:"phone" validate:"omitempty,mobile"`
-	Email    string `json:"email" validate:"omitempty,email,max=254"`
-}
-
-// submitResponse answers a submission.
-type submitResponse struct {
-	CaseID     int64           `json:"case_id"`
-	Reference  string          `json:"reference"`
-	AccessCode string          `json:"access_code"`
-	Stage      civicflow.Stage `json:"stage"`
-	Replayed   bool            `json:"replayed"`
-	TrackURL   string          `json:"track_url"`
-}
-
 func (s *Server) submit(c echo.Context) error {
 	ctx := c.Request().Context()
-	var req applicationRequest
+	var req wire.ApplicationRequest
 	if err := s.bind(c, &req); err != nil {
 		return err
 	}
@@ -114,7 +75,7 @@ func (s *Server) createCase(c echo.Context, scope string, req any, app *civicflo
 			stage = st
 		}
 	}
-	return c.JSON(status, submitResponse{CaseID: created.CaseID, Reference: created.Reference,
+	return c.JSON(status, wire.Submitted{CaseID: created.CaseID, Reference: created.Reference,
 		AccessCode: created.AccessCode, Stage: stage, Replayed: created.Replayed,
 		TrackURL: "/api/v1/applications/" + created.Reference})
 }
@@ -143,7 +104,7 @@ func (s *Server) checkHukou(ctx context.Context, township, community, notXian st
 
 // toApplication checks what the validator cannot (hukou inside Xi'an, the
 // eligibility rule on ability to work) and builds the domain value.
-func (s *Server) toApplication(ctx context.Context, req applicationRequest) (*civicflow.Application, error) {
+func (s *Server) toApplication(ctx context.Context, req wire.ApplicationRequest) (*civicflow.Application, error) {
 	now := time.Now()
 	id, _ := civicflow.ParseIDNumber(req.Person.IDNumber, now)
 	bad, err := s.checkHukou(ctx, req.Person.HukouTownshipCode, req.Person.CommunityCode,
@@ -240,36 +201,6 @@ func (s *Server) startWorkflow(ctx context.Context, caseID int64, t civicflow.Ca
 	return nil
 }
 
-// applicantCase is what the applicant sees: no officials' names, personal
-// data masked, what is asked of them, and a dated history.
-type applicantCase struct {
-	Reference    string               `json:"reference"`
-	Stage        civicflow.Stage      `json:"stage"`
-	StageSince   time.Time            `json:"stage_since"`
-	WaitingFor   []string             `json:"waiting_for"`
-	PersonName   string               `json:"person_name"`
-	IDNumber     string               `json:"id_number_masked"`
-	CanWithdraw  bool                 `json:"can_withdraw"`
-	Papers       []civicflow.Document `json:"papers"`
-	Placement    *placementView       `json:"placement,omitempty"`
-	SupportStart *time.Time           `json:"support_start,omitempty"`
-	History      []historyEntry       `json:"history"`
-}
-
-type placementView struct {
-	Institution string              `json:"institution"`
-	Bed         string              `json:"bed"`
-	CareLevel   civicflow.CareLevel `json:"care_level"`
-}
-
-type historyEntry struct {
-	At      time.Time       `json:"at"`
-	Action  string          `json:"action"`
-	Stage   civicflow.Stage `json:"stage"`
-	By      string          `json:"by"`
-	Reasons string          `json:"reasons,omitempty"`
-}
-
 func (s *Server) applicantView(c echo.Context) error {
 	cs := c.Get(ctxCase).(*civicflow.Case)
 	return s.renderApplicantCase(c, cs.ID)
@@ -285,42 +216,37 @@ func (s *Server) renderApplicantCase(c echo.Context, caseID int64) error {
 	if err != nil {
 		return err
 	}
-	v := applicantCase{Reference: cs.Reference, Stage: cs.Stage, StageSince: cs.StageEnteredAt, WaitingFor: cs.WaitingFor,
-		PersonName: cs.PersonName, IDNumber: cs.IDNumberMasked, CanWithdraw: cs.Stage.Withdrawable(),
-		Papers: recs.Papers, SupportStart: cs.SupportStart, History: []historyEntry{}}
+	v := wire.ApplicantCase{Reference: cs.Reference, Stage: cs.Stage, StageSince: cs.StageEnteredAt, WaitingFor: cs.WaitingFor,
+		PersonName: cs.PersonName, IDNumberMasked: cs.IDNumberMasked, CanWithdraw: cs.Stage.Withdrawable(),
+		Papers: recs.Papers, SupportStart: cs.SupportStart, History: []wire.HistoryEntry{}}
 	if v.Papers == nil {
 		v.Papers = []civicflow.Document{}
 	}
 	if al := recs.Allocation; al != nil {
-		v.Placement = &placementView{Institution: al.Institution, Bed: al.BedLabel, CareLevel: al.CareLevel}
+		v.Placement = &wire.Placement{Institution: al.Institution, Bed: al.BedLabel, CareLevel: al.CareLevel}
 	}
 	for _, e := range recs.Timeline {
-		by := "civicflow"
+		by := wire.BySystem
 		switch e.Actor.Role {
 		case civicflow.RoleApplicant:
-			by = "applicant"
+			by = wire.ByApplicant
 		case civicflow.RoleTownshipOfficial:
-			by = "street office / town"
+			by = wire.ByTownship
 		case civicflow.RoleDistrictReviewer:
-			by = "district civil-affairs bureau"
+			by = wire.ByDistrict
 		case civicflow.RoleInstitutionStaff:
-			by = "care institution"
+			by = wire.ByInstitution
 		case civicflow.RoleRehabAssessor:
-			by = "community rehab centre"
+			by = wire.ByRehabCentre
 		}
-		v.History = append(v.History, historyEntry{At: e.At, Action: string(e.Action), Stage: e.ToStage, By: by, Reasons: e.Reasons})
+		v.History = append(v.History, wire.HistoryEntry{At: e.At, Action: string(e.Action), Stage: e.ToStage, By: by, Reasons: e.Reasons})
 	}
 	return c.JSON(http.StatusOK, v)
 }
 
-type supplementsRequest struct {
-	DocumentIDs []int64 `json:"document_ids" validate:"max=50"`
-	Note        string  `json:"note" validate:"max=2000"`
-}
-
 func (s *Server) provideSupplements(c echo.Context) error {
 	cs := c.Get(ctxCase).(*civicflow.Case)
-	var req supplementsRequest
+	var req wire.SupplementsRequest
 	if err := s.bind(c, &req); err != nil {
 		return err
 	}
@@ -344,13 +270,9 @@ func (s *Server) provideSupplements(c echo.Context) error {
 	return s.renderApplicantCase(c, cs.ID)
 }
 
-type withdrawRequest struct {
-	Reasons string `json:"reasons" validate:"max=2000"`
-}
-
 func (s *Server) withdraw(c echo.Context) error {
 	cs := c.Get(ctxCase).(*civicflow.Case)
-	var req withdrawRequest
+	var req wire.WithdrawRequest
 	if err := s.bind(c, &req); err != nil {
 		return err
 	}

@@ -9,6 +9,7 @@ import (
 
 	"civicflow"
 	"civicflow/postgres"
+	"civicflow/wire"
 )
 
 const (
@@ -82,13 +83,8 @@ func userOf(c echo.Context) *civicflow.User { u, _ := c.Get(ctxUser).(*civicflow
 
 func actorOf(c echo.Context) civicflow.Actor { a, _ := c.Get(ctxActor).(civicflow.Actor); return a }
 
-type loginRequest struct {
-	Username string `json:"username" validate:"required,max=64"`
-	Password string `json:"password" validate:"required,max=256"`
-}
-
 func (s *Server) login(c echo.Context) error {
-	var req loginRequest
+	var req wire.LoginRequest
 	if err := s.bind(c, &req); err != nil {
 		return err
 	}
@@ -125,7 +121,7 @@ func (s *Server) login(c echo.Context) error {
 	}
 	_ = s.audit(c, postgres.AuditEntry{Actor: sess.User.Actor(), Action: "auth.login", TargetType: "user",
 		TargetID: strconv.FormatInt(sess.User.ID, 10), Outcome: postgres.OutcomeSuccess})
-	return c.JSON(http.StatusOK, sess)
+	return c.JSON(http.StatusOK, wire.Session{Token: sess.Token, ExpiresAt: sess.ExpiresAt, User: sess.User})
 }
 
 func (s *Server) logout(c echo.Context) error {

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"path"
 	"path/filepath"
 	"reflect"
 	"sort"
@@ -21,9 +22,11 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"civicflow"
+	"civicflow/wire"
 )
 
-// requestTypes are the bodies the API binds, by the Go name of their type.
+// requestTypes are the bodies the API binds, by the Go name of their type
+// (qualified when it is not this package's: "wire.ApplicationRequest").
 // FuzzBind decodes every one of them; TestBindCoversEveryRequestType fails
 // when a handler binds a type missing here.
 var requestTypes = []struct {
@@ -31,29 +34,29 @@ var requestTypes = []struct {
 	new  func() any
 	seed string // a body the API accepts
 }{
-	{"applicationRequest", func() any { return new(applicationRequest) },
+	{"wire.ApplicationRequest", func() any { return new(wire.ApplicationRequest) },
 		`{"person":{"name":"买买提·艾力","id_number":"11010519491231002X","phone":"13800001234","hukou_township_code":"610113001",` +
 			`"address":"小寨东路12号","self_care":"dependent"},"applicant":{"relation":"relative","name":"𠀀明","phone":"13912345678"},"statement":"独居"}`},
-	{"supplementsRequest", func() any { return new(supplementsRequest) }, `{"document_ids":[1,2],"note":"户口簿"}`},
-	{"withdrawRequest", func() any { return new(withdrawRequest) }, `{"reasons":"已由女儿照料"}`},
-	{"loginRequest", func() any { return new(loginRequest) }, `{"username":"ts.xiaozhai","password":"secret"}`},
-	{"actionRequest", func() any { return new(actionRequest) },
+	{"wire.SupplementsRequest", func() any { return new(wire.SupplementsRequest) }, `{"document_ids":[1,2],"note":"户口簿"}`},
+	{"wire.WithdrawRequest", func() any { return new(wire.WithdrawRequest) }, `{"reasons":"已由女儿照料"}`},
+	{"wire.LoginRequest", func() any { return new(wire.LoginRequest) }, `{"username":"ts.xiaozhai","password":"secret"}`},
+	{"wire.ActionRequest", func() any { return new(wire.ActionRequest) },
 		`{"reasons":"x","items":["a"],"home_visit":{"visited_on":"2026-01-15","visitors":["王芳"],"findings":"独居","care_level":"dependent","opinion":"eligible"},"care_level":"self_care"}`},
 	{"departureRequest", func() any { return new(departureRequest) }, `{"reasons":"转往子女所在城市"}`},
-	{"calendarDayRequest", func() any { return new(calendarDayRequest) }, `{"kind":"holiday","name":"春节"}`},
-	{"deadlineRuleRequest", func() any { return new(deadlineRuleRequest) }, `{"case_type":"centralised_care","days":15,"unit":"working_days","reminder_share":0.8}`},
-	{"reassignRequest", func() any { return new(reassignRequest) }, `{"user_id":3,"reasons":"休假"}`},
-	{"remindRequest", func() any { return new(remindRequest) }, `{"note":"请尽快入户调查"}`},
-	{"supervisorNoteRequest", func() any { return new(supervisorNoteRequest) }, `{"note":"已逾期"}`},
-	{"revealRequest", func() any { return new(revealRequest) }, `{"fields":["id_number","phone"],"reason":"核实身份"}`},
-	{"createUserRequest", func() any { return new(createUserRequest) },
+	{"wire.CalendarDayRequest", func() any { return new(wire.CalendarDayRequest) }, `{"kind":"holiday","name":"春节"}`},
+	{"wire.DeadlineRuleRequest", func() any { return new(wire.DeadlineRuleRequest) }, `{"case_type":"centralised_care","days":15,"unit":"working_days","reminder_share":0.8}`},
+	{"wire.ReassignRequest", func() any { return new(wire.ReassignRequest) }, `{"user_id":3,"reasons":"休假"}`},
+	{"wire.RemindRequest", func() any { return new(wire.RemindRequest) }, `{"note":"请尽快入户调查"}`},
+	{"wire.SupervisorNoteRequest", func() any { return new(wire.SupervisorNoteRequest) }, `{"note":"已逾期"}`},
+	{"wire.RevealRequest", func() any { return new(wire.RevealRequest) }, `{"fields":["id_number","phone"],"reason":"核实身份"}`},
+	{"wire.CreateUserRequest", func() any { return new(wire.CreateUserRequest) },
 		`{"username":"wang.fang","display_name":"王芳","password":"a long enough password","role":"township_official","jurisdiction":"610113001"}`},
-	{"passwordRequest", func() any { return new(passwordRequest) }, `{"password":"a long enough password"}`},
-	{"roleRequest", func() any { return new(roleRequest) }, `{"role":"district_reviewer","jurisdiction":"610113","institution_id":0}`},
-	{"rehabApplicationRequest", func() any { return new(rehabApplicationRequest) },
+	{"wire.PasswordRequest", func() any { return new(wire.PasswordRequest) }, `{"password":"a long enough password"}`},
+	{"wire.RoleRequest", func() any { return new(wire.RoleRequest) }, `{"role":"district_reviewer","jurisdiction":"610113","institution_id":0}`},
+	{"wire.RehabApplicationRequest", func() any { return new(wire.RehabApplicationRequest) },
 		`{"person":{"name":"李𠀋华","id_number":"11010519491231002X","hukou_township_code":"610113001","address":"小寨西路8号","without_capacity":true},` +
 			`"applicant":{"applied_by":"guardian","name":"李建国","phone":"13912340000","guardian_consent":true,"consent_on":"2025-12-20"}}`},
-	{"sessionRequest", func() any { return new(sessionRequest) }, `{"service":"peer_support","sessions":2,"on":"2026-01-08"}`},
+	{"wire.SessionRequest", func() any { return new(wire.SessionRequest) }, `{"service":"peer_support","sessions":2,"on":"2026-01-08"}`},
 	{"educationApplicationRequest", func() any { return new(educationApplicationRequest) },
 		`{"person":{"name":"买买提·艾力","id_number":"110105200709150022","phone":"13800001234","hukou_township_code":"610113001",` +
 			`"address":"小寨东路12号"},"applicant":{"relation":"relative","name":"艾力","phone":"13912345678"},` +
@@ -167,9 +170,9 @@ func TestBindRefusals(t *testing.T) {
 		{"over 1 MiB", "application/json", `{"reasons":"` + strings.Repeat("a", 1<<20) + `"}`, 413, "too large"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			var dst any = new(actionRequest)
+			var dst any = new(wire.ActionRequest)
 			if strings.Contains(tc.body, "document_ids") {
-				dst = new(supplementsRequest)
+				dst = new(wire.SupplementsRequest)
 			}
 			req := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(tc.body))
 			req.Header.Set(echo.HeaderContentType, tc.ctype)
@@ -210,9 +213,18 @@ func TestBindCoversEveryRequestType(t *testing.T) {
 			ast.Inspect(fn.Body, func(n ast.Node) bool {
 				switch n := n.(type) {
 				case *ast.ValueSpec:
-					if id, ok := n.Type.(*ast.Ident); ok {
+					name := ""
+					switch tn := n.Type.(type) {
+					case *ast.Ident:
+						name = tn.Name
+					case *ast.SelectorExpr: // wire.ApplicationRequest
+						if pkg, ok := tn.X.(*ast.Ident); ok {
+							name = pkg.Name + "." + tn.Sel.Name
+						}
+					}
+					if name != "" {
 						for _, v := range n.Names {
-							vars[v.Name] = id.Name
+							vars[v.Name] = name
 						}
 					}
 				case *ast.CallExpr:
@@ -240,7 +252,12 @@ func TestBindCoversEveryRequestType(t *testing.T) {
 	covered := map[string]bool{}
 	for _, rt := range requestTypes {
 		covered[rt.name] = true
-		require.Equal(t, rt.name, reflect.TypeOf(rt.new()).Elem().Name())
+		typ := reflect.TypeOf(rt.new()).Elem()
+		name := typ.Name()
+		if typ.PkgPath() != reflect.TypeOf(Server{}).PkgPath() {
+			name = path.Base(typ.PkgPath()) + "." + name
+		}
+		require.Equal(t, rt.name, name)
 	}
 	var missing []string
 	for name := range bound {

@@ -14,6 +14,7 @@ import (
 
 	"civicflow"
 	"civicflow/postgres"
+	"civicflow/wire"
 	"civicflow/workflows"
 )
 
@@ -94,19 +95,6 @@ func temporalUnavailable(err error) bool {
 		errors.As(err, &canceled) || errors.As(err, &busy) || errors.As(err, &aborted) || errors.As(err, &nsDown)
 }
 
-// caseListItem is one row of the officials' case list.
-type caseListItem struct {
-	Reference      string          `json:"reference"`
-	Stage          civicflow.Stage `json:"stage"`
-	PersonName     string          `json:"person_name"`
-	IDNumberMasked string          `json:"id_number_masked"`
-	DistrictCode   string          `json:"district_code"`
-	TownshipCode   string          `json:"township_code"`
-	StageEnteredAt time.Time       `json:"stage_entered_at"`
-	CreatedAt      time.Time       `json:"created_at"`
-	ID             int64           `json:"id"`
-}
-
 type listQuery struct {
 	Stage    string `query:"stage" validate:"omitempty,max=40"`
 	District string `query:"district" validate:"omitempty,len=6,numeric"`
@@ -169,17 +157,22 @@ func (s *Server) listCases(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	items := make([]caseListItem, 0, len(cases))
+	resp := caseList(cases)
+	if len(cases) > 0 && len(cases) == f.Limit || (f.Limit == 0 && len(cases) == 100) {
+		resp.NextAfter = &cases[len(cases)-1].ID
+	}
+	return c.JSON(http.StatusOK, resp)
+}
+
+// caseList is the answer of a page of cases, without its cursor.
+func caseList(cases []*civicflow.Case) wire.CaseList {
+	items := make([]wire.CaseListItem, 0, len(cases))
 	for _, cs := range cases {
-		items = append(items, caseListItem{ID: cs.ID, Reference: cs.Reference, Stage: cs.Stage, PersonName: cs.PersonName,
+		items = append(items, wire.CaseListItem{ID: cs.ID, Reference: cs.Reference, Stage: cs.Stage, PersonName: cs.PersonName,
 			IDNumberMasked: cs.IDNumberMasked, DistrictCode: cs.DistrictCode, TownshipCode: cs.TownshipCode,
 			StageEnteredAt: cs.StageEnteredAt, CreatedAt: cs.CreatedAt})
 	}
-	resp := map[string]any{"cases": items}
-	if len(cases) > 0 && len(cases) == f.Limit || (f.Limit == 0 && len(cases) == 100) {
-		resp["next_after"] = cases[len(cases)-1].ID
-	}
-	return c.JSON(http.StatusOK, resp)
+	return wire.CaseList{Cases: items}
 }
 
 // officialCase loads the case named in the path and checks the official
@@ -195,20 +188,6 @@ func (s *Server) officialCase(c echo.Context) (*civicflow.Case, error) {
 		return nil, civicflow.Errorf(civicflow.EFORBIDDEN, "this case is outside your jurisdiction")
 	}
 	return cs, nil
-}
-
-type caseDetailView struct {
-	*civicflow.Case
-	AllowedActions []civicflow.Action      `json:"allowed_actions"`
-	Timeline       []civicflow.Event       `json:"timeline"`
-	Papers         []civicflow.Document    `json:"papers"`
-	Checks         []civicflow.CheckResult `json:"economic_checks"`
-	Allocation     *civicflow.Allocation   `json:"allocation,omitempty"`
-	// Rehab is the rehab part of a community-rehab case: centre, dates and
-	// counts, never clinical content (GET /api/v1/cases/:ref/rehab).
-	Rehab *civicflow.RehabSummary `json:"rehab,omitempty"`
-	// Education is the education part of an education-grant case (api/education.go).
-	Education *educationView `json:"education,omitempty"`
 }
 
 func (s *Server) caseDetail(c echo.Context) error {
@@ -241,7 +220,7 @@ func (s *Server) renderCase(c echo.Context, caseID int64) error {
 // request.
 func (s *Server) renderLoaded(c echo.Context, cs *civicflow.Case) error {
 	ctx := c.Request().Context()
-	v := caseDetailView{Case: cs, AllowedActions: civicflow.AllowedActions(actorOf(c), cs.Scope())}
+	v := wire.CaseDetail{Case: cs, AllowedActions: civicflow.AllowedActions(actorOf(c), cs.Scope())}
 	if cs.Type == civicflow.CaseTypeCommunityRehab {
 		// Attendance is recorded on its own route, not as an action.
 		v.AllowedActions = slices.DeleteFunc(v.AllowedActions, func(a civicflow.Action) bool { return a == civicflow.ActionRecordSession })
@@ -258,34 +237,6 @@ func (s *Server) renderLoaded(c echo.Context, cs *civicflow.Case) error {
 		return err
 	}
 	return c.JSON(http.StatusOK, v)
-}
-
-// actionRequest is the body of POST /api/v1/cases/:ref/actions/:action.
-// Which fields an action needs is checked by the workflow's validator.
-type actionRequest struct {
-	Reasons   string          `json:"reasons" validate:"max=4000"`
-	Items     []string        `json:"items" validate:"max=50,dive,max=200"`
-	Note      string          `json:"note" validate:"max=4000"`
-	HomeVisit *homeVisitInput `json:"home_visit"`
-	Objector  string          `json:"objector" validate:"max=100"`
-	CareLevel string          `json:"care_level" validate:"omitempty,oneof=self_care semi_dependent dependent"`
-	// RehabCentreID: approve of a community-rehab case names the
-	// district's rehab centre (issue 5).
-	RehabCentreID int64 `json:"rehab_centre_id" validate:"min=0"`
-	// Rehab: the fields of the rehab centre's actions (api/rehab.go).
-	Rehab *rehabInput `json:"rehab"`
-	// Verification and TierAmount: the education grant's record_verification
-	// and approve (api/education.go).
-	Verification *verificationInput `json:"verification"`
-	TierAmount   int                `json:"tier_amount" validate:"omitempty,oneof=3000 5000 7000"`
-}
-
-type homeVisitInput struct {
-	VisitedOn string   `json:"visited_on" validate:"required,date"`
-	Visitors  []string `json:"visitors" validate:"required,min=1,max=10,dive,max=64"`
-	Findings  string   `json:"findings" validate:"required,notblank,max=4000"`
-	CareLevel string   `json:"care_level" validate:"required,oneof=self_care semi_dependent dependent"`
-	Opinion   string   `json:"opinion" validate:"required,oneof=eligible ineligible"`
 }
 
 // officialActions are the actions officials take through this route; the
@@ -308,7 +259,7 @@ func (s *Server) act(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	var req actionRequest
+	var req wire.ActionRequest
 	if err := s.bind(c, &req); err != nil {
 		return err
 	}
@@ -339,7 +290,7 @@ func (s *Server) act(c echo.Context) error {
 // the centre an approval names, and the sealed record of the rehab
 // centre's actions. Role and jurisdiction are checked first, so that an
 // official who may not act learns nothing about the fields.
-func (s *Server) rehabFields(c echo.Context, cs *civicflow.Case, act civicflow.Action, req actionRequest, wreq *workflows.ActionRequest) error {
+func (s *Server) rehabFields(c echo.Context, cs *civicflow.Case, act civicflow.Action, req wire.ActionRequest, wreq *workflows.ActionRequest) error {
 	ctx := c.Request().Context()
 	if err := civicflow.Authorize(actorOf(c), act, cs.Scope()); civicflow.ErrorCode(err) == civicflow.EFORBIDDEN {
 		return err
@@ -392,7 +343,7 @@ func (s *Server) listInstitutions(c echo.Context) error {
 	if is == nil {
 		is = []civicflow.Institution{}
 	}
-	return c.JSON(http.StatusOK, map[string]any{"institutions": is})
+	return c.JSON(http.StatusOK, wire.Institutions{Institutions: is})
 }
 
 type departureRequest struct {

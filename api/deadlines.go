@@ -10,6 +10,7 @@ import (
 
 	"civicflow"
 	"civicflow/postgres"
+	"civicflow/wire"
 )
 
 // Deadlines (issue 4): administrators keep the working-day calendar and the
@@ -54,11 +55,6 @@ func (s *Server) listCalendar(c echo.Context) error {
 	return c.JSON(http.StatusOK, map[string]any{"year": year, "days": days, "source": source})
 }
 
-type calendarDayRequest struct {
-	Kind string `json:"kind" validate:"required,oneof=holiday workday"`
-	Name string `json:"name" validate:"max=64"`
-}
-
 func calendarDate(c echo.Context) (string, error) {
 	d := c.Param("date")
 	if _, err := time.Parse(time.DateOnly, d); err != nil {
@@ -75,7 +71,7 @@ func (s *Server) putCalendarDay(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	var req calendarDayRequest
+	var req wire.CalendarDayRequest
 	if err := s.bind(c, &req); err != nil {
 		return err
 	}
@@ -117,14 +113,7 @@ func (s *Server) listDeadlineRules(c echo.Context) error {
 	if rules == nil {
 		rules = []civicflow.DeadlineRule{}
 	}
-	return c.JSON(http.StatusOK, map[string]any{"rules": rules})
-}
-
-type deadlineRuleRequest struct {
-	CaseType      string   `json:"case_type" validate:"omitempty,oneof=centralised_care community_rehab education_grant"`
-	Days          int      `json:"days" validate:"required,min=1,max=365"`
-	Unit          string   `json:"unit" validate:"required,oneof=working_days calendar_days"`
-	ReminderShare *float64 `json:"reminder_share" validate:"omitempty,gt=0,lt=1"`
+	return c.JSON(http.StatusOK, wire.DeadlineRules{Rules: rules})
 }
 
 // ruleTarget checks :jurisdiction (the city or a district) and :stage.
@@ -150,7 +139,7 @@ func (s *Server) putDeadlineRule(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	var req deadlineRuleRequest
+	var req wire.DeadlineRuleRequest
 	if err := s.bind(c, &req); err != nil {
 		return err
 	}
@@ -183,7 +172,7 @@ func (s *Server) deleteDeadlineRule(c echo.Context) error {
 	caseType := civicflow.CaseTypeCentralisedCare
 	if q := c.QueryParam("case_type"); q != "" {
 		if caseType = civicflow.CaseType(q); !caseType.Valid() {
-			return civicflow.Invalid(civicflow.FieldError{Field: "case_type", Reason: "must be centralised_care, community_rehab or education_grant"})
+			return civicflow.Invalid(civicflow.FieldError{Field: "case_type", Reason: "must be centralised_care or community_rehab"})
 		}
 	}
 	if err := s.store.DeleteDeadlineRule(c.Request().Context(), caseType, stage, code); err != nil {
@@ -248,7 +237,7 @@ func parseTimeCursor(after string) (*time.Time, int64, error) {
 }
 
 type overdueQuery struct {
-	CaseType string `query:"case_type" validate:"omitempty,oneof=centralised_care community_rehab education_grant"`
+	CaseType string `query:"case_type" validate:"omitempty,oneof=centralised_care community_rehab"`
 	Stage    string `query:"stage" validate:"omitempty,max=40"`
 	District string `query:"district" validate:"omitempty,len=6,numeric"`
 	Township string `query:"township" validate:"omitempty,len=9,numeric"`
@@ -377,11 +366,6 @@ func (s *Server) supervisedCase(c echo.Context) (*civicflow.Case, error) {
 	return s.officialCase(c)
 }
 
-type reassignRequest struct {
-	UserID  int64  `json:"user_id" validate:"required,min=1"`
-	Reasons string `json:"reasons" validate:"max=2000"`
-}
-
 // reassign makes another official of the case's jurisdiction responsible
 // for its current stage. It changes who is reminded, not the case.
 func (s *Server) reassign(c echo.Context) error {
@@ -389,7 +373,7 @@ func (s *Server) reassign(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	var req reassignRequest
+	var req wire.ReassignRequest
 	if err := s.bind(c, &req); err != nil {
 		return err
 	}
@@ -402,16 +386,12 @@ func (s *Server) reassign(c echo.Context) error {
 	return s.renderCase(c, cs.ID)
 }
 
-type supervisorNoteRequest struct {
-	Note string `json:"note" validate:"required,notblank,max=4000"`
-}
-
 func (s *Server) addSupervisoryNote(c echo.Context) error {
 	cs, err := s.supervisedCase(c)
 	if err != nil {
 		return err
 	}
-	var req supervisorNoteRequest
+	var req wire.SupervisorNoteRequest
 	if err := s.bind(c, &req); err != nil {
 		return err
 	}
@@ -421,16 +401,12 @@ func (s *Server) addSupervisoryNote(c echo.Context) error {
 	return s.renderCase(c, cs.ID)
 }
 
-type remindRequest struct {
-	Note string `json:"note" validate:"max=2000"`
-}
-
 func (s *Server) remindNow(c echo.Context) error {
 	cs, err := s.supervisedCase(c)
 	if err != nil {
 		return err
 	}
-	var req remindRequest
+	var req wire.RemindRequest
 	if err := s.bind(c, &req); err != nil {
 		return err
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"civicflow"
+	"civicflow/wire"
 	"civicflow/workflows"
 )
 
@@ -23,7 +24,7 @@ import (
 // /api/v1/education/applications. The person is the student.
 type educationApplicationRequest struct {
 	Person    educationPersonInput `json:"person" validate:"required"`
-	Applicant applicantInput       `json:"applicant" validate:"required"`
+	Applicant wire.ApplicantInput  `json:"applicant" validate:"required"`
 	Education educationInput       `json:"education" validate:"required"`
 	Statement string               `json:"statement" validate:"max=2000"`
 }
@@ -110,27 +111,9 @@ func (s *Server) startEducation(ctx context.Context, caseID int64, ref string, a
 		})
 }
 
-// educationView is the education part of an education-grant case's page.
-type educationView struct {
-	Application civicflow.EducationApplication `json:"application"`
-	// Verification is the township's latest record_verification.
-	Verification *civicflow.EducationVerification `json:"verification,omitempty"`
-	// Tier is what the rules in force give now; null when none gives a
-	// grant for the status and kind.
-	Tier  *tierView                 `json:"tier"`
-	Award *civicflow.EducationAward `json:"award,omitempty"`
-}
-
-// tierView is a tier rule and what selected it: the verified family
-// status and kind of school, or before a verification the declared ones.
-type tierView struct {
-	civicflow.TierRule
-	Basis string `json:"basis"`
-}
-
 // educationView reads the education part of a case for its page; nil for
 // a case of another process.
-func (s *Server) educationView(ctx context.Context, cs *civicflow.Case) (*educationView, error) {
+func (s *Server) educationView(ctx context.Context, cs *civicflow.Case) (*wire.EducationDetail, error) {
 	if cs.Type != civicflow.CaseTypeEducationGrant {
 		return nil, nil
 	}
@@ -138,29 +121,18 @@ func (s *Server) educationView(ctx context.Context, cs *civicflow.Case) (*educat
 	if err != nil {
 		return nil, err
 	}
-	v := &educationView{Application: d.Application, Verification: d.Verification, Award: d.Award}
+	v := &wire.EducationDetail{Application: d.Application, Verification: d.Verification, Award: d.Award}
 	if d.Tier != nil {
-		v.Tier = &tierView{TierRule: *d.Tier, Basis: d.TierBasis}
+		v.Tier = &wire.EducationTier{TierRule: *d.Tier, Basis: d.TierBasis}
 	}
 	return v, nil
-}
-
-// verificationInput is the township's record_verification (家庭状况及入学
-// 核实): the family status and kind of school found, whether the school
-// confirmed the enrolment, the findings and the preliminary opinion.
-type verificationInput struct {
-	FamilyStatus       string `json:"family_status" validate:"required_if=Opinion eligible,omitempty,oneof=dibao dibao_margin extremely_poor"`
-	SchoolKind         string `json:"school_kind" validate:"required_if=Opinion eligible,omitempty,oneof=undergraduate vocational"`
-	EnrolmentConfirmed *bool  `json:"enrolment_confirmed" validate:"required"`
-	Findings           string `json:"findings" validate:"required,notblank,max=4000"`
-	Opinion            string `json:"opinion" validate:"required,oneof=eligible ineligible"`
 }
 
 // educationFields checks and adds the education-grant fields of an
 // action: the verification of record_verification and the amount of
 // approve. Role and jurisdiction are checked first, so that an official
 // who may not act learns nothing about the case from the answer.
-func (s *Server) educationFields(c echo.Context, cs *civicflow.Case, act civicflow.Action, req actionRequest, wreq *workflows.ActionRequest) error {
+func (s *Server) educationFields(c echo.Context, cs *civicflow.Case, act civicflow.Action, req wire.ActionRequest, wreq *workflows.ActionRequest) error {
 	if err := civicflow.Authorize(actorOf(c), act, cs.Scope()); civicflow.ErrorCode(err) == civicflow.EFORBIDDEN {
 		return err
 	}
@@ -184,7 +156,7 @@ func (s *Server) educationFields(c echo.Context, cs *civicflow.Case, act civicfl
 	return nil
 }
 
-func verificationFields(req actionRequest, wreq *workflows.ActionRequest) error {
+func verificationFields(req wire.ActionRequest, wreq *workflows.ActionRequest) error {
 	v := req.Verification
 	if v == nil {
 		return civicflow.Invalid(civicflow.FieldError{Field: "verification", Reason: "is required for record_verification"})

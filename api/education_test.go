@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"civicflow"
+	"civicflow/wire"
 	"civicflow/workflows"
 )
 
@@ -49,7 +50,7 @@ func TestEducationRequestsNameTheirFields(t *testing.T) {
 	}
 
 	// The action's education fields.
-	fields = fieldsOf(t, `{"verification":{"opinion":"eligible","findings":" "},"tier_amount":4000}`, new(actionRequest))
+	fields = fieldsOf(t, `{"verification":{"opinion":"eligible","findings":" "},"tier_amount":4000}`, new(wire.ActionRequest))
 	require.Equal(t, map[string]string{
 		"verification.family_status":       "is required",
 		"verification.school_kind":         "is required",
@@ -58,7 +59,7 @@ func TestEducationRequestsNameTheirFields(t *testing.T) {
 		"tier_amount":                      "must be one of: 3000, 5000, 7000",
 	}, fields)
 	// An ineligible opinion need not name a status the family does not have.
-	var req actionRequest
+	var req wire.ActionRequest
 	err, _ := bindBody(testServer(), "application/json",
 		[]byte(`{"verification":{"opinion":"ineligible","enrolment_confirmed":false,"findings":"未纳入低保"},"reasons":"家庭不属于低保、低保边缘或特困"}`), &req)
 	require.NoError(t, err)
@@ -70,11 +71,11 @@ func TestEducationRequestsNameTheirFields(t *testing.T) {
 func TestVerificationFieldsNeedWhatTheOpinionNeeds(t *testing.T) {
 	t.Parallel()
 	no, yes := false, true
-	v := func(opinion string, confirmed *bool) *verificationInput {
-		return &verificationInput{FamilyStatus: "dibao", SchoolKind: "vocational", EnrolmentConfirmed: confirmed,
+	v := func(opinion string, confirmed *bool) *wire.VerificationInput {
+		return &wire.VerificationInput{FamilyStatus: "dibao", SchoolKind: "vocational", EnrolmentConfirmed: confirmed,
 			Findings: "  低保证有效，学校已确认报到  ", Opinion: opinion}
 	}
-	check := func(req actionRequest, field string) {
+	check := func(req wire.ActionRequest, field string) {
 		t.Helper()
 		err := verificationFields(req, &workflows.ActionRequest{})
 		require.Equal(t, civicflow.EINVALID, civicflow.ErrorCode(err))
@@ -82,12 +83,12 @@ func TestVerificationFieldsNeedWhatTheOpinionNeeds(t *testing.T) {
 		require.True(t, errors.As(err, &de))
 		require.Equal(t, field, de.Fields[0].Field)
 	}
-	check(actionRequest{}, "verification")
-	check(actionRequest{Verification: v(civicflow.OpinionEligible, &no)}, "verification.enrolment_confirmed")
-	check(actionRequest{Verification: v(civicflow.OpinionIneligible, &no), Reasons: " "}, "reasons")
+	check(wire.ActionRequest{}, "verification")
+	check(wire.ActionRequest{Verification: v(civicflow.OpinionEligible, &no)}, "verification.enrolment_confirmed")
+	check(wire.ActionRequest{Verification: v(civicflow.OpinionIneligible, &no), Reasons: " "}, "reasons")
 
 	var wreq workflows.ActionRequest
-	require.NoError(t, verificationFields(actionRequest{Verification: v(civicflow.OpinionEligible, &yes)}, &wreq))
+	require.NoError(t, verificationFields(wire.ActionRequest{Verification: v(civicflow.OpinionEligible, &yes)}, &wreq))
 	require.Equal(t, &civicflow.EducationVerification{FamilyStatus: civicflow.FamilyDibao, SchoolKind: civicflow.SchoolVocational,
 		EnrolmentConfirmed: true, Findings: "低保证有效，学校已确认报到", Opinion: civicflow.OpinionEligible}, wreq.Verification)
 }

@@ -9,21 +9,8 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"civicflow"
+	"civicflow/wire"
 )
-
-// errorBody is the JSON of every error answer.
-type errorBody struct {
-	Error errorDetail `json:"error"`
-}
-
-type errorDetail struct {
-	Code    string                 `json:"code"`
-	Message string                 `json:"message"`
-	Fields  []civicflow.FieldError `json:"fields,omitempty"`
-	// Reference names the open case of a duplicate application (masked
-	// unless the caller may see it).
-	Reference string `json:"reference,omitempty"`
-}
 
 // statusOf maps domain error codes to HTTP statuses: the one place this
 // happens.
@@ -71,13 +58,13 @@ func (s *Server) handleError(err error, c echo.Context) {
 	if c.Response().Committed {
 		return
 	}
-	status, body := http.StatusInternalServerError, errorBody{}
+	status, body := http.StatusInternalServerError, wire.ErrorAnswer{}
 	var he *echo.HTTPError
 	var de *civicflow.Error
 	switch {
 	case errors.As(err, &de):
 		status = statusOf[de.Code]
-		body.Error = errorDetail{Code: de.Code, Message: de.Message, Fields: de.Fields, Reference: de.Reference}
+		body = wire.ErrorOf(de)
 	case errors.As(err, &he):
 		status = he.Code
 		msg, ok := he.Message.(string)
@@ -91,9 +78,9 @@ func (s *Server) handleError(err error, c echo.Context) {
 		if !ok {
 			code = civicflow.EINTERNAL
 		}
-		body.Error = errorDetail{Code: code, Message: msg}
+		body.Error = wire.ErrorDetail{Code: code, Message: msg}
 	default:
-		body.Error = errorDetail{Code: civicflow.EINTERNAL, Message: civicflow.ErrorMessage(err)}
+		body.Error = wire.ErrorDetail{Code: civicflow.EINTERNAL, Message: civicflow.ErrorMessage(err)}
 	}
 	if status == 0 || status >= 500 {
 		s.log.Error("request failed", "method", c.Request().Method, "path", c.Path(), "status", status, "err", err)

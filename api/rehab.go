@@ -11,45 +11,18 @@ import (
 
 	"civicflow"
 	"civicflow/postgres"
+	"civicflow/wire"
 	"civicflow/workflows"
 )
 
 // Community rehabilitation (issue 5): the rehab application, the list of
 // rehab centres, the centre's actions (through POST
-// /api/v1/cases/:ref/actions/:action, see rehabInput), attendance, and the
+// /api/v1/cases/:ref/actions/:action, wire.ActionRequest.Rehab), attendance, and the
 // audited read of clinical content. See docs/rehab.md.
-
-// rehabApplicationRequest is the body of POST /api/v1/rehab/applications.
-type rehabApplicationRequest struct {
-	Person    rehabPersonInput    `json:"person" validate:"required"`
-	Applicant rehabApplicantInput `json:"applicant" validate:"required"`
-	Statement string              `json:"statement" validate:"max=2000"`
-}
-
-type rehabPersonInput struct {
-	Name              string `json:"name" validate:"required,personname"`
-	IDNumber          string `json:"id_number" validate:"required,idnumber"`
-	Phone             string `json:"phone" validate:"omitempty,mobile"`
-	HukouTownshipCode string `json:"hukou_township_code" validate:"required,len=9,numeric"`
-	CommunityCode     string `json:"community_code" validate:"omitempty,len=12,numeric"`
-	Address           string `json:"address" validate:"required,notblank,max=200"`
-	// WithoutCapacity: the person has no or limited civil capacity
-	// (无/限制民事行为能力); a guardian applies and consents.
-	WithoutCapacity bool `json:"without_capacity"`
-}
-
-type rehabApplicantInput struct {
-	AppliedBy       string `json:"applied_by" validate:"required,oneof=patient family guardian"`
-	Name            string `json:"name" validate:"required_unless=AppliedBy patient,omitempty,personname"`
-	Phone           string `json:"phone" validate:"omitempty,mobile"`
-	Email           string `json:"email" validate:"omitempty,email,max=254"`
-	GuardianConsent bool   `json:"guardian_consent"`
-	ConsentOn       string `json:"consent_on" validate:"omitempty,date"`
-}
 
 func (s *Server) submitRehab(c echo.Context) error {
 	ctx := c.Request().Context()
-	var req rehabApplicationRequest
+	var req wire.RehabApplicationRequest
 	if err := s.bind(c, &req); err != nil {
 		return err
 	}
@@ -65,7 +38,7 @@ func (s *Server) submitRehab(c echo.Context) error {
 // toRehabApplication checks what the validator cannot: the hukou township,
 // and a guardian's recorded consent for a minor or a person without
 // capacity.
-func (s *Server) toRehabApplication(ctx context.Context, req rehabApplicationRequest) (*civicflow.Application, error) {
+func (s *Server) toRehabApplication(ctx context.Context, req wire.RehabApplicationRequest) (*civicflow.Application, error) {
 	now := time.Now()
 	id, _ := civicflow.ParseIDNumber(req.Person.IDNumber, now)
 	bad, err := s.checkHukou(ctx, req.Person.HukouTownshipCode, req.Person.CommunityCode,
@@ -141,49 +114,7 @@ func (s *Server) listRehabCentres(c echo.Context) error {
 	if cs == nil {
 		cs = []civicflow.RehabCentre{}
 	}
-	return c.JSON(http.StatusOK, map[string]any{"centres": cs})
-}
-
-// rehabInput carries the fields of the rehab centre's actions (register,
-// assess, agree_plan, record_review, close, refer). What is clinical is
-// checked here, sealed, and reaches the workflow and the store only sealed;
-// the workflow's validator checks the rest again.
-type rehabInput struct {
-	// register (登记建档)
-	FileNumber string `json:"file_number" validate:"max=64"`
-	Diagnosis  string `json:"diagnosis" validate:"max=500"` // e.g. ICD-10 F20.0 偏执型精神分裂症
-	// assess
-	Suitable           *bool    `json:"suitable"`
-	RiskLevel          *int     `json:"risk_level" validate:"omitempty,min=0,max=5"`
-	Services           []string `json:"services" validate:"max=9"`
-	Physician          string   `json:"physician" validate:"omitempty,personname"`
-	Findings           string   `json:"findings" validate:"max=4000"`
-	ReferralSuggestion string   `json:"referral_suggestion" validate:"max=2000"`
-	// agree_plan (and record_review when the plan changes)
-	Plan               []planItemInput `json:"plan" validate:"max=9,dive"`
-	AgreedBy           string          `json:"agreed_by" validate:"omitempty,oneof=patient guardian"`
-	AgreedByName       string          `json:"agreed_by_name" validate:"omitempty,personname"`
-	ReviewIntervalDays int             `json:"review_interval_days" validate:"min=0,max=365"`
-	// record_review
-	Progress []progressInput `json:"progress" validate:"max=9,dive"`
-	// close and refer
-	Closure  string `json:"closure" validate:"omitempty,oneof=goals_met moved_away withdrew died"`
-	ReferTo  string `json:"refer_to" validate:"omitempty,oneof=hospital centre"`
-	CentreID int64  `json:"centre_id" validate:"min=0"`
-	Hospital string `json:"hospital" validate:"max=200"`
-	Notes    string `json:"notes" validate:"max=4000"`
-}
-
-type planItemInput struct {
-	Service   string `json:"service" validate:"required"`
-	Frequency string `json:"frequency" validate:"required,notblank,max=100"`
-	StartDate string `json:"start_date" validate:"required,date"`
-}
-
-type progressInput struct {
-	Service string `json:"service" validate:"required"`
-	Rating  string `json:"rating" validate:"required,oneof=improved stable worse"`
-	Note    string `json:"note" validate:"required,notblank,max=2000"`
+	return c.JSON(http.StatusOK, wire.RehabCentres{Centres: cs})
 }
 
 // rehabActions are the rehab centre's actions.
@@ -194,7 +125,7 @@ var rehabActions = map[civicflow.Action]string{
 
 // rehabRequest checks the clinical fields of a rehab action, seals them and
 // builds the workflow's request. Nothing is written here.
-func (s *Server) rehabRequest(ctx context.Context, cs *civicflow.Case, act civicflow.Action, in *rehabInput) (*workflows.RehabRequest, error) {
+func (s *Server) rehabRequest(ctx context.Context, cs *civicflow.Case, act civicflow.Action, in *wire.RehabInput) (*workflows.RehabRequest, error) {
 	if in == nil {
 		return nil, civicflow.Invalid(civicflow.FieldError{Field: "rehab", Reason: "is required for " + string(act)})
 	}
@@ -284,7 +215,7 @@ func (s *Server) rehabRequest(ctx context.Context, cs *civicflow.Case, act civic
 		return nil, civicflow.Invalid(bad...)
 	}
 	// The record is what the assessor wrote, as sent, with the kind.
-	sealed, err := s.store.SealRehabRecord(map[string]any{"kind": rehabActions[act], "case": cs.Reference, "input": in})
+	sealed, err := s.store.SealRehabRecord(wire.ClinicalContent{Case: cs.Reference, Input: *in, Kind: rehabActions[act]})
 	if err != nil {
 		return nil, err
 	}
@@ -311,15 +242,6 @@ func (s *Server) approveCentre(ctx context.Context, cs *civicflow.Case, id int64
 	return err
 }
 
-// clinicalView is the answer of GET /api/v1/cases/:ref/rehab.
-type clinicalView struct {
-	Reference   string                      `json:"reference"`
-	Stage       civicflow.Stage             `json:"stage"`
-	Summary     *civicflow.RehabSummary     `json:"summary"`
-	Application *civicflow.RehabApplication `json:"application"`
-	Records     []postgres.ClinicalRecord   `json:"records"`
-}
-
 // clinical shows the clinical content of a rehab case to the staff of the
 // centre holding it and the district reviewer of its district
 // (civicflow.MaySeeClinical). The read is recorded in the audit trail
@@ -337,15 +259,23 @@ func (s *Server) clinical(c echo.Context) error {
 	if !civicflow.MaySeeClinical(actor, cs.Scope()) {
 		return civicflow.Errorf(civicflow.EFORBIDDEN, "only the rehab centre holding the case and the district reviewer see clinical content")
 	}
-	v := clinicalView{Reference: cs.Reference, Stage: cs.Stage}
+	v := wire.ClinicalView{Reference: cs.Reference, Stage: cs.Stage}
 	if v.Summary, err = s.store.RehabSummary(ctx, cs.ID); err != nil {
 		return err
 	}
 	if v.Application, err = s.store.RehabApplication(ctx, cs.ID); err != nil {
 		return err
 	}
-	if v.Records, err = s.store.ClinicalRecords(ctx, cs.ID); err != nil {
+	recs, err := s.store.ClinicalRecords(ctx, cs.ID)
+	if err != nil {
 		return err
+	}
+	if recs != nil {
+		v.Records = make([]wire.ClinicalRecord, len(recs))
+	}
+	for i, r := range recs {
+		v.Records[i] = wire.ClinicalRecord{ID: r.ID, Kind: r.Kind, CentreID: r.CentreID, Actor: r.Actor, Content: r.Content,
+			RecordedAt: r.RecordedAt}
 	}
 	auditDetail(c, "records", len(v.Records))
 	if err := s.audit(c, postgres.AuditEntry{Action: "case.clinical_read", TargetType: "case", TargetID: cs.Reference,
@@ -353,12 +283,6 @@ func (s *Server) clinical(c echo.Context) error {
 		return civicflow.Errorf(civicflow.EUNAVAILABLE, "the read could not be recorded in the audit trail, so nothing is shown; try again")
 	}
 	return c.JSON(http.StatusOK, v)
-}
-
-type sessionRequest struct {
-	Service  string `json:"service" validate:"required,oneof=medication_training relapse_prevention physical_health daily_living_skills social_skills vocational_rehab psychological_rehab peer_support family_support"`
-	Sessions int    `json:"sessions" validate:"required,min=1,max=50"`
-	On       string `json:"on" validate:"required,date"`
 }
 
 // recordSession sends attendance at a service to the case's workflow as a
@@ -371,7 +295,7 @@ func (s *Server) recordSession(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	var req sessionRequest
+	var req wire.SessionRequest
 	if err := s.bind(c, &req); err != nil {
 		return err
 	}
@@ -408,7 +332,7 @@ func (s *Server) recordSession(c echo.Context) error {
 	if err != nil {
 		return s.actionError(ctx, cs, err)
 	}
-	return c.JSON(http.StatusAccepted, map[string]any{"reference": cs.Reference, "recorded": true})
+	return c.JSON(http.StatusAccepted, wire.SessionRecorded{Recorded: true, Reference: cs.Reference})
 }
 
 // listCentreCases lists the cases held by the rehab assessor's centre.
@@ -428,15 +352,9 @@ func (s *Server) listCentreCases(c echo.Context, q listQuery) error {
 	if err != nil {
 		return err
 	}
-	items := make([]caseListItem, 0, len(cases))
-	for _, cs := range cases {
-		items = append(items, caseListItem{ID: cs.ID, Reference: cs.Reference, Stage: cs.Stage, PersonName: cs.PersonName,
-			IDNumberMasked: cs.IDNumberMasked, DistrictCode: cs.DistrictCode, TownshipCode: cs.TownshipCode,
-			StageEnteredAt: cs.StageEnteredAt, CreatedAt: cs.CreatedAt})
-	}
-	resp := map[string]any{"cases": items}
+	resp := caseList(cases)
 	if len(cases) == limit {
-		resp["next_after"] = cases[len(cases)-1].ID
+		resp.NextAfter = &cases[len(cases)-1].ID
 	}
 	return c.JSON(http.StatusOK, resp)
 }

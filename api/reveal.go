@@ -8,23 +8,8 @@ import (
 
 	"civicflow"
 	"civicflow/postgres"
+	"civicflow/wire"
 )
-
-// revealRequest is the body of POST /api/v1/cases/:ref/reveal.
-type revealRequest struct {
-	Fields []string `json:"fields" validate:"required,min=1,max=5,dive,oneof=id_number phone applicant_phone applicant_email disability"`
-	Reason string   `json:"reason" validate:"required,notblank,max=500"`
-}
-
-// revealResponse carries only the fields asked for.
-type revealResponse struct {
-	Reference      string                `json:"reference"`
-	IDNumber       string                `json:"id_number,omitempty"`
-	Phone          string                `json:"phone,omitempty"`
-	ApplicantPhone string                `json:"applicant_phone,omitempty"`
-	ApplicantEmail string                `json:"applicant_email,omitempty"`
-	Disability     *civicflow.Disability `json:"disability,omitempty"`
-}
 
 // reveal shows personal data of a case unmasked to an official whose role
 // and jurisdiction need it (civicflow.MayReveal), on an explicit request
@@ -35,7 +20,7 @@ func (s *Server) reveal(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	var req revealRequest
+	var req wire.RevealRequest
 	if err := s.bind(c, &req); err != nil {
 		return err
 	}
@@ -55,7 +40,7 @@ func (s *Server) reveal(c echo.Context) error {
 		Outcome: postgres.OutcomeSuccess}); err != nil {
 		return civicflow.Errorf(civicflow.EUNAVAILABLE, "the read could not be recorded in the audit trail, so nothing is shown; try again")
 	}
-	out := revealResponse{Reference: cs.Reference}
+	out := wire.Revealed{Reference: cs.Reference}
 	for _, f := range req.Fields {
 		switch civicflow.RevealField(f) {
 		case civicflow.RevealIDNumber:

@@ -18,6 +18,7 @@ import (
 
 	"civicflow"
 	"civicflow/postgres"
+	"civicflow/wire"
 )
 
 // Config holds the API's settings.
@@ -239,5 +240,5 @@ func (s *Server) listJurisdictions(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, map[string]any{"jurisdictions": js})
+	return c.JSON(http.StatusOK, wire.Jurisdictions{Jurisdictions: js})
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"civicflow"
+	"civicflow/wire"
 )
 
 // consoleActions are the official actions the console offers, as
@@ -50,28 +51,21 @@ func lines(s string) []string {
 func (in actionInput) ItemList() []string    { return lines(in.Items) }
 func (in actionInput) VisitorList() []string { return lines(in.Visitors) }
 
-// body is the API request of the action.
-func (in actionInput) body(act civicflow.Action) map[string]any {
-	b := map[string]any{}
-	set := func(k, v string) {
-		if v != "" {
-			b[k] = v
-		}
-	}
-	set("reasons", in.Reasons)
-	set("note", in.Note)
+// body is the API request of the action: the fields act takes.
+func (in actionInput) body(act civicflow.Action) wire.ActionRequest {
+	b := wire.ActionRequest{Reasons: in.Reasons, Note: in.Note}
 	switch act {
 	case civicflow.ActionRequestSupplements:
-		b["items"] = lines(in.Items)
+		b.Items = lines(in.Items)
 	case civicflow.ActionRecordInvestigation:
-		b["home_visit"] = map[string]any{"visited_on": in.VisitedOn, "visitors": lines(in.Visitors), "findings": in.Findings,
-			"care_level": in.VisitCare, "opinion": in.Opinion}
+		b.HomeVisit = &wire.HomeVisitInput{VisitedOn: in.VisitedOn, Visitors: lines(in.Visitors), Findings: in.Findings,
+			CareLevel: in.VisitCare, Opinion: in.Opinion}
 	case civicflow.ActionLodgeObjection:
-		set("objector", in.Objector)
+		b.Objector = in.Objector
 	case civicflow.ActionApprove:
-		set("care_level", in.CareLevel)
+		b.CareLevel = in.CareLevel
 		if id, err := strconv.ParseInt(in.RehabCentre, 10, 64); err == nil {
-			b["rehab_centre_id"] = id
+			b.RehabCentreID = id
 		}
 	}
 	return b
@@ -101,7 +95,7 @@ func actionFieldToForm(field string) string {
 }
 
 type actionData struct {
-	Case    *caseView
+	Case    *wire.CaseDetail
 	Action  civicflow.Action
 	In      actionInput
 	Errors  map[string]string
@@ -117,7 +111,7 @@ func (con *Console) actionPage(c echo.Context, u *civicflow.User, cr creds, stat
 	if err != nil {
 		return con.fail(c, err)
 	}
-	if !consoleActions[act] || !v.allows(act) {
+	if !consoleActions[act] || !v.Allows(act) {
 		// Not (or no longer) this official's to do in this stage: the case
 		// page says so and shows where the case stands.
 		return con.showCase(c, u, cr, http.StatusConflict, "err.not_now", nil)
@@ -125,9 +119,7 @@ func (con *Console) actionPage(c echo.Context, u *civicflow.User, cr creds, stat
 	d := actionData{Case: v, Action: act, In: in, Errors: errs, Confirm: confirm,
 		Cares: []string{"self_care", "semi_dependent", "dependent"}}
 	if act == civicflow.ActionApprove && v.Type == civicflow.CaseTypeCommunityRehab {
-		var cs struct {
-			Centres []civicflow.RehabCentre `json:"centres"`
-		}
+		var cs wire.RehabCentres
 		if _, err := con.api.do(c, call{method: http.MethodGet, path: "/api/v1/rehab/centres",
 			query: url.Values{"district": {v.DistrictCode}}, creds: cr}, &cs); err != nil {
 			return con.fail(c, err)
@@ -146,15 +138,6 @@ func (con *Console) actionPage(c echo.Context, u *civicflow.User, cr creds, stat
 
 // Rehab says whether the case is a community-rehab case.
 func (d actionData) Rehab() bool { return d.Case.Type == civicflow.CaseTypeCommunityRehab }
-
-func (v *caseView) allows(a civicflow.Action) bool {
-	for _, x := range v.AllowedActions {
-		if x == a {
-			return true
-		}
-	}
-	return false
-}
 
 func (con *Console) actionForm(c echo.Context) error {
 	if rehabConsoleActions[civicflow.Action(c.Param("action"))] {

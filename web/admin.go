@@ -10,6 +10,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"civicflow"
+	"civicflow/wire"
 )
 
 type userRow struct {
@@ -51,9 +52,7 @@ func (con *Console) showUsers(c echo.Context, cr creds, status int, errKey strin
 	if _, err := con.api.do(c, call{method: http.MethodGet, path: "/api/v1/admin/users", creds: cr}, &us); err != nil {
 		return con.fail(c, err)
 	}
-	var is struct {
-		Institutions []civicflow.Institution `json:"institutions"`
-	}
+	var is wire.Institutions
 	if _, err := con.api.do(c, call{method: http.MethodGet, path: "/api/v1/institutions", creds: cr}, &is); err != nil {
 		return con.fail(c, err)
 	}
@@ -67,9 +66,9 @@ func (con *Console) showUsers(c echo.Context, cr creds, status int, errKey strin
 func (con *Console) createUser(c echo.Context) error {
 	return con.adminOr(c, func(u *civicflow.User, cr creds) error {
 		inst, _ := strconv.ParseInt(c.FormValue("institution_id"), 10, 64)
-		body := map[string]any{"username": strings.TrimSpace(c.FormValue("username")), "display_name": strings.TrimSpace(c.FormValue("display_name")),
-			"password": c.FormValue("password"), "role": c.FormValue("role"), "jurisdiction": strings.TrimSpace(c.FormValue("jurisdiction")),
-			"institution_id": inst}
+		body := wire.CreateUserRequest{Username: strings.TrimSpace(c.FormValue("username")), DisplayName: strings.TrimSpace(c.FormValue("display_name")),
+			Password: c.FormValue("password"), Role: c.FormValue("role"), Jurisdiction: strings.TrimSpace(c.FormValue("jurisdiction")),
+			InstitutionID: inst}
 		if _, err := con.api.do(c, call{method: http.MethodPost, path: "/api/v1/admin/users", body: body, creds: cr}, nil); err != nil {
 			return con.adminFail(c, err, func(st int, k string) error { return con.showUsers(c, cr, st, k) })
 		}
@@ -88,7 +87,7 @@ func (con *Console) userOp(c echo.Context) error {
 		case "disable", "enable":
 		case "role":
 			inst, _ := strconv.ParseInt(c.FormValue("institution_id"), 10, 64)
-			body = map[string]any{"role": c.FormValue("role"), "jurisdiction": strings.TrimSpace(c.FormValue("jurisdiction")), "institution_id": inst}
+			body = wire.RoleRequest{Role: c.FormValue("role"), Jurisdiction: strings.TrimSpace(c.FormValue("jurisdiction")), InstitutionID: inst}
 		default:
 			return con.notFound(c)
 		}
@@ -104,15 +103,11 @@ func (con *Console) adminDeadlines(c echo.Context) error {
 }
 
 func (con *Console) showDeadlines(c echo.Context, cr creds, status int, errKey string) error {
-	var rs struct {
-		Rules []civicflow.DeadlineRule `json:"rules"`
-	}
+	var rs wire.DeadlineRules
 	if _, err := con.api.do(c, call{method: http.MethodGet, path: "/api/v1/admin/deadlines", creds: cr}, &rs); err != nil {
 		return con.fail(c, err)
 	}
-	var js struct {
-		Jurisdictions []civicflow.Jurisdiction `json:"jurisdictions"`
-	}
+	var js wire.Jurisdictions
 	if _, err := con.api.do(c, call{method: http.MethodGet, path: "/api/v1/jurisdictions"}, &js); err != nil {
 		return con.fail(c, err)
 	}
@@ -137,7 +132,7 @@ func (con *Console) putDeadline(c echo.Context) error {
 		days, _ := strconv.Atoi(strings.TrimSpace(c.FormValue("days")))
 		path := "/api/v1/admin/deadlines/" + url.PathEscape(c.FormValue("jurisdiction")) + "/" + url.PathEscape(c.FormValue("stage"))
 		if _, err := con.api.do(c, call{method: http.MethodPut, path: path, creds: cr,
-			body: map[string]any{"days": days, "unit": c.FormValue("unit")}}, nil); err != nil {
+			body: wire.DeadlineRuleRequest{Days: days, Unit: c.FormValue("unit")}}, nil); err != nil {
 			return con.adminFail(c, err, func(st int, k string) error { return con.showDeadlines(c, cr, st, k) })
 		}
 		return redirect(c, "/admin/deadlines?done=saved")
@@ -188,7 +183,7 @@ func (con *Console) putCalendarDay(c echo.Context) error {
 	return con.adminOr(c, func(u *civicflow.User, cr creds) error {
 		date := strings.TrimSpace(c.FormValue("date"))
 		if _, err := con.api.do(c, call{method: http.MethodPut, path: "/api/v1/admin/calendar/" + url.PathEscape(date), creds: cr,
-			body: map[string]any{"kind": c.FormValue("kind"), "name": strings.TrimSpace(c.FormValue("name"))}}, nil); err != nil {
+			body: wire.CalendarDayRequest{Kind: c.FormValue("kind"), Name: strings.TrimSpace(c.FormValue("name"))}}, nil); err != nil {
 			return con.adminFail(c, err, func(st int, k string) error { return con.showCalendar(c, cr, st, k) })
 		}
 		return redirect(c, "/admin/calendar?done=saved&year="+url.QueryEscape(yearOf(date)))

@@ -4,182 +4,19 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"sort"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/labstack/echo/v4"
 
 	"civicflow"
+	"civicflow/wire"
 )
 
 // Applicants have no account: the reference and access code, kept in a
 // session cookie after they are shown or typed, are the credentials, sent
-// to the API as X-Access-Code on every call.
-
-// applyForm holds what the applicant typed, to fill the form again.
-type applyForm struct {
-	Name, IDNumber, Phone, Township, Community, Address, SelfCare string
-	DisKind, DisGrade                                             string
-	Relation, ApplicantName, ApplicantPhone, ApplicantEmail       string
-	Statement, Nonce                                              string
-}
-
-type districtGroup struct {
-	Name      string
-	Townships []civicflow.Jurisdiction
-}
-
-type applyData struct {
-	Form      applyForm
-	Errors    map[string]string
-	Districts []districtGroup
-	// DisKinds and the other choices are catalogue keys' suffixes.
-	DisKinds  []string
-	Relations []string
-	Cares     []string
-}
-
-// apiFieldToForm maps the API's field names to the form's.
-var apiFieldToForm = map[string]string{
-	"person.name": "name", "person.id_number": "id_number", "person.phone": "phone",
-	"person.hukou_township_code": "township", "person.community_code": "community", "person.address": "address",
-	"person.self_care": "self_care", "person.disability": "disability", "person.disability.kind": "disability",
-	"person.disability.grade": "disability", "applicant.relation": "relation", "applicant.name": "applicant_name",
-	"applicant.phone": "applicant_phone", "applicant.email": "applicant_email", "statement": "statement",
-}
-
-func (con *Console) applyData(c echo.Context, f applyForm, errs map[string]string) (*applyData, error) {
-	var body struct {
-		Jurisdictions []civicflow.Jurisdiction `json:"jurisdictions"`
-	}
-	if _, err := con.api.do(c, call{method: http.MethodGet, path: "/api/v1/jurisdictions"}, &body); err != nil {
-		return nil, err
-	}
-	groups := map[string]*districtGroup{}
-	var order []string
-	for _, j := range body.Jurisdictions {
-		switch j.Level {
-		case civicflow.LevelDistrict:
-			groups[j.Code] = &districtGroup{Name: j.Name}
-			order = append(order, j.Code)
-		case civicflow.LevelTownship:
-			if g := groups[j.ParentCode]; g != nil {
-				g.Townships = append(g.Townships, j)
-			}
-		}
-	}
-	sort.Strings(order)
-	d := &applyData{Form: f, Errors: errs,
-		DisKinds:  []string{"intellectual", "mental", "physical", "visual", "hearing", "speech"},
-		Relations: []string{"self", "relative", "agent", "community"},
-		Cares:     []string{"self_care", "semi_dependent", "dependent"}}
-	for _, code := range order {
-		if len(groups[code].Townships) > 0 {
-			d.Districts = append(d.Districts, *groups[code])
-		}
-	}
-	return d, nil
-}
-
-func (con *Console) applyForm(c echo.Context) error {
-	d, err := con.applyData(c, applyForm{Relation: "relative", SelfCare: "", Nonce: randomToken()}, nil)
-	if err != nil {
-		return con.fail(c, err)
-	}
-	return con.render(c, http.StatusOK, "apply", "title.apply", d)
-}
-
-func readApplyForm(c echo.Context) applyForm {
-	v := func(k string) string { return strings.TrimSpace(c.FormValue(k)) }
-	return applyForm{Name: v("name"), IDNumber: strings.ToUpper(v("id_number")), Phone: v("phone"), Township: v("township"),
-		Community: v("community"), Address: v("address"), SelfCare: v("self_care"), DisKind: v("disability_kind"),
-		DisGrade: v("disability_grade"), Relation: v("relation"), ApplicantName: v("applicant_name"),
-		ApplicantPhone: v("applicant_phone"), ApplicantEmail: v("applicant_email"), Statement: v("statement"),
-		Nonce: v("nonce")}
-}
-
-// applicationBody is the JSON the API takes (api/applications.go).
-func (f applyForm) body() (map[string]any, map[string]string) {
-	person := map[string]any{"name": f.Name, "id_number": f.IDNumber, "phone": f.Phone,
-		"hukou_township_code": f.Township, "community_code": f.Community, "address": f.Address, "self_care": f.SelfCare}
-	errs := map[string]string{}
-	if f.DisKind != "" || f.DisGrade != "" {
-		g, err := strconv.Atoi(f.DisGrade)
-		if err != nil || f.DisKind == "" {
-			errs["disability"] = "field.disability"
-		}
-		person["disability"] = map[string]any{"kind": f.DisKind, "grade": g}
-	}
-	return map[string]any{"person": person,
-		"applicant": map[string]any{"relation": f.Relation, "name": f.ApplicantName, "phone": f.ApplicantPhone, "email": f.ApplicantEmail},
-		"statement": f.Statement}, errs
-}
-
-type submitted struct {
-	Reference  string `json:"reference"`
-	AccessCode string `json:"access_code"`
-	Replayed   bool   `json:"replayed"`
-}
-
-func (con *Console) apply(c echo.Context) error {
-	f := readApplyForm(c)
-	if f.Nonce == "" || len(f.Nonce) > 64 {
-		f.Nonce = randomToken()
-	}
-	body, errs := f.body()
-	var out submitted
-	var err error
-	if len(errs) == 0 {
-		_, err = con.api.do(c, call{method: http.MethodPost, path: "/api/v1/applications", body: body,
-			idemKey: "console-" + f.Nonce}, &out)
-	}
-	if len(errs) > 0 || err != nil {
-		p := con.newPage(c, "title.apply", nil)
-		status := http.StatusUnprocessableEntity
-		msgs := map[string]string{}
-		for k, key := range errs {
-			msgs[k] = p.T(key)
-		}
-		var de *civicflow.Error
-		switch {
-		case err == nil:
-		case asDomain(err, &de) && de.Code == civicflow.EINVALID:
-			for _, fe := range de.Fields {
-				name, ok := apiFieldToForm[fe.Field]
-				if !ok {
-					name = "form"
-				}
-				if _, seen := msgs[name]; seen {
-					continue
-				}
-				key := "field." + name
-				if fe.Reason == "is required" {
-					key = "form.required"
-				}
-				msgs[name] = p.T(key)
-			}
-		case asDomain(err, &de) && de.Code == civicflow.ECONFLICT:
-			status = http.StatusConflict
-			msgs["form"] = p.T("apply.duplicate", de.Reference)
-		default:
-			return con.fail(c, err)
-		}
-		d, derr := con.applyData(c, f, msgs)
-		if derr != nil {
-			return con.fail(c, derr)
-		}
-		p.Data = d
-		p.Error = p.T("apply.fix")
-		if m, ok := msgs["form"]; ok {
-			p.Error = m
-		}
-		return con.renderPage(c, status, "apply", p)
-	}
-	sessionOf(c).setCase(c, out.Reference, out.AccessCode)
-	return con.render(c, http.StatusCreated, "submitted", "title.submitted", out)
-}
+// to the API as X-Access-Code on every call. The application forms, one
+// per process, are in apply.go.
 
 func (con *Console) trackForm(c echo.Context) error {
 	return con.render(c, http.StatusOK, "track", "title.track", map[string]string{"Ref": c.QueryParam("ref")})
@@ -188,7 +25,7 @@ func (con *Console) trackForm(c echo.Context) error {
 func (con *Console) track(c echo.Context) error {
 	ref := strings.TrimSpace(c.FormValue("reference"))
 	code := strings.TrimSpace(c.FormValue("access_code"))
-	var v applicantView
+	var v wire.ApplicantCase
 	_, err := con.api.do(c, call{method: http.MethodGet, path: "/api/v1/applications/" + url.PathEscape(ref),
 		creds: creds{accessCode: code}}, &v)
 	if ref == "" || code == "" || err != nil {
@@ -207,42 +44,22 @@ func (con *Console) track(c echo.Context) error {
 	return redirect(c, "/my")
 }
 
-// applicantView is the API's applicant answer (GET /api/v1/applications/:ref).
-type applicantView struct {
-	Reference   string               `json:"reference"`
-	Stage       civicflow.Stage      `json:"stage"`
-	StageSince  time.Time            `json:"stage_since"`
-	WaitingFor  []string             `json:"waiting_for"`
-	PersonName  string               `json:"person_name"`
-	IDNumber    string               `json:"id_number_masked"`
-	CanWithdraw bool                 `json:"can_withdraw"`
-	Papers      []civicflow.Document `json:"papers"`
-	Placement   *struct {
-		Institution string              `json:"institution"`
-		Bed         string              `json:"bed"`
-		CareLevel   civicflow.CareLevel `json:"care_level"`
-	} `json:"placement"`
-	SupportStart *time.Time `json:"support_start"`
-	History      []struct {
-		At      time.Time       `json:"at"`
-		Action  string          `json:"action"`
-		Stage   civicflow.Stage `json:"stage"`
-		By      string          `json:"by"`
-		Reasons string          `json:"reasons"`
-	} `json:"history"`
-}
+// applicantView is the applicant's case as the pages show it.
+type applicantView struct{ *wire.ApplicantCase }
 
 // ByKey names who made a history entry, as the API says it.
 func (v applicantView) ByKey(by string) string {
 	switch by {
-	case "applicant":
+	case wire.ByApplicant:
 		return "by.applicant"
-	case "street office / town":
+	case wire.ByTownship:
 		return "by.township"
-	case "district civil-affairs bureau":
+	case wire.ByDistrict:
 		return "by.district"
-	case "care institution":
+	case wire.ByInstitution:
 		return "by.institution"
+	case wire.ByRehabCentre:
+		return "apply.rehab.by_centre"
 	}
 	return "by.system"
 }
@@ -264,14 +81,14 @@ func (con *Console) applicantCase(c echo.Context) (*applicantView, *session, err
 	if s.caseRef == "" {
 		return nil, s, nil
 	}
-	var v applicantView
+	var v wire.ApplicantCase
 	_, err := con.api.do(c, call{method: http.MethodGet, path: "/api/v1/applications/" + url.PathEscape(s.caseRef),
 		creds: creds{accessCode: s.caseCode}}, &v)
 	if civicflow.ErrorCode(err) == civicflow.EUNAUTHORIZED {
 		s.clearCase(c)
 		return nil, s, nil
 	}
-	return &v, s, err
+	return &applicantView{&v}, s, err
 }
 
 func (con *Console) myCase(c echo.Context) error { return con.showMyCase(c, http.StatusOK, "") }
@@ -343,7 +160,7 @@ func (con *Console) mySupplements(c echo.Context) error {
 		}
 		ids = append(ids, id)
 	}
-	body := map[string]any{"document_ids": ids, "note": strings.TrimSpace(c.FormValue("note"))}
+	body := wire.SupplementsRequest{DocumentIDs: ids, Note: strings.TrimSpace(c.FormValue("note"))}
 	if _, err := con.api.do(c, call{method: http.MethodPost, path: "/api/v1/applications/" + url.PathEscape(s.caseRef) + "/supplements",
 		body: body, creds: creds{accessCode: s.caseCode}}, nil); err != nil {
 		key := errorKey(err)
@@ -374,7 +191,7 @@ func (con *Console) withdraw(c echo.Context) error {
 	if c.FormValue("confirm") != "yes" {
 		return redirect(c, "/my/withdraw")
 	}
-	body := map[string]any{"reasons": strings.TrimSpace(c.FormValue("reasons"))}
+	body := wire.WithdrawRequest{Reasons: strings.TrimSpace(c.FormValue("reasons"))}
 	if _, err := con.api.do(c, call{method: http.MethodPost, path: "/api/v1/applications/" + url.PathEscape(s.caseRef) + "/withdraw",
 		body: body, creds: creds{accessCode: s.caseCode}}, nil); err != nil {
 		return con.showMyCase(c, statusOf(err), errorKey(err))

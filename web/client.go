@@ -12,6 +12,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"civicflow"
+	"civicflow/wire"
 )
 
 // apiClient calls the JSON API in process: every console read and action
@@ -171,17 +172,9 @@ func decodeError(rep *reply) error {
 }
 
 func decodeErrorBody(rep *reply) *civicflow.Error {
-	var body struct {
-		Error struct {
-			Code      string                 `json:"code"`
-			Message   string                 `json:"message"`
-			Fields    []civicflow.FieldError `json:"fields"`
-			Reference string                 `json:"reference"`
-		} `json:"error"`
-	}
+	var body wire.ErrorAnswer
 	if err := json.Unmarshal(rep.body, &body); err != nil || body.Error.Code == "" {
 		return &civicflow.Error{Code: civicflow.EINTERNAL, Message: fmt.Sprintf("the API answered %d", rep.status)}
 	}
-	return &civicflow.Error{Code: body.Error.Code, Message: body.Error.Message, Fields: body.Error.Fields,
-		Reference: body.Error.Reference}
+	return body.Domain()
 }

@@ -38,11 +38,13 @@ const csp = "default-src 'none'; style-src 'self'; img-src 'self'; form-action '
 
 // Console serves the pages.
 type Console struct {
-	api   *apiClient
-	cat   catalogue
-	pages map[string]*template.Template
-	log   *slog.Logger
-	now   func() time.Time
+	api *apiClient
+	// processes are the application forms, the first at /console/apply.
+	processes []*applyProcess
+	cat       catalogue
+	pages     map[string]*template.Template
+	log       *slog.Logger
+	now       func() time.Time
 }
 
 // New builds the console over apiHandler, the API's HTTP handler.
@@ -51,7 +53,7 @@ func New(apiHandler http.Handler, log *slog.Logger) (*Console, error) {
 	if err != nil {
 		return nil, err
 	}
-	con := &Console{api: &apiClient{h: apiHandler}, cat: cat, log: log, now: time.Now}
+	con := &Console{api: &apiClient{h: apiHandler}, processes: applyProcesses(), cat: cat, log: log, now: time.Now}
 	if con.pages, err = parsePages(); err != nil {
 		return nil, err
 	}
@@ -85,8 +87,11 @@ func (con *Console) routes() []route {
 		{http.MethodGet, "/static/*", con.static, false},
 
 		// Applicants (applicant.go).
-		{http.MethodGet, "/apply", con.applyForm, false},
+		{http.MethodGet, "/apply", con.applyForm, false}, // apply.go
 		{http.MethodPost, "/apply", con.apply, false},
+		{http.MethodGet, "/apply/done", con.submitted, false},
+		{http.MethodGet, "/apply/:process", con.applyForm, false},
+		{http.MethodPost, "/apply/:process", con.apply, false},
 		{http.MethodGet, "/track", con.trackForm, false},
 		{http.MethodPost, "/track", con.track, false},
 		{http.MethodGet, "/my", con.myCase, false},
@@ -192,7 +197,9 @@ func (con *Console) switchLang(c echo.Context) error {
 }
 
 func (con *Console) home(c echo.Context) error {
-	return con.render(c, http.StatusOK, "home", "title.home", nil)
+	p := con.newPage(c, "title.home", nil)
+	p.Data = map[string]any{"Processes": con.processLinks(p, nil)}
+	return con.renderPage(c, http.StatusOK, "home", p)
 }
 
 func (con *Console) notFound(c echo.Context) error {

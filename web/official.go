@@ -8,11 +8,11 @@ import (
 	"slices"
 	"sort"
 	"strings"
-	"time"
 
 	"github.com/labstack/echo/v4"
 
 	"civicflow"
+	"civicflow/wire"
 )
 
 func asDomain(err error, de **civicflow.Error) bool { return errors.As(err, de) }
@@ -80,13 +80,9 @@ func (con *Console) loginForm(c echo.Context) error {
 func (con *Console) login(c echo.Context) error {
 	username := strings.TrimSpace(c.FormValue("username"))
 	next := safeNext(c.FormValue("next"))
-	var sess struct {
-		Token     string          `json:"token"`
-		ExpiresAt time.Time       `json:"expires_at"`
-		User      *civicflow.User `json:"user"`
-	}
+	var sess wire.Session
 	_, err := con.api.do(c, call{method: http.MethodPost, path: "/api/v1/auth/login",
-		body: map[string]string{"username": username, "password": c.FormValue("password")}}, &sess)
+		body: wire.LoginRequest{Username: username, Password: c.FormValue("password")}}, &sess)
 	if err != nil || sess.User == nil {
 		key := "login.wrong"
 		switch civicflow.ErrorCode(err) {
@@ -116,30 +112,6 @@ func (con *Console) logout(c echo.Context) error {
 	return redirect(c, "/login?done=logged_out")
 }
 
-// caseItem is a row of GET /api/v1/cases.
-type caseItem struct {
-	ID           int64           `json:"id"`
-	Reference    string          `json:"reference"`
-	Stage        civicflow.Stage `json:"stage"`
-	PersonName   string          `json:"person_name"`
-	IDNumber     string          `json:"id_number_masked"`
-	DistrictCode string          `json:"district_code"`
-	TownshipCode string          `json:"township_code"`
-	CreatedAt    time.Time       `json:"created_at"`
-}
-
-// caseView is GET /api/v1/cases/:ref.
-type caseView struct {
-	civicflow.Case
-	AllowedActions []civicflow.Action      `json:"allowed_actions"`
-	Timeline       []civicflow.Event       `json:"timeline"`
-	Papers         []civicflow.Document    `json:"papers"`
-	Checks         []civicflow.CheckResult `json:"economic_checks"`
-	Allocation     *civicflow.Allocation   `json:"allocation"`
-	// Rehab: centre, dates and counts of a rehab case (no clinical content).
-	Rehab *civicflow.RehabSummary `json:"rehab"`
-}
-
 // waiting is what counts as work for an official: the actions the stage
 // expects of them. An objection during the public notice is possible but
 // not expected, so it does not put a case in the inbox.
@@ -149,8 +121,8 @@ func waiting(actions []civicflow.Action) []civicflow.Action {
 
 // listCases pages through GET /api/v1/cases (scoped to the official's
 // jurisdiction by the API), up to limit rows.
-func (con *Console) listCases(c echo.Context, cr creds, q url.Values, limit int) ([]caseItem, error) {
-	var all []caseItem
+func (con *Console) listCases(c echo.Context, cr creds, q url.Values, limit int) ([]wire.CaseListItem, error) {
+	var all []wire.CaseListItem
 	after := ""
 	for len(all) < limit {
 		qq := url.Values{"limit": {"500"}}
@@ -160,10 +132,7 @@ func (con *Console) listCases(c echo.Context, cr creds, q url.Values, limit int)
 		if after != "" {
 			qq.Set("after", after)
 		}
-		var page struct {
-			Cases     []caseItem `json:"cases"`
-			NextAfter *int64     `json:"next_after"`
-		}
+		var page wire.CaseList
 		if _, err := con.api.do(c, call{method: http.MethodGet, path: "/api/v1/cases", query: qq, creds: cr}, &page); err != nil {
 			return nil, err
 		}
@@ -176,8 +145,8 @@ func (con *Console) listCases(c echo.Context, cr creds, q url.Values, limit int)
 	return all, nil
 }
 
-func (con *Console) caseDetail(c echo.Context, cr creds, ref string) (*caseView, error) {
-	var v caseView
+func (con *Console) caseDetail(c echo.Context, cr creds, ref string) (*wire.CaseDetail, error) {
+	var v wire.CaseDetail
 	if _, err := con.api.do(c, call{method: http.MethodGet, path: "/api/v1/cases/" + url.PathEscape(ref), creds: cr}, &v); err != nil {
 		return nil, err
 	}
@@ -186,7 +155,7 @@ func (con *Console) caseDetail(c echo.Context, cr creds, ref string) (*caseView,
 
 // inboxRow is one case waiting for the official.
 type inboxRow struct {
-	*caseView
+	*wire.CaseDetail
 	Waiting []civicflow.Action
 }
 
@@ -217,7 +186,7 @@ func (con *Console) inbox(c echo.Context) error {
 				return con.fail(c, err)
 			}
 			if w := waiting(v.AllowedActions); len(w) > 0 {
-				rows = append(rows, inboxRow{caseView: v, Waiting: w})
+				rows = append(rows, inboxRow{CaseDetail: v, Waiting: w})
 			}
 		}
 		now := con.now()
@@ -247,7 +216,7 @@ func (con *Console) inbox(c echo.Context) error {
 
 // caseData is what the case page shows.
 type caseData struct {
-	Case       *caseView
+	Case       *wire.CaseDetail
 	Actions    []civicflow.Action
 	MayReveal  bool
 	Revealed   map[string]string
@@ -323,14 +292,8 @@ func (con *Console) casePage(c echo.Context) error {
 func (con *Console) reveal(c echo.Context) error {
 	return con.officialOr(c, func(u *civicflow.User, cr creds) error {
 		form, _ := c.FormParams()
-		body := map[string]any{"fields": form["field"], "reason": strings.TrimSpace(c.FormValue("reason"))}
-		var out struct {
-			IDNumber       string                `json:"id_number"`
-			Phone          string                `json:"phone"`
-			ApplicantPhone string                `json:"applicant_phone"`
-			ApplicantEmail string                `json:"applicant_email"`
-			Disability     *civicflow.Disability `json:"disability"`
-		}
+		body := wire.RevealRequest{Fields: form["field"], Reason: strings.TrimSpace(c.FormValue("reason"))}
+		var out wire.Revealed
 		if _, err := con.api.do(c, call{method: http.MethodPost, path: "/api/v1/cases/" + url.PathEscape(c.Param("ref")) + "/reveal",
 			body: body, creds: cr}, &out); err != nil {
 			key := errorKey(err)

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -12,10 +13,11 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"civicflow"
+	"civicflow/wire"
 )
 
 // The rehab centre's actions (issue 5) in the console: one form per action
-// with the fields of the API's rehabInput (api/rehab.go), the same
+// with the fields of the API's wire.RehabInput, the same
 // confirmation step as the other actions, and the clinical record on its
 // own page (GET /api/v1/cases/:ref/rehab, audited) for those the API lets
 // see it.
@@ -36,7 +38,7 @@ type rehabData struct {
 
 // rehabView reads nothing clinical: the link to the record is offered to
 // those the API would let read it, and the API decides again.
-func rehabView(u *civicflow.User, v *caseView) *rehabData {
+func rehabView(u *civicflow.User, v *wire.CaseDetail) *rehabData {
 	return &rehabData{Summary: v.Rehab, MayClinical: civicflow.MaySeeClinical(u.Actor(), v.Scope()), MaySessions: mayRecordSessions(u, v)}
 }
 
@@ -120,73 +122,63 @@ func (f rehabForm) Hidden() []field {
 	return kept
 }
 
-// body is the API request of the action ({"rehab": rehabInput}). A number
-// that does not parse is sent as is, for the API to refuse by field.
-func (f rehabForm) body(act civicflow.Action) (map[string]any, map[string]bool) {
-	r := map[string]any{}
+// body is the rehab part of the action's API request
+// (wire.ActionRequest.Rehab). A number that does not parse is not sent:
+// bad names its field.
+func (f rehabForm) body(act civicflow.Action) (wire.RehabInput, map[string]bool) {
+	var r wire.RehabInput
 	bad := map[string]bool{}
-	set := func(k, v string) {
-		if v != "" {
-			r[k] = v
-		}
-	}
-	num := func(k, v string) {
+	num := func(k, v string) (int, bool) {
 		if v == "" {
-			return
+			return 0, false
 		}
 		n, err := strconv.Atoi(v)
 		if err != nil {
 			bad[k] = true
-			return
+			return 0, false
 		}
-		r[k] = n
+		return n, true
 	}
 	switch act {
 	case civicflow.ActionRegister:
-		set("file_number", f.FileNumber)
-		set("diagnosis", f.Diagnosis)
+		r.FileNumber, r.Diagnosis = f.FileNumber, f.Diagnosis
 	case civicflow.ActionAssess:
 		switch f.Suitable {
 		case "yes":
-			r["suitable"] = true
+			r.Suitable = new(true)
 		case "no":
-			r["suitable"] = false
+			r.Suitable = new(false)
 		}
-		num("risk_level", f.RiskLevel)
-		r["services"] = append([]string{}, f.Services...)
-		set("physician", f.Physician)
-		set("findings", f.Findings)
-		set("referral_suggestion", f.ReferralSuggestion)
+		if n, ok := num("risk_level", f.RiskLevel); ok {
+			r.RiskLevel = &n
+		}
+		r.Services = append([]string{}, f.Services...)
+		r.Physician, r.Findings, r.ReferralSuggestion = f.Physician, f.Findings, f.ReferralSuggestion
 	case civicflow.ActionAgreePlan:
-		plan := []map[string]string{}
+		r.Plan = []wire.PlanItemInput{}
 		for _, s := range f.PlanChosen {
-			plan = append(plan, map[string]string{"service": s, "frequency": f.Frequency[s], "start_date": f.StartDate[s]})
+			r.Plan = append(r.Plan, wire.PlanItemInput{Service: s, Frequency: f.Frequency[s], StartDate: f.StartDate[s]})
 		}
-		r["plan"] = plan
-		set("agreed_by", f.AgreedBy)
-		set("agreed_by_name", f.AgreedByName)
-		num("review_interval_days", f.ReviewInterval)
+		r.AgreedBy, r.AgreedByName = f.AgreedBy, f.AgreedByName
+		r.ReviewIntervalDays, _ = num("review_interval_days", f.ReviewInterval)
 	case civicflow.ActionRecordReview:
-		progress := []map[string]string{}
+		r.Progress = []wire.ProgressInput{}
 		for _, s := range f.Reviewed {
-			progress = append(progress, map[string]string{"service": s, "rating": f.Rating[s], "note": f.ProgressNote[s]})
+			r.Progress = append(r.Progress, wire.ProgressInput{Service: s, Rating: f.Rating[s], Note: f.ProgressNote[s]})
 		}
-		r["progress"] = progress
-		num("review_interval_days", f.ReviewInterval)
-		set("notes", f.Notes)
+		r.ReviewIntervalDays, _ = num("review_interval_days", f.ReviewInterval)
+		r.Notes = f.Notes
 	case civicflow.ActionClose:
-		set("closure", f.Closure)
-		set("notes", f.Notes)
+		r.Closure, r.Notes = f.Closure, f.Notes
 	case civicflow.ActionRefer:
-		set("refer_to", f.ReferTo)
-		set("notes", f.Notes)
+		r.ReferTo, r.Notes = f.ReferTo, f.Notes
 		if f.ReferTo == "hospital" {
-			set("hospital", f.Hospital)
-		} else {
-			num("centre_id", f.CentreID)
+			r.Hospital = f.Hospital
+		} else if n, ok := num("centre_id", f.CentreID); ok {
+			r.CentreID = int64(n)
 		}
 	}
-	return map[string]any{"rehab": r}, bad
+	return r, bad
 }
 
 var indexRe = regexp.MustCompile(`\[\d+\].*$`)
@@ -211,7 +203,7 @@ var rehabFormFields = []string{"file_number", "diagnosis", "suitable", "risk_lev
 	"centre_id", "hospital", "notes", "form"}
 
 type rehabActionData struct {
-	Case     *caseView
+	Case     *wire.CaseDetail
 	Action   civicflow.Action
 	In       rehabForm
 	Errors   map[string]string
@@ -237,69 +229,45 @@ func (d rehabActionData) CentreName(id string) string {
 	return id
 }
 
-// clinicalView is GET /api/v1/cases/:ref/rehab.
+// clinicalView is a rehab case's clinical record
+// (GET /api/v1/cases/:ref/rehab) with each step's content decoded.
 type clinicalView struct {
-	Reference   string                      `json:"reference"`
-	Stage       civicflow.Stage             `json:"stage"`
-	Summary     *civicflow.RehabSummary     `json:"summary"`
-	Application *civicflow.RehabApplication `json:"application"`
-	Records     []clinicalRecord            `json:"records"`
+	*wire.ClinicalView
+	Steps []clinicalStep
 }
 
-type clinicalRecord struct {
-	ID         int64           `json:"id"`
-	Kind       string          `json:"kind"`
-	Actor      civicflow.Actor `json:"actor"`
-	RecordedAt time.Time       `json:"recorded_at"`
-	Content    struct {
-		Input recordInput `json:"input"`
-	} `json:"content"`
+// clinicalStep is one step of the clinical record and what the assessor
+// wrote in it.
+type clinicalStep struct {
+	wire.ClinicalRecord
+	Input recordInput
 }
 
-// recordInput is what an assessor wrote (api/rehab.go rehabInput).
-type recordInput struct {
-	FileNumber         string   `json:"file_number"`
-	Diagnosis          string   `json:"diagnosis"`
-	Suitable           *bool    `json:"suitable"`
-	RiskLevel          *int     `json:"risk_level"`
-	Services           []string `json:"services"`
-	Physician          string   `json:"physician"`
-	Findings           string   `json:"findings"`
-	ReferralSuggestion string   `json:"referral_suggestion"`
-	Plan               []struct {
-		Service   string `json:"service"`
-		Frequency string `json:"frequency"`
-		StartDate string `json:"start_date"`
-	} `json:"plan"`
-	AgreedBy           string `json:"agreed_by"`
-	AgreedByName       string `json:"agreed_by_name"`
-	ReviewIntervalDays int    `json:"review_interval_days"`
-	Progress           []struct {
-		Service string `json:"service"`
-		Rating  string `json:"rating"`
-		Note    string `json:"note"`
-	} `json:"progress"`
-	Closure  string `json:"closure"`
-	ReferTo  string `json:"refer_to"`
-	CentreID int64  `json:"centre_id"`
-	Hospital string `json:"hospital"`
-	Notes    string `json:"notes"`
-}
+// recordInput is what an assessor wrote, with what the page needs to show it.
+type recordInput struct{ wire.RehabInput }
 
 func (con *Console) clinical(c echo.Context, cr creds, ref string) (*clinicalView, error) {
-	var v clinicalView
+	var v wire.ClinicalView
 	if _, err := con.api.do(c, call{method: http.MethodGet, path: "/api/v1/cases/" + url.PathEscape(ref) + "/rehab", creds: cr}, &v); err != nil {
 		return nil, err
 	}
-	return &v, nil
+	out := &clinicalView{ClinicalView: &v}
+	for _, r := range v.Records {
+		var content wire.ClinicalContent
+		if err := json.Unmarshal(r.Content, &content); err != nil {
+			return nil, fmt.Errorf("decode clinical record %d of %s: %w", r.ID, ref, err)
+		}
+		out.Steps = append(out.Steps, clinicalStep{ClinicalRecord: r, Input: recordInput{content.Input}})
+	}
+	return out, nil
 }
 
 // planServices reads, from the clinical record, the services the
 // assessment recommended and those of the plan now in force (the latest
 // record naming a plan).
 func planServices(v *clinicalView) (recommended, plan []string) {
-	for _, r := range v.Records {
-		in := r.Content.Input
+	for _, r := range v.Steps {
+		in := r.Input
 		if r.Kind == "assessment" && len(in.Services) > 0 {
 			recommended = in.Services
 		}
@@ -319,7 +287,7 @@ func (con *Console) rehabActionPage(c echo.Context, u *civicflow.User, cr creds,
 	if err != nil {
 		return con.fail(c, err)
 	}
-	if !v.allows(act) {
+	if !v.Allows(act) {
 		return con.showCase(c, u, cr, http.StatusConflict, "err.not_now", nil)
 	}
 	d := rehabActionData{Case: v, Action: act, In: in, Errors: errs, Confirm: confirm, Services: civicflow.RehabServices,
@@ -345,9 +313,7 @@ func (con *Console) rehabActionPage(c echo.Context, u *civicflow.User, cr creds,
 			return con.fail(c, err)
 		}
 	case civicflow.ActionRefer:
-		var cs struct {
-			Centres []civicflow.RehabCentre `json:"centres"`
-		}
+		var cs wire.RehabCentres
 		if _, err := con.api.do(c, call{method: http.MethodGet, path: "/api/v1/rehab/centres", creds: cr}, &cs); err != nil {
 			return con.fail(c, err)
 		}
@@ -401,7 +367,7 @@ func (con *Console) rehabAct(c echo.Context) error {
 		}
 		ref := c.Param("ref")
 		_, err := con.api.do(c, call{method: http.MethodPost, path: "/api/v1/cases/" + url.PathEscape(ref) + "/actions/" + string(act),
-			body: body, creds: cr, idemKey: "console-" + in.Nonce}, nil)
+			body: wire.ActionRequest{Rehab: &body}, creds: cr, idemKey: "console-" + in.Nonce}, nil)
 		var de *civicflow.Error
 		switch {
 		case err == nil:

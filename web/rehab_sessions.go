@@ -11,6 +11,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"civicflow"
+	"civicflow/wire"
 )
 
 // Attendance at a rehab case's services (issue 5): the centre records how
@@ -25,7 +26,7 @@ import (
 type sessionForm struct{ Nonce, Service, Sessions, On string }
 
 type sessionData struct {
-	Case   *caseView
+	Case   *wire.CaseDetail
 	In     sessionForm
 	Errors map[string]string
 	// Services are the services of the plan in force (from the clinical
@@ -50,7 +51,7 @@ func sessionFieldToForm(apiField string) string {
 
 // mayRecordSessions: the centre holding a case in rehab records its
 // attendance; the API decides again.
-func mayRecordSessions(u *civicflow.User, v *caseView) bool {
+func mayRecordSessions(u *civicflow.User, v *wire.CaseDetail) bool {
 	return v.Stage == civicflow.StageInRehab && civicflow.Authorize(u.Actor(), civicflow.ActionRecordSession, v.Scope()) == nil
 }
 
@@ -103,7 +104,7 @@ func (con *Console) recordSessions(c echo.Context) error {
 		}
 		ref := c.Param("ref")
 		_, err = con.api.do(c, call{method: http.MethodPost, path: "/api/v1/cases/" + url.PathEscape(ref) + "/rehab/sessions",
-			body: map[string]any{"service": in.Service, "sessions": n, "on": in.On}, creds: cr, idemKey: "console-" + in.Nonce}, nil)
+			body: wire.SessionRequest{Service: in.Service, Sessions: n, On: in.On}, creds: cr, idemKey: "console-" + in.Nonce}, nil)
 		var de *civicflow.Error
 		switch {
 		case err == nil:

@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"civicflow/wire"
 )
 
 var nonceRe = regexp.MustCompile(`name="nonce" value="([^"]+)"`)
@@ -85,11 +87,10 @@ func TestRehabAssessFormPostsTheAssessment(t *testing.T) {
 		"physician": {"陈医生"}, "findings": {"病情稳定"}})
 	require.Equal(t, http.StatusSeeOther, status)
 	require.Equal(t, "/console/cases/RH-610113-000010?done=action", resp.Header.Get("Location"))
-	sent := h.api.body("POST /api/v1/cases/RH-610113-000010/actions/assess")["rehab"].(map[string]any)
-	require.Equal(t, true, sent["suitable"])
-	require.Equal(t, float64(2), sent["risk_level"])
-	require.Equal(t, []any{"medication_training", "peer_support"}, sent["services"])
-	require.Equal(t, "陈医生", sent["physician"])
+	sent := sentAs[wire.ActionRequest](t, h.api, "POST /api/v1/cases/RH-610113-000010/actions/assess")
+	require.Equal(t, wire.ActionRequest{Rehab: &wire.RehabInput{Suitable: new(true), RiskLevel: new(2),
+		Services: []string{"medication_training", "peer_support"}, Physician: "陈医生", Findings: "病情稳定"}}, sent,
+		"the assessment's fields and nothing else")
 	require.True(t, strings.HasPrefix(h.api.keys[len(h.api.keys)-1], "console-"), "the update carries the form's nonce")
 }
 
@@ -124,11 +125,9 @@ func TestRehabAgreePlanOffersTheRecommendedServices(t *testing.T) {
 		"agreed_by": {"guardian"}, "agreed_by_name": {"刘建国"}, "review_interval_days": {"60"}})
 	require.Equal(t, http.StatusSeeOther, status)
 	require.Equal(t, "/console/cases/RH-610113-000011?done=action", resp.Header.Get("Location"))
-	sent := h.api.body("POST /api/v1/cases/RH-610113-000011/actions/agree_plan")["rehab"].(map[string]any)
-	require.Equal(t, []any{map[string]any{"service": "social_skills", "frequency": "每周2次", "start_date": "2026-12-01"}}, sent["plan"])
-	require.Equal(t, "guardian", sent["agreed_by"])
-	require.Equal(t, "刘建国", sent["agreed_by_name"])
-	require.Equal(t, float64(60), sent["review_interval_days"])
+	sent := sentAs[wire.ActionRequest](t, h.api, "POST /api/v1/cases/RH-610113-000011/actions/agree_plan").Rehab
+	require.Equal(t, &wire.RehabInput{Plan: []wire.PlanItemInput{{Service: "social_skills", Frequency: "每周2次", StartDate: "2026-12-01"}},
+		AgreedBy: "guardian", AgreedByName: "刘建国", ReviewIntervalDays: 60}, sent)
 }
 
 func TestSupervisorReassignsFromAList(t *testing.T) {
@@ -147,9 +146,8 @@ func TestSupervisorReassignsFromAList(t *testing.T) {
 	status, _, resp := h.post(casePath+"/reassign", url.Values{"csrf": {h.csrf(casePath)}, "user_id": {"9"}, "reasons": {"负责人休假"}})
 	require.Equal(t, http.StatusSeeOther, status)
 	require.Equal(t, casePath+"?done=reassigned", resp.Header.Get("Location"))
-	sent := h.api.body("POST /api/v1/supervision/cases/TK-610113-000002/reassign")
-	require.Equal(t, float64(9), sent["user_id"])
-	require.Equal(t, "负责人休假", sent["reasons"])
+	require.Equal(t, wire.ReassignRequest{UserID: 9, Reasons: "负责人休假"},
+		sentAs[wire.ReassignRequest](t, h.api, "POST /api/v1/supervision/cases/TK-610113-000002/reassign"))
 }
 
 // TestRehabFormsRender renders every rehab action's form, and its
@@ -201,7 +199,8 @@ func TestDistrictApprovesARehabCaseToItsCentre(t *testing.T) {
 	require.Contains(t, body, `<input type="hidden" name="rehab_centre_id" value="5">`)
 	status, _, _ = h.post(path, url.Values{"csrf": {h.csrf(path)}, "rehab_centre_id": {"5"}, "nonce": {"n-approve"}, "confirm": {"yes"}})
 	require.Equal(t, http.StatusSeeOther, status)
-	require.Equal(t, float64(5), h.api.body("POST /api/v1/cases/RH-610113-000014/actions/approve")["rehab_centre_id"])
+	require.Equal(t, wire.ActionRequest{RehabCentreID: 5},
+		sentAs[wire.ActionRequest](t, h.api, "POST /api/v1/cases/RH-610113-000014/actions/approve"))
 }
 
 func TestRehabSessionsForm(t *testing.T) {
@@ -245,8 +244,8 @@ func TestRehabSessionsForm(t *testing.T) {
 	status, _, resp := h.post(path, filled)
 	require.Equal(t, http.StatusSeeOther, status)
 	require.Equal(t, "/console/cases/RH-610113-000013?done=sessions", resp.Header.Get("Location"))
-	require.Equal(t, map[string]any{"service": "social_skills", "sessions": float64(2), "on": "2026-11-20"},
-		h.api.body("POST /api/v1/cases/RH-610113-000013/rehab/sessions"))
+	require.Equal(t, wire.SessionRequest{Service: "social_skills", Sessions: 2, On: "2026-11-20"},
+		sentAs[wire.SessionRequest](t, h.api, "POST /api/v1/cases/RH-610113-000013/rehab/sessions"))
 	require.Equal(t, "console-"+nonce, h.api.keys[len(h.api.keys)-1])
 	filled.Set("csrf", h.csrf(path))
 	status, _, _ = h.post(path, filled)

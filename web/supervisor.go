@@ -12,6 +12,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"civicflow"
+	"civicflow/wire"
 )
 
 type overdueRow struct {
@@ -158,9 +159,7 @@ func (con *Console) board(c echo.Context) error {
 			d.StuckNote = p.T(errorKey(err))
 		}
 		d.Stuck = stuck.Stuck
-		var js struct {
-			Jurisdictions []civicflow.Jurisdiction `json:"jurisdictions"`
-		}
+		var js wire.Jurisdictions
 		if _, err := con.api.do(c, call{method: http.MethodGet, path: "/api/v1/jurisdictions"}, &js); err == nil {
 			for _, j := range js.Jurisdictions {
 				if j.Level != civicflow.LevelCommunity {
@@ -223,7 +222,7 @@ func (con *Console) board(c echo.Context) error {
 }
 
 // supervise sends a supervisor's form to one of the supervision routes.
-func (con *Console) supervise(c echo.Context, path string, body map[string]any, done string) error {
+func (con *Console) supervise(c echo.Context, path string, body any, done string) error {
 	return con.officialOr(c, func(u *civicflow.User, cr creds) error {
 		ref := c.Param("ref")
 		if _, err := con.api.do(c, call{method: http.MethodPost, path: "/api/v1/supervision/cases/" + url.PathEscape(ref) + path,
@@ -240,13 +239,13 @@ func (con *Console) supervise(c echo.Context, path string, body map[string]any, 
 
 func (con *Console) reassign(c echo.Context) error {
 	id, _ := strconv.ParseInt(strings.TrimSpace(c.FormValue("user_id")), 10, 64)
-	return con.supervise(c, "/reassign", map[string]any{"user_id": id, "reasons": strings.TrimSpace(c.FormValue("reasons"))}, "reassigned")
+	return con.supervise(c, "/reassign", wire.ReassignRequest{UserID: id, Reasons: strings.TrimSpace(c.FormValue("reasons"))}, "reassigned")
 }
 
 func (con *Console) note(c echo.Context) error {
-	return con.supervise(c, "/notes", map[string]any{"note": strings.TrimSpace(c.FormValue("note"))}, "noted")
+	return con.supervise(c, "/notes", wire.SupervisorNoteRequest{Note: strings.TrimSpace(c.FormValue("note"))}, "noted")
 }
 
 func (con *Console) remind(c echo.Context) error {
-	return con.supervise(c, "/remind", map[string]any{"note": strings.TrimSpace(c.FormValue("note"))}, "reminded")
+	return con.supervise(c, "/remind", wire.RemindRequest{Note: strings.TrimSpace(c.FormValue("note"))}, "reminded")
 }

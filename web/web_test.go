@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"log/slog"
@@ -23,6 +24,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"civicflow"
+	"civicflow/wire"
 )
 
 // fakeAPI stands in for the JSON API in these fast tests (the end-to-end
@@ -36,14 +38,38 @@ type fakeAPI struct {
 	// actionStatus answers POST .../actions/:action (0: 200).
 	actionStatus int
 	// bodies holds the last JSON body sent to each method and path.
-	bodies map[string]map[string]any
+	bodies map[string][]byte
 }
 
-// body is the last JSON body sent to "METHOD /path".
-func (f *fakeAPI) body(route string) map[string]any {
+// sentAs decodes the last JSON body sent to "METHOD /path" into a wire
+// type, strictly as the API binds it: a field the API does not know fails
+// the test.
+func sentAs[T any](t *testing.T, f *fakeAPI, route string) T {
+	t.Helper()
 	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.bodies[route]
+	raw := f.bodies[route]
+	f.mu.Unlock()
+	require.NotNil(t, raw, "nothing was sent to %s", route)
+	var v T
+	require.NoError(t, strictJSON(raw, &v), "%s", route)
+	return v
+}
+
+// strictJSON decodes b into dst, refusing fields dst lacks (as the API does).
+func strictJSON(b []byte, dst any) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	return dec.Decode(dst)
+}
+
+// bind decodes the request's body into dst as the API would, or answers
+// the API's 422 and returns false.
+func bind(w http.ResponseWriter, raw []byte, dst any) bool {
+	if err := strictJSON(raw, dst); err != nil {
+		apiError(w, 422, civicflow.EINVALID, civicflow.FieldError{Field: "body", Reason: err.Error()})
+		return false
+	}
+	return true
 }
 
 func (f *fakeAPI) called(prefix string) int {
@@ -65,8 +91,11 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 }
 
 func apiError(w http.ResponseWriter, status int, code string, fields ...civicflow.FieldError) {
-	writeJSON(w, status, map[string]any{"error": map[string]any{"code": code, "message": "x", "fields": fields}})
+	writeJSON(w, status, wire.ErrorOf(&civicflow.Error{Code: code, Message: "x", Fields: fields}))
 }
+
+// dupIDNumber already has an open rehab case in the fake.
+const dupIDNumber = "610113198805060025"
 
 var fakeUsers = map[string]civicflow.User{
 	"tok-ts": {ID: 1, Username: "ts.xiaozhai", DisplayName: "王芳", Role: civicflow.RoleTownshipOfficial, Jurisdiction: "610113001"},
@@ -82,39 +111,38 @@ func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		raw, _ = io.ReadAll(r.Body)
 		r.Body = io.NopCloser(bytes.NewReader(raw))
 	}
-	var sent map[string]any
-	_ = json.Unmarshal(raw, &sent)
 	f.mu.Lock()
 	f.calls = append(f.calls, r.Method+" "+r.URL.Path)
 	f.keys = append(f.keys, r.Header.Get("Idempotency-Key"))
 	if f.bodies == nil {
-		f.bodies = map[string]map[string]any{}
+		f.bodies = map[string][]byte{}
 	}
-	if sent != nil {
-		f.bodies[r.Method+" "+r.URL.Path] = sent
+	if len(raw) > 0 {
+		f.bodies[r.Method+" "+r.URL.Path] = raw
 	}
 	f.mu.Unlock()
 	user, authed := fakeUsers[strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")]
 	due := func(d time.Duration) *time.Time { t := f.now.Add(d); return &t }
-	detail := func(ref string, stage civicflow.Stage, dueAt *time.Time) map[string]any {
+	detail := func(ref string, stage civicflow.Stage, dueAt *time.Time) wire.CaseDetail {
 		allowed := []civicflow.Action{}
 		if user.Role == civicflow.RoleTownshipOfficial {
 			allowed = civicflow.AllowedActions(user.Actor(), civicflow.Scope{CaseID: 1, Stage: stage, DistrictCode: "610113", TownshipCode: "610113001"})
 		}
-		return map[string]any{"id": 1, "reference": ref, "stage": stage, "person_name": "张桂兰", "id_number_masked": "6101**********1015",
-			"district_code": "610113", "township_code": "610113001", "stage_entered_at": f.now.Add(-72 * time.Hour), "stage_due_at": dueAt,
-			"allowed_actions": allowed, "timeline": []civicflow.Event{{Action: "submitted", ToStage: civicflow.StageIntake, Actor: civicflow.SystemActor, At: f.now}},
-			"papers": []civicflow.Document{{ID: 7, Filename: "户口簿.pdf", ContentType: "application/pdf"}}, "economic_checks": []civicflow.CheckResult{}}
+		return wire.CaseDetail{Case: &civicflow.Case{ID: 1, Reference: ref, Type: civicflow.CaseTypeCentralisedCare, Stage: stage,
+			PersonName: "张桂兰", IDNumberMasked: "6101**********1015", DistrictCode: "610113", TownshipCode: "610113001",
+			StageEnteredAt: f.now.Add(-72 * time.Hour), StageDueAt: dueAt},
+			AllowedActions: allowed, Timeline: []civicflow.Event{{Action: "submitted", ToStage: civicflow.StageIntake, Actor: civicflow.SystemActor, At: f.now}},
+			Papers: []civicflow.Document{{ID: 7, Filename: "户口簿.pdf", ContentType: "application/pdf"}}, Checks: []civicflow.CheckResult{}}
 	}
 	// Community rehab cases held by centre 5: one in assessment, one in planning.
-	rehabDetail := func(ref string, stage civicflow.Stage) map[string]any {
+	rehabDetail := func(ref string, stage civicflow.Stage) wire.CaseDetail {
 		sc := civicflow.Scope{CaseID: 10, Stage: stage, DistrictCode: "610113", TownshipCode: "610113001", RehabCentreID: 5}
 		allowed := civicflow.AllowedActions(user.Actor(), sc)
-		return map[string]any{"id": 10, "reference": ref, "case_type": "community_rehab", "stage": stage, "person_name": "刘洋",
-			"id_number_masked": "6101**********2013", "district_code": "610113", "township_code": "610113001", "rehab_centre_id": 5,
-			"stage_entered_at": f.now.Add(-24 * time.Hour), "allowed_actions": allowed, "timeline": []civicflow.Event{},
-			"papers": []civicflow.Document{}, "economic_checks": []civicflow.CheckResult{},
-			"rehab": civicflow.RehabSummary{CentreID: 5, Centre: "雁塔区精神障碍社区康复服务中心", ReviewsDone: 0}}
+		return wire.CaseDetail{Case: &civicflow.Case{ID: 10, Reference: ref, Type: civicflow.CaseTypeCommunityRehab, Stage: stage,
+			PersonName: "刘洋", IDNumberMasked: "6101**********2013", DistrictCode: "610113", TownshipCode: "610113001", RehabCentreID: 5,
+			StageEnteredAt: f.now.Add(-24 * time.Hour)},
+			AllowedActions: allowed, Timeline: []civicflow.Event{}, Papers: []civicflow.Document{}, Checks: []civicflow.CheckResult{},
+			Rehab: &civicflow.RehabSummary{CentreID: 5, Centre: "雁塔区精神障碍社区康复服务中心", ReviewsDone: 0}}
 	}
 	p := r.URL.Path
 	switch {
@@ -131,89 +159,151 @@ func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case strings.HasPrefix(p, "/api/v1/cases/RH-") && strings.HasSuffix(p, "/rehab/sessions") && r.Method == http.MethodPost:
 		// As the API: a plan service (the fake plan holds social_skills),
 		// 1-50 sessions, a day not after today.
+		var req wire.SessionRequest
+		if !bind(w, raw, &req) {
+			return
+		}
 		var bad []civicflow.FieldError
-		if sent["service"] != "social_skills" {
+		if req.Service != "social_skills" {
 			bad = append(bad, civicflow.FieldError{Field: "service", Reason: "is not in the case's plan"})
 		}
-		if n, _ := sent["sessions"].(float64); n < 1 || n > 50 {
+		if req.Sessions < 1 || req.Sessions > 50 {
 			bad = append(bad, civicflow.FieldError{Field: "sessions", Reason: "must be 1 to 50"})
 		}
-		if on, _ := sent["on"].(string); on == "" || on > f.now.Format(time.DateOnly) {
+		if req.On == "" || req.On > f.now.Format(time.DateOnly) {
 			bad = append(bad, civicflow.FieldError{Field: "on", Reason: "must not be in the future"})
 		}
 		if len(bad) > 0 {
 			apiError(w, 422, civicflow.EINVALID, bad...)
 			return
 		}
-		writeJSON(w, 202, map[string]any{"recorded": true})
+		writeJSON(w, 202, wire.SessionRecorded{Recorded: true, Reference: strings.Split(p, "/")[4]})
 	case strings.HasPrefix(p, "/api/v1/cases/RH-") && strings.HasSuffix(p, "/rehab"):
 		if user.Role != civicflow.RoleRehabAssessor && user.Role != civicflow.RoleDistrictReviewer {
 			apiError(w, 403, civicflow.EFORBIDDEN)
 			return
 		}
-		writeJSON(w, 200, map[string]any{"reference": "RH-610113-000011", "stage": "planning",
-			"summary": civicflow.RehabSummary{CentreID: 5, Centre: "雁塔区精神障碍社区康复服务中心"},
-			"records": []map[string]any{
-				{"id": 1, "kind": "registration", "actor": user.Actor(), "recorded_at": f.now,
-					"content": map[string]any{"kind": "registration", "input": map[string]any{"file_number": "YT-2026-001", "diagnosis": "F20.0 偏执型精神分裂症"}}},
-				{"id": 2, "kind": "assessment", "actor": user.Actor(), "recorded_at": f.now,
-					"content": map[string]any{"kind": "assessment", "input": map[string]any{"suitable": true, "risk_level": 1,
-						"services": []string{"medication_training", "social_skills"}, "physician": "陈医生", "findings": "病情稳定"}}},
-				{"id": 3, "kind": "plan", "actor": user.Actor(), "recorded_at": f.now,
-					"content": map[string]any{"kind": "plan", "input": map[string]any{"agreed_by": "guardian", "agreed_by_name": "刘建国",
-						"plan": []map[string]any{{"service": "social_skills", "frequency": "每周2次", "start_date": "2026-12-01"}}}}}}})
+		record := func(id int64, kind string, in wire.RehabInput) wire.ClinicalRecord {
+			content, err := json.Marshal(wire.ClinicalContent{Case: "RH-610113-000011", Input: in, Kind: kind})
+			if err != nil {
+				panic(err)
+			}
+			return wire.ClinicalRecord{ID: id, Kind: kind, CentreID: 5, Actor: user.Actor(), Content: content, RecordedAt: f.now}
+		}
+		writeJSON(w, 200, wire.ClinicalView{Reference: "RH-610113-000011", Stage: civicflow.StagePlanning,
+			Summary:     &civicflow.RehabSummary{CentreID: 5, Centre: "雁塔区精神障碍社区康复服务中心"},
+			Application: &civicflow.RehabApplication{AppliedBy: civicflow.ApplicantGuardian, GuardianName: "刘建国", GuardianConsent: true},
+			Records: []wire.ClinicalRecord{
+				record(1, "registration", wire.RehabInput{FileNumber: "YT-2026-001", Diagnosis: "F20.0 偏执型精神分裂症"}),
+				record(2, "assessment", wire.RehabInput{Suitable: new(true), RiskLevel: new(1),
+					Services: []string{"medication_training", "social_skills"}, Physician: "陈医生", Findings: "病情稳定"}),
+				record(3, "plan", wire.RehabInput{AgreedBy: "guardian", AgreedByName: "刘建国",
+					Plan: []wire.PlanItemInput{{Service: "social_skills", Frequency: "每周2次", StartDate: "2026-12-01"}}})}})
 	case strings.HasPrefix(p, "/api/v1/cases/RH-") && strings.Contains(p, "/actions/"):
-		rehab, _ := sent["rehab"].(map[string]any)
+		var req wire.ActionRequest
+		if !bind(w, raw, &req) {
+			return
+		}
 		var bad []civicflow.FieldError
 		switch {
-		case strings.HasSuffix(p, "/assess") && rehab["physician"] == nil:
+		case req.Rehab == nil && !strings.HasSuffix(p, "/approve"):
+			bad = append(bad, civicflow.FieldError{Field: "rehab", Reason: "is required"})
+		case strings.HasSuffix(p, "/assess") && req.Rehab.Physician == "":
 			bad = append(bad, civicflow.FieldError{Field: "rehab.physician", Reason: "is required"})
-		case strings.HasSuffix(p, "/agree_plan") && len(rehab["plan"].([]any)) == 0:
+		case strings.HasSuffix(p, "/agree_plan") && len(req.Rehab.Plan) == 0:
 			bad = append(bad, civicflow.FieldError{Field: "rehab.plan", Reason: "choose at least one service"})
 		}
 		if len(bad) > 0 {
 			apiError(w, 422, civicflow.EINVALID, bad...)
 			return
 		}
-		writeJSON(w, 200, map[string]any{})
+		writeJSON(w, 200, rehabDetail(strings.Split(p, "/")[4], civicflow.StageAssessment))
 	case p == "/api/v1/rehab/centres":
-		writeJSON(w, 200, map[string]any{"centres": []civicflow.RehabCentre{{ID: 5, Name: "雁塔区精神障碍社区康复服务中心", DistrictCode: "610113"},
+		writeJSON(w, 200, wire.RehabCentres{Centres: []civicflow.RehabCentre{{ID: 5, Name: "雁塔区精神障碍社区康复服务中心", DistrictCode: "610113"},
 			{ID: 6, Name: "新城区精神障碍社区康复服务中心", DistrictCode: "610102"}}})
 	case strings.HasPrefix(p, "/api/v1/supervision/cases/") && strings.HasSuffix(p, "/assignees"):
 		writeJSON(w, 200, map[string]any{"reassignable": true, "stage": "investigation", "assignees": []map[string]any{
 			{"id": 1, "username": "ts.xiaozhai", "display_name": "王芳", "role": "township_official", "current": true},
 			{"id": 9, "username": "ts.second", "display_name": "周丽", "role": "township_official", "current": false}}})
 	case p == "/api/v1/jurisdictions":
-		writeJSON(w, 200, map[string]any{"jurisdictions": []civicflow.Jurisdiction{
+		writeJSON(w, 200, wire.Jurisdictions{Jurisdictions: []civicflow.Jurisdiction{
 			{Code: "610113", Name: "雁塔区", Level: civicflow.LevelDistrict, ParentCode: "610100"},
 			{Code: "610113001", Name: "小寨路街道", Level: civicflow.LevelTownship, ParentCode: "610113"}}})
 	case p == "/api/v1/applications" && r.Method == http.MethodPost:
-		var body struct {
-			Person struct {
-				IDNumber string `json:"id_number"`
-			} `json:"person"`
+		var req wire.ApplicationRequest
+		if !bind(w, raw, &req) {
+			return
 		}
-		_ = json.NewDecoder(r.Body).Decode(&body)
-		if body.Person.IDNumber != "610113194503121015" {
+		if req.Person.IDNumber != "610113194503121015" {
 			apiError(w, 422, civicflow.EINVALID, civicflow.FieldError{Field: "person.id_number", Reason: "the check character is wrong"},
 				civicflow.FieldError{Field: "person.address", Reason: "is required"})
 			return
 		}
-		writeJSON(w, 201, map[string]any{"reference": "TK-610113-000001", "access_code": "ABCD-2345", "stage": "intake"})
+		writeJSON(w, 201, wire.Submitted{CaseID: 1, Reference: "TK-610113-000001", AccessCode: "ABCD-2345", Stage: civicflow.StageSubmitted,
+			TrackURL: "/api/v1/applications/TK-610113-000001"})
+	case p == "/api/v1/rehab/applications" && r.Method == http.MethodPost:
+		// As the API: a guardian, with consent on a date, for a person
+		// without capacity; one open case per person.
+		var req wire.RehabApplicationRequest
+		if !bind(w, raw, &req) {
+			return
+		}
+		if req.Person.IDNumber == dupIDNumber {
+			writeJSON(w, 409, wire.ErrorOf(&civicflow.Error{Code: civicflow.ECONFLICT, Reference: "RH-610113-****20",
+				Message: "an open application for this person already exists: RH-610113-****20"}))
+			return
+		}
+		var bad []civicflow.FieldError
+		if req.Person.Name == "" {
+			bad = append(bad, civicflow.FieldError{Field: "person.name", Reason: "is required"})
+		}
+		if req.Person.WithoutCapacity {
+			if req.Applicant.AppliedBy != "guardian" {
+				bad = append(bad, civicflow.FieldError{Field: "applicant.applied_by", Reason: "for a person without full capacity the guardian applies"})
+			}
+			if !req.Applicant.GuardianConsent {
+				bad = append(bad, civicflow.FieldError{Field: "applicant.guardian_consent", Reason: "the guardian's consent must be recorded"})
+			}
+			if req.Applicant.ConsentOn == "" {
+				bad = append(bad, civicflow.FieldError{Field: "applicant.consent_on", Reason: "give the date the guardian consented"})
+			}
+		}
+		if len(bad) > 0 {
+			apiError(w, 422, civicflow.EINVALID, bad...)
+			return
+		}
+		writeJSON(w, 201, wire.Submitted{CaseID: 20, Reference: "RH-610113-000020", AccessCode: "EFGH-6789", Stage: civicflow.StageSubmitted,
+			TrackURL: "/api/v1/applications/RH-610113-000020"})
 	case strings.HasPrefix(p, "/api/v1/applications/"):
 		if r.Header.Get("X-Access-Code") != "ABCD-2345" {
 			apiError(w, 401, civicflow.EUNAUTHORIZED)
 			return
 		}
-		writeJSON(w, 200, map[string]any{"reference": "TK-610113-000001", "stage": "awaiting_supplements", "waiting_for": []string{"户口簿复印件"},
-			"person_name": "张桂兰", "id_number_masked": "6101**********1015", "can_withdraw": true, "papers": []any{},
-			"history": []map[string]any{{"at": f.now, "action": "request_supplements", "stage": "awaiting_supplements", "by": "street office / town"}}})
+		switch {
+		case strings.HasSuffix(p, "/supplements"):
+			var req wire.SupplementsRequest
+			if !bind(w, raw, &req) {
+				return
+			}
+		case strings.HasSuffix(p, "/withdraw"):
+			var req wire.WithdrawRequest
+			if !bind(w, raw, &req) {
+				return
+			}
+		}
+		writeJSON(w, 200, wire.ApplicantCase{Reference: "TK-610113-000001", Stage: civicflow.StageAwaitingSupplements,
+			StageSince: f.now.Add(-time.Hour), WaitingFor: []string{"户口簿复印件"}, PersonName: "张桂兰",
+			IDNumberMasked: "6101**********1015", CanWithdraw: true, Papers: []civicflow.Document{},
+			History: []wire.HistoryEntry{{At: f.now, Action: string(civicflow.ActionRequestSupplements),
+				Stage: civicflow.StageAwaitingSupplements, By: wire.ByTownship}}})
 	case p == "/api/v1/auth/login":
-		var body map[string]string
-		_ = json.NewDecoder(r.Body).Decode(&body)
+		var req wire.LoginRequest
+		if !bind(w, raw, &req) {
+			return
+		}
 		for tok, u := range fakeUsers {
-			if u.Username == body["username"] && body["password"] == "pw" {
-				writeJSON(w, 200, map[string]any{"token": tok, "expires_at": f.now.Add(time.Hour), "user": u})
+			if u.Username == req.Username && req.Password == "pw" {
+				writeJSON(w, 200, wire.Session{Token: tok, ExpiresAt: f.now.Add(time.Hour), User: &u})
 				return
 			}
 		}
@@ -225,10 +315,13 @@ func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case p == "/api/v1/auth/logout":
 		w.WriteHeader(204)
 	case p == "/api/v1/cases":
-		writeJSON(w, 200, map[string]any{"cases": []map[string]any{
-			{"id": 1, "reference": "TK-610113-000001", "stage": "intake", "district_code": "610113", "township_code": "610113001"},
-			{"id": 2, "reference": "TK-610113-000002", "stage": "investigation", "district_code": "610113", "township_code": "610113001"},
-			{"id": 3, "reference": "TK-610113-000003", "stage": "public_notice", "district_code": "610113", "township_code": "610113001"}}})
+		row := func(id int64, stage civicflow.Stage) wire.CaseListItem {
+			return wire.CaseListItem{ID: id, Reference: fmt.Sprintf("TK-610113-%06d", id), Stage: stage, PersonName: "张桂兰",
+				IDNumberMasked: "6101**********1015", DistrictCode: "610113", TownshipCode: "610113001",
+				StageEnteredAt: f.now.Add(-72 * time.Hour), CreatedAt: f.now.Add(-96 * time.Hour)}
+		}
+		writeJSON(w, 200, wire.CaseList{Cases: []wire.CaseListItem{row(1, civicflow.StageIntake), row(2, civicflow.StageInvestigation),
+			row(3, civicflow.StagePublicNotice)}})
 	case p == "/api/v1/cases/TK-610113-000001":
 		writeJSON(w, 200, detail("TK-610113-000001", civicflow.StageIntake, due(48*time.Hour)))
 	case p == "/api/v1/cases/TK-610113-000002":
@@ -236,11 +329,15 @@ func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case p == "/api/v1/cases/TK-610113-000003":
 		writeJSON(w, 200, detail("TK-610113-000003", civicflow.StagePublicNotice, nil))
 	case strings.HasPrefix(p, "/api/v1/cases/") && strings.Contains(p, "/actions/"):
+		var req wire.ActionRequest
+		if !bind(w, raw, &req) {
+			return
+		}
 		if f.actionStatus == http.StatusConflict {
 			apiError(w, 409, civicflow.ECONFLICT)
 			return
 		}
-		writeJSON(w, 200, map[string]any{})
+		writeJSON(w, 200, detail(strings.Split(p, "/")[4], civicflow.StageAwaitingSupplements, nil))
 	case p == "/api/v1/supervision/overdue":
 		writeJSON(w, 200, map[string]any{"cases": []map[string]any{{"id": 2, "reference": "TK-610113-000002", "stage": "investigation",
 			"district_code": "610113", "township_code": "610113001", "stage_due_at": f.now.Add(-50 * time.Hour), "days_late": 2.1}}})
@@ -251,23 +348,47 @@ func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case p == "/api/v1/supervision/stage-durations":
 		writeJSON(w, 200, map[string]any{"stages": []map[string]any{{"stage": "intake", "visits": 3, "median_days": 1.5}}})
 	case strings.HasPrefix(p, "/api/v1/admin/calendar/"):
-		w.WriteHeader(http.StatusNoContent)
-	case strings.HasPrefix(p, "/api/v1/supervision/cases/"):
-		var body map[string]any
-		_ = json.NewDecoder(r.Body).Decode(&body)
-		if body["note"] == "" && strings.HasSuffix(p, "/notes") {
-			apiError(w, 422, civicflow.EINVALID, civicflow.FieldError{Field: "note", Reason: "is required"})
+		var req wire.CalendarDayRequest
+		if r.Method == http.MethodPut && !bind(w, raw, &req) {
 			return
 		}
-		writeJSON(w, 200, map[string]any{})
+		w.WriteHeader(http.StatusNoContent)
+	case strings.HasPrefix(p, "/api/v1/supervision/cases/"):
+		ref := strings.Split(p, "/")[5]
+		switch {
+		case strings.HasSuffix(p, "/reassign"):
+			var req wire.ReassignRequest
+			if !bind(w, raw, &req) {
+				return
+			}
+		case strings.HasSuffix(p, "/notes"):
+			var req wire.SupervisorNoteRequest
+			if !bind(w, raw, &req) {
+				return
+			}
+			if req.Note == "" {
+				apiError(w, 422, civicflow.EINVALID, civicflow.FieldError{Field: "note", Reason: "is required"})
+				return
+			}
+		case strings.HasSuffix(p, "/remind"):
+			var req wire.RemindRequest
+			if !bind(w, raw, &req) {
+				return
+			}
+		}
+		writeJSON(w, 200, detail(ref, civicflow.StageInvestigation, nil))
 	case p == "/api/v1/admin/users" && r.Method == http.MethodPost:
+		var req wire.CreateUserRequest
+		if !bind(w, raw, &req) {
+			return
+		}
 		apiError(w, 422, civicflow.EINVALID, civicflow.FieldError{Field: "password", Reason: "must be at least 12 characters"})
 	case p == "/api/v1/admin/users":
 		writeJSON(w, 200, map[string]any{"users": []any{fakeUsers["tok-ts"], fakeUsers["tok-ad"]}})
 	case p == "/api/v1/institutions":
-		writeJSON(w, 200, map[string]any{"institutions": []civicflow.Institution{{ID: 1, Name: "雁塔区社会福利院"}}})
+		writeJSON(w, 200, wire.Institutions{Institutions: []civicflow.Institution{{ID: 1, Name: "雁塔区社会福利院"}}})
 	case p == "/api/v1/admin/deadlines":
-		writeJSON(w, 200, map[string]any{"rules": []civicflow.DeadlineRule{{CaseType: civicflow.CaseTypeCentralisedCare, Stage: "intake", Jurisdiction: "610100", Days: 5, Unit: "working_days"}}})
+		writeJSON(w, 200, wire.DeadlineRules{Rules: []civicflow.DeadlineRule{{CaseType: civicflow.CaseTypeCentralisedCare, Stage: "intake", Jurisdiction: "610100", Days: 5, Unit: "working_days"}}})
 	case p == "/api/v1/admin/calendar":
 		writeJSON(w, 200, map[string]any{"year": 2026, "days": []civicflow.CalendarDay{{Date: "2026-10-01", Kind: "holiday", Name: "国庆节"}}, "source": "official"})
 	default:
@@ -402,8 +523,22 @@ func TestCatalogueIsComplete(t *testing.T) {
 	for _, c := range []civicflow.CareLevel{civicflow.CareSelf, civicflow.CareSemiDependent, civicflow.CareDependent} {
 		used["care."+string(c)] = true
 	}
-	for _, f := range apiFieldToForm {
-		used["field."+f] = true
+	// Every text of every process's application form.
+	for _, pr := range applyProcesses() {
+		used["apply.choose."+pr.Key], used[pr.Title], used[pr.Lead] = true, true, true
+		for _, s := range pr.Sections {
+			used[s.Legend] = true
+			for _, f := range s.Fields {
+				used[pr.errKey(f.Name)] = true // sub-fields of a group share its error
+			}
+		}
+		for _, f := range pr.fields() {
+			for _, k := range append([]string{f.Label, f.Hint, f.Blank, f.Err}, optionLabels(f)...) {
+				if k != "" {
+					used[k] = true
+				}
+			}
+		}
 	}
 	for _, f := range []string{"items", "visitors", "visited_on", "findings", "visit_care", "opinion", "reasons", "note", "objector", "care_level", "rehab_centre_id", "form"} {
 		used["action.field."+f] = true
@@ -442,6 +577,14 @@ func TestCatalogueIsComplete(t *testing.T) {
 	}
 }
 
+func optionLabels(f applyField) []string {
+	var out []string
+	for _, o := range f.Options {
+		out = append(out, o.Label)
+	}
+	return out
+}
+
 // TestPagesRender renders every page in both languages: no key is missing
 // (a missing key shows as ⟦key⟧), the document says its language, and the
 // page has the one stylesheet and no script.
@@ -467,6 +610,7 @@ func TestPagesRender(t *testing.T) {
 			tr := func(k string) string { return cat.text(lang, k) }
 			check("/console/", tr("home.heading"))
 			check("/console/apply", "小寨路街道")
+			check("/console/apply/rehab", tr("apply.rehab.guardian_consent"))
 			check("/console/track", tr("track.heading"))
 			check("/console/login", tr("login.heading"))
 			status, _, _ := h.post("/console/track", url.Values{"csrf": {h.csrf("/console/track")}, "reference": {"TK-610113-000001"}, "access_code": {"ABCD-2345"}})
@@ -562,15 +706,44 @@ func TestApplyShowsFieldErrorsInChinese(t *testing.T) {
 	require.Contains(t, body, `value="张桂兰"`, "the form keeps what was typed")
 
 	form.Set("id_number", "610113194503121015")
-	status, body, _ = h.post("/console/apply", form)
-	require.Equal(t, http.StatusCreated, status, body)
-	require.Contains(t, body, "TK-610113-000001")
-	require.Contains(t, body, "ABCD-2345")
+	status, body, resp := h.post("/console/apply", form)
+	require.Equal(t, http.StatusSeeOther, status, body)
+	require.Equal(t, "/console/apply/done", resp.Header.Get("Location"), "post, redirect, get")
+	status, body, _ = h.get("/console/apply/done")
+	require.Equal(t, http.StatusOK, status, body)
+	require.Contains(t, body, `<dd id="reference">TK-610113-000001</dd>`)
+	require.Contains(t, body, `<dd id="access-code">ABCD-2345</dd>`)
 	require.Equal(t, "console-n1", h.api.keys[len(h.api.keys)-1], "the form's nonce is the Idempotency-Key")
-	// The applicant may go straight on to the case.
+	req := sentAs[wire.ApplicationRequest](t, h.api, "POST /api/v1/applications")
+	require.Equal(t, wire.PersonInput{Name: "张桂兰", IDNumber: "610113194503121015", HukouTownshipCode: "610113001", SelfCare: "dependent"}, req.Person)
+	require.Equal(t, wire.ApplicantInput{Relation: "relative", Name: "张明"}, req.Applicant)
+	// The access code is shown once: a reload goes to the case, where the
+	// applicant may go straight on.
+	status, _, resp = h.get("/console/apply/done")
+	require.Equal(t, http.StatusSeeOther, status)
+	require.Equal(t, "/console/my", resp.Header.Get("Location"))
 	status, body, _ = h.get("/console/my")
 	require.Equal(t, http.StatusOK, status)
 	require.Contains(t, body, "待补正材料")
+	require.NotContains(t, body, "ABCD-2345")
+}
+
+// The applicant's case page hands papers in and withdraws through the
+// API's typed requests.
+func TestApplicantHandsInAndWithdraws(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	status, _, _ := h.post("/console/track", url.Values{"csrf": {h.csrf("/console/track")}, "reference": {"TK-610113-000001"}, "access_code": {"ABCD-2345"}})
+	require.Equal(t, http.StatusSeeOther, status)
+	status, _, resp := h.post("/console/my/supplements", url.Values{"csrf": {h.csrf("/console/my")}, "document": {"7", "8"}, "note": {" 户口簿 "}})
+	require.Equal(t, http.StatusSeeOther, status)
+	require.Equal(t, "/console/my?done=supplements", resp.Header.Get("Location"))
+	require.Equal(t, wire.SupplementsRequest{DocumentIDs: []int64{7, 8}, Note: "户口簿"},
+		sentAs[wire.SupplementsRequest](t, h.api, "POST /api/v1/applications/TK-610113-000001/supplements"))
+	status, _, _ = h.post("/console/my/withdraw", url.Values{"csrf": {h.csrf("/console/my")}, "confirm": {"yes"}, "reasons": {"已由女儿照料"}})
+	require.Equal(t, http.StatusSeeOther, status)
+	require.Equal(t, wire.WithdrawRequest{Reasons: "已由女儿照料"},
+		sentAs[wire.WithdrawRequest](t, h.api, "POST /api/v1/applications/TK-610113-000001/withdraw"))
 }
 
 func TestTrackWithWrongCodeIsRefused(t *testing.T) {
@@ -616,6 +789,8 @@ func TestActionIsConfirmedBeforeItIsSent(t *testing.T) {
 	require.Equal(t, http.StatusSeeOther, status)
 	require.Equal(t, "/console/cases/TK-610113-000001?done=action", resp.Header.Get("Location"))
 	require.Equal(t, 1, h.api.called("POST /api/v1/cases/TK-610113-000001/actions/request_supplements"))
+	require.Equal(t, wire.ActionRequest{Items: []string{"户口簿复印件", "收入证明"}},
+		sentAs[wire.ActionRequest](t, h.api, "POST /api/v1/cases/TK-610113-000001/actions/request_supplements"))
 	require.Equal(t, "console-n2", h.api.keys[len(h.api.keys)-1])
 
 	// Someone acted first: the workflow refuses; the page says so plainly.
@@ -698,6 +873,7 @@ func TestSupervisorAndAdministratorFormsReachTheAPI(t *testing.T) {
 	require.Equal(t, http.StatusSeeOther, status)
 	require.Equal(t, casePath+"?done=reminded", resp.Header.Get("Location"))
 	require.Equal(t, 1, h.api.called("POST /api/v1/supervision/cases/TK-610113-000002/remind"))
+	require.Equal(t, wire.RemindRequest{Note: "请尽快办理"}, sentAs[wire.RemindRequest](t, h.api, "POST /api/v1/supervision/cases/TK-610113-000002/remind"))
 	status, body, _ := h.post(casePath+"/note", url.Values{"csrf": {h.csrf(casePath)}, "note": {""}})
 	require.Equal(t, http.StatusUnprocessableEntity, status)
 	require.Contains(t, body, "督办意见不能为空")
@@ -708,6 +884,7 @@ func TestSupervisorAndAdministratorFormsReachTheAPI(t *testing.T) {
 	require.Equal(t, http.StatusSeeOther, status)
 	require.Equal(t, "/console/admin/calendar?done=saved&year=2026", resp.Header.Get("Location"))
 	require.Equal(t, 1, h.api.called("PUT /api/v1/admin/calendar/2026-12-31"))
+	require.Equal(t, wire.CalendarDayRequest{Kind: "holiday", Name: "测试"}, sentAs[wire.CalendarDayRequest](t, h.api, "PUT /api/v1/admin/calendar/2026-12-31"))
 	status, body, _ = h.post("/console/admin/users", url.Values{"csrf": {h.csrf("/console/admin/users")},
 		"username": {"new.user"}, "password": {"short"}, "role": {"supervisor"}, "jurisdiction": {"610100"}})
 	require.Equal(t, http.StatusUnprocessableEntity, status)
