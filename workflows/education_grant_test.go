@@ -1,10 +1,13 @@
 package workflows
 
 import (
+	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
 
 	"civicflow"
 )
@@ -102,4 +105,21 @@ func TestEducationGrantWrongActorsStagesAndFields(t *testing.T) {
 	require.Empty(t, h.rec.awards)
 	require.Equal(t, []string{"submitted", "accept", "economic_check_completed", "record_verification", "return",
 		"economic_check_completed", "record_verification"}, h.rec.actions())
+}
+
+// The saved education-grant histories replay (TestReplaySavedHistories);
+// this proves that replay can fail for them: a grant workflow that issues
+// one more command first is refused.
+func TestReplayEducationGrantDetectsIncompatibleChange(t *testing.T) {
+	changed := func(ctx workflow.Context, in EducationGrantInput) (CaseState, error) {
+		if err := workflow.Sleep(ctx, time.Minute); err != nil {
+			return CaseState{}, err
+		}
+		return EducationGrant(ctx, in)
+	}
+	for _, f := range []string{"education_grant_awarded.json", "education_grant_returned_awarded.json", "education_grant_ineligible.json"} {
+		r := worker.NewWorkflowReplayer()
+		r.RegisterWorkflowWithOptions(changed, workflowOptions(EducationGrantWorkflow))
+		require.Error(t, r.ReplayWorkflowHistoryFromJSONFile(nil, filepath.Join("testdata", "histories", f)), f)
+	}
 }

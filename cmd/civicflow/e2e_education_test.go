@@ -290,4 +290,7 @@ func TestE2EEducationDistrictRulesReturnAndIneligible(t *testing.T) {
 	aw, err = e.db.AwardOf(ctx, n.ID)
 	require.NoError(t, err)
 	require.Nil(t, aw)
+
+	saveRunHistory(t, e, c.ID, "", "education_grant_returned_awarded")
+	saveRunHistory(t, e, n.ID, "", "education_grant_ineligible")
 }
