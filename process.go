@@ -120,6 +120,11 @@ var processes = []Process{
 		// stage clock.
 		SystemStages: []Stage{StageInRehab},
 		Clocked:      []Stage{StageIntake, StageDistrictReview, StageRegistration, StageAssessment, StagePlanning},
+		Notices: []NoticeRule{
+			// Rehab has no investigation: the accepted case waits for the
+			// district at once.
+			{ActionAccept, StageDistrictReview, []Notice{officialNotice(TemplateCaseWaiting, RoleDistrictReviewer)}},
+		},
 	},
 	{
 		Type: CaseTypeEducationGrant,

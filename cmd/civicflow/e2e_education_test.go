@@ -64,9 +64,19 @@ func (e *e2eSystem) waitCheck(t *testing.T, caseID int64, round int) []civicflow
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
+		// The answer is saved by the activity before the workflow records
+		// its step: wait for the step, so that counts taken next are final.
 		checks, err := e.db.CheckResults(context.Background(), caseID)
 		require.NoError(t, err)
-		if len(checks) >= round {
+		evs, err := e.db.Events(context.Background(), caseID)
+		require.NoError(t, err)
+		recorded := 0
+		for _, ev := range evs {
+			if ev.Action == civicflow.StepEconomicCheckCompleted {
+				recorded++
+			}
+		}
+		if len(checks) >= round && recorded >= round {
 			return checks
 		}
 		require.True(t, time.Now().Before(deadline), "case %d: no household check of round %d", caseID, round)
