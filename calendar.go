@@ -3,7 +3,9 @@ package civicflow
 import (
 	"fmt"
 	"math"
+	"slices"
 	"sort"
+	"strings"
 	"time"
 )
 
@@ -151,10 +153,12 @@ type DeadlineRule struct {
 func (r DeadlineRule) Validate() error {
 	var bad []FieldError
 	if !r.CaseType.Valid() {
-		bad = append(bad, FieldError{Field: "case_type", Reason: "must be centralised_care or community_rehab"})
+		bad = append(bad, FieldError{Field: "case_type", Reason: "must be centralised_care, community_rehab or education_grant"})
 	}
-	if r.Stage != DeadlineRefusalNotice && (!Stage(r.Stage).Valid() || Stage(r.Stage).Terminal()) {
-		bad = append(bad, FieldError{Field: "stage", Reason: "must be a non-terminal stage or refusal_notice"})
+	// The stages a rule may limit are the process's (process.go, Clocked).
+	if p, ok := ProcessOf(r.CaseType); ok && r.Stage != DeadlineRefusalNotice && !slices.Contains(p.Clocked, Stage(r.Stage)) {
+		bad = append(bad, FieldError{Field: "stage", Reason: fmt.Sprintf("must be refusal_notice or a stage of %s with a time limit: %s",
+			r.CaseType, joinStages(p.Clocked))})
 	}
 	if r.Days < 1 || r.Days > 365 {
 		bad = append(bad, FieldError{Field: "days", Reason: "must be between 1 and 365"})
@@ -274,4 +278,12 @@ func (c Calendar) ResumeClock(p StageClock, t time.Time) StageClock {
 	}
 	s.DaysLeft, s.Left, s.RemindDays, s.RemindLeft, s.HasReminder = 0, 0, 0, 0, false
 	return s
+}
+
+func joinStages(ss []Stage) string {
+	out := make([]string, len(ss))
+	for i, s := range ss {
+		out[i] = string(s)
+	}
+	return strings.Join(out, ", ")
 }

@@ -207,4 +207,8 @@ type CheckResult struct {
 	Eligible            bool    `json:"eligible"`
 	Reference           string  `json:"reference"`
 	Note                string  `json:"note,omitempty"`
+	// AssistanceStatus is the assistance the household receives as the
+	// platform records it (低保, 低保边缘, 特困), for the education grant's
+	// verification; "" when none or not reported.
+	AssistanceStatus FamilyStatus `json:"assistance_status,omitempty"`
 }

@@ -108,6 +108,7 @@ type NoticeData struct {
 	Institution  string   `json:"institution,omitempty"`
 	Bed          string   `json:"bed,omitempty"`
 	SupportStart string   `json:"support_start,omitempty"` // YYYY-MM-DD
+	Amount       int      `json:"amount,omitempty"`        // an education grant's approved amount, CNY
 	Role         Role     `json:"role,omitempty"`          // officials: the role asked to act
 }
 

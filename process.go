@@ -94,7 +94,8 @@ var processes = []Process{
 			Rule{Action: ActionRecordDeparture, Role: RoleInstitutionStaff, Stages: []Stage{StageCompleted}},
 		),
 		SystemStages: []Stage{StagePublicNotice, StagePlacement, StageWaitlisted},
-		Clocked:      []Stage{StageIntake, StageInvestigation, StagePublicNotice, StageDistrictReview, StageAwaitingAdmission},
+		Clocked: []Stage{StageIntake, StageInvestigation, StagePublicNotice, StageDistrictReview,
+			StagePlacement, StageWaitlisted, StageAwaitingAdmission},
 		Notices: []NoticeRule{
 			{ActionRecordInvestigation, StageRejected, []Notice{applicantNotice(TemplateDecisionRejected)}},
 			{StepPublicNoticeEnded, StageDistrictReview, []Notice{officialNotice(TemplateCaseWaiting, RoleDistrictReviewer)}},
@@ -120,6 +121,11 @@ var processes = []Process{
 		// stage clock.
 		SystemStages: []Stage{StageInRehab},
 		Clocked:      []Stage{StageIntake, StageDistrictReview, StageRegistration, StageAssessment, StagePlanning},
+		Notices: []NoticeRule{
+			// Rehab has no investigation: the accepted case waits for the
+			// district at once.
+			{ActionAccept, StageDistrictReview, []Notice{officialNotice(TemplateCaseWaiting, RoleDistrictReviewer)}},
+		},
 	},
 	{
 		Type: CaseTypeEducationGrant,

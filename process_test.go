@@ -80,4 +80,9 @@ func TestNoticesForTheEducationGrant(t *testing.T) {
 	require.Equal(t, []Notice{applicantNotice(TemplateDecisionRejected)}, NoticesFor(ActionRecordVerification, StageRejected))
 	require.Equal(t, []Notice{applicantNotice(TemplateDecisionApproved)}, NoticesFor(ActionApprove, StageCompleted))
 	require.Nil(t, NoticesFor(StepEconomicCheckCompleted, StageVerification))
+	// A rehab case accepted goes to the district at once, which hears of it;
+	// an accept into investigation is the township's own work.
+	require.Equal(t, []Notice{officialNotice(TemplateCaseWaiting, RoleDistrictReviewer)}, NoticesFor(ActionAccept, StageDistrictReview))
+	require.Nil(t, NoticesFor(ActionAccept, StageInvestigation))
+	require.Nil(t, NoticesFor(ActionAccept, StageVerification))
 }

@@ -233,6 +233,9 @@ func (s *Server) renderLoaded(c echo.Context, cs *civicflow.Case) error {
 		return err
 	}
 	v.Timeline, v.Papers, v.Checks, v.Allocation, v.Rehab = recs.Timeline, recs.Papers, recs.Checks, recs.Allocation, recs.Rehab
+	if v.Education, err = s.educationView(ctx, cs); err != nil {
+		return err
+	}
 	return c.JSON(http.StatusOK, v)
 }
 
@@ -244,6 +247,7 @@ var officialActions = map[civicflow.Action]bool{
 	civicflow.ActionReturn: true, civicflow.ActionConfirmAdmission: true,
 	civicflow.ActionRegister: true, civicflow.ActionAssess: true, civicflow.ActionAgreePlan: true,
 	civicflow.ActionRecordReview: true, civicflow.ActionClose: true, civicflow.ActionRefer: true,
+	civicflow.ActionRecordVerification: true,
 }
 
 func (s *Server) act(c echo.Context) error {
@@ -271,6 +275,9 @@ func (s *Server) act(c echo.Context) error {
 			CareLevel: civicflow.CareLevel(v.CareLevel), Opinion: v.Opinion}
 	}
 	if err := s.rehabFields(c, cs, act, req, &wreq); err != nil {
+		return err
+	}
+	if err := s.educationFields(c, cs, act, req, &wreq); err != nil {
 		return err
 	}
 	if err := s.runAction(c, cs, actorOf(c), act, wreq); err != nil {

@@ -118,6 +118,8 @@ func reason(fe validator.FieldError) string {
 		return "must be exactly " + fe.Param() + " characters"
 	case "numeric":
 		return "must contain digits only"
+	case "alphanum":
+		return "must contain only letters and digits"
 	case "email":
 		return "must be an e-mail address"
 	case "gt":

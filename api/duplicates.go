@@ -7,6 +7,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"civicflow"
+	"civicflow/postgres"
 )
 
 // duplicateError shapes the answer to a second open application for the
@@ -15,10 +16,13 @@ import (
 // full reference; anyone else, who may be anybody who knows an ID number,
 // sees it masked (TK-610113-****42): enough for the real applicant to
 // recognise their case, too little to open it. Such answers are counted
-// per client address, which throttles probing ID numbers this way.
+// per client address, which throttles probing ID numbers this way; so are
+// refusals of a student who already holds the education grant for the
+// year (409 naming no case).
 func (s *Server) duplicateError(c echo.Context, err error) error {
 	var de *civicflow.Error
-	if !errors.As(err, &de) || de.Code != civicflow.ECONFLICT || de.Reference == "" {
+	held := errors.Is(err, postgres.ErrAwardHeld)
+	if !errors.As(err, &de) || de.Code != civicflow.ECONFLICT || (de.Reference == "" && !held) {
 		return err
 	}
 	ctx := c.Request().Context()
@@ -30,6 +34,9 @@ func (s *Server) duplicateError(c echo.Context, err error) error {
 	}
 	if _, ferr := s.store.RecordFailure(ctx, ipKey, s.cfg.Limits.DuplicatePerIP); ferr != nil {
 		return ferr
+	}
+	if held {
+		return de
 	}
 	shown := maskReference(de.Reference)
 	if token, ok := strings.CutPrefix(c.Request().Header.Get(echo.HeaderAuthorization), "Bearer "); ok {

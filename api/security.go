@@ -163,6 +163,10 @@ var auditedRoutes = map[string]auditRoute{
 	"POST /api/v1/supervision/cases/:ref/reassign":        {"case.reassign", "case", "ref", false},
 	"POST /api/v1/supervision/cases/:ref/notes":           {"case.supervisory_note", "case", "ref", false},
 	"POST /api/v1/supervision/cases/:ref/remind":          {"case.remind", "case", "ref", false},
+	// The education grant (issue 15): applications and the tier rules.
+	"POST /api/v1/education/applications":                                            {"application.submit", "case", "", false},
+	"PUT /api/v1/admin/education/tiers/:jurisdiction/:family_status/:school_kind":    {"education_tier.put", "config", "jurisdiction", false},
+	"DELETE /api/v1/admin/education/tiers/:jurisdiction/:family_status/:school_kind": {"education_tier.delete", "config", "jurisdiction", false},
 }
 
 // Context keys a handler sets to enrich its audit entry.

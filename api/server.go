@@ -175,6 +175,12 @@ func (s *Server) routes() []route {
 		{http.MethodGet, "/api/v1/cases/:ref/rehab", authOfficial, s.clinical, false},
 		{http.MethodPost, "/api/v1/cases/:ref/rehab/sessions", authOfficial, s.recordSession, false},
 
+		// The education grant (issue 15, api/education.go).
+		{http.MethodPost, "/api/v1/education/applications", authNone, s.submitEducation, false},
+		{http.MethodGet, "/api/v1/admin/education/tiers", authOfficial, s.listTierRules, false},
+		{http.MethodPut, "/api/v1/admin/education/tiers/:jurisdiction/:family_status/:school_kind", authOfficial, s.putTierRule, false},
+		{http.MethodDelete, "/api/v1/admin/education/tiers/:jurisdiction/:family_status/:school_kind", authOfficial, s.deleteTierRule, false},
+
 		{http.MethodGet, "/api/v1/notifications", authOfficial, s.listNotifications, false},
 		{http.MethodPost, "/api/v1/notifications/:id/retry", authOfficial, s.retryNotification, false},
 

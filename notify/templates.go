@@ -132,6 +132,8 @@ func funcs(locale string) texttemplate.FuncMap {
 		"inc":   func(i int) int { return i + 1 },
 		// rehab: the case is community rehabilitation (issue 5).
 		"rehab": func(t civicflow.CaseType) bool { return t == civicflow.CaseTypeCommunityRehab },
+		// edu: the case is the education grant (issue 15).
+		"edu": func(t civicflow.CaseType) bool { return t == civicflow.CaseTypeEducationGrant },
 
 		// action names an action or a timeline step, as the console does.
 		"action": func(a civicflow.Action) string { return a.Label(civicflow.ParseLang(locale)) },
@@ -171,6 +173,8 @@ func askLabel(locale string, s civicflow.Stage) string {
 		return label(locale, "assess whether community rehabilitation fits", "开展康复评估")
 	case civicflow.StagePlanning:
 		return label(locale, "agree the rehab plan with the patient or guardian", "与患者或监护人商定康复计划")
+	case civicflow.StageVerification:
+		return label(locale, "verify the family status and the enrolment and record the preliminary opinion", "核实家庭状况及入学情况并提出初审意见")
 	}
 	return stageLabel(locale, s)
 }

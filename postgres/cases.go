@@ -106,8 +106,10 @@ func (db *DB) CreateApplication(ctx context.Context, nc NewCase) (*Created, erro
 			caseType = civicflow.CaseTypeCentralisedCare
 		}
 		var openRef string
+		// The predicate of cases_one_open_per_person (migration 008).
 		err = tx.QueryRow(ctx, `SELECT reference FROM cases WHERE person_id = $1 AND case_type = $2
-			AND stage NOT IN ('rejected', 'withdrawn', 'departed', 'closed', 'referred')`, personID, caseType).Scan(&openRef)
+			AND stage NOT IN ('rejected', 'withdrawn', 'departed', 'closed', 'referred')
+			AND NOT (case_type = 'education_grant' AND stage = 'completed')`, personID, caseType).Scan(&openRef)
 		if err == nil {
 			return &civicflow.Error{Code: civicflow.ECONFLICT, Reference: openRef,
 				Message: "an open application for this person already exists"}
@@ -131,6 +133,11 @@ func (db *DB) CreateApplication(ctx context.Context, nc NewCase) (*Created, erro
 		if a.Rehab != nil {
 			minor := civicflow.IsMinor(civicflow.AgeOn(a.Person.BirthDate, time.Now().In(civicflow.ChinaZone())))
 			if err := db.insertRehabApplication(ctx, tx, caseID, a.Rehab, minor); err != nil {
+				return err
+			}
+		}
+		if a.Education != nil || caseType == civicflow.CaseTypeEducationGrant {
+			if err := insertEducationApplication(ctx, tx, caseID, personID, caseType, a.Education); err != nil {
 				return err
 			}
 		}

@@ -51,7 +51,7 @@ func TestDeadlineRulesDistrictOverridesCity(t *testing.T) {
 	require.Equal(t, 20, resolve("610102").Days, "another district keeps the city's default")
 	rules, err := db.DeadlineRules(ctx, "610113")
 	require.NoError(t, err)
-	require.Len(t, rules, 12) // five city rules of centralised care, six of community rehab (migration 007), the override
+	require.Len(t, rules, 16) // five city rules of centralised care, six of community rehab (migration 007), four of the education grant (008), the override
 
 	requireCode(t, db.DeleteDeadlineRule(ctx, civicflow.CaseTypeCentralisedCare, "district_review", civicflow.CityCode), civicflow.ECONFLICT)
 	require.NoError(t, db.DeleteDeadlineRule(ctx, civicflow.CaseTypeCentralisedCare, "district_review", "610113"))

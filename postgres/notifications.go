@@ -61,6 +61,12 @@ func enqueueNotices(ctx context.Context, tx pgx.Tx, t civicflow.Transition) erro
 	for _, n := range notices {
 		d := base
 		switch n.Template {
+		case civicflow.TemplateDecisionApproved:
+			if caseType == civicflow.CaseTypeEducationGrant {
+				if d.Amount, err = awardAmount(ctx, tx, t.CaseID); err != nil {
+					return err
+				}
+			}
 		case civicflow.TemplateSupplementsRequested:
 			d.Items = t.WaitingFor
 			if len(d.Items) == 0 {

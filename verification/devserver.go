@@ -23,7 +23,10 @@ type household struct {
 	MonthlyIncome     float64 `json:"monthly_income_per_capita"`
 	AssetsWithinLimit bool    `json:"assets_within_limit"`
 	HasAbleSupporter  bool    `json:"has_able_supporter"`
-	Note              string  `json:"note"`
+	// AssistanceStatus is the assistance the household receives (for the
+	// education grant's demo students); "" for none.
+	AssistanceStatus civicflow.FamilyStatus `json:"assistance_status"`
+	Note             string                 `json:"note"`
 }
 
 // DevServer is a development stand-in for the verification platform. It
@@ -56,6 +59,18 @@ func (s *DevServer) SeededIDNumbers() []string {
 	out := make([]string, len(hs))
 	for i, h := range hs {
 		out[i] = h.IDNumber
+	}
+	return out
+}
+
+// SeededStudents lists the seeded households that receive assistance (the
+// education grant's demo students) as "ID number (status)", for demos.
+func (s *DevServer) SeededStudents() []string {
+	var out []string
+	for _, id := range s.SeededIDNumbers() {
+		if st := s.households[id].AssistanceStatus; st != "" {
+			out = append(out, id+" ("+string(st)+")")
+		}
 	}
 	return out
 }
@@ -99,6 +114,7 @@ func (s *DevServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		MinimumLivingLine:   MinimumLivingLine,
 		Eligible:            h.MonthlyIncome < MinimumLivingLine && h.AssetsWithinLimit && !h.HasAbleSupporter,
 		Reference:           fmt.Sprintf("HJ-%s-%d", civicflow.MaskIDNumber(h.IDNumber), len(h.Note)),
+		AssistanceStatus:    h.AssistanceStatus,
 		Note:                h.Note,
 	}
 	w.Header().Set("Content-Type", "application/json")

@@ -57,6 +57,9 @@ type CaseDetail struct {
 	// Rehab is the rehab part of a community-rehab case: centre, dates and
 	// counts, never clinical content (GET /api/v1/cases/{ref}/rehab).
 	Rehab *civicflow.RehabSummary `json:"rehab,omitempty"`
+	// Education is the education part of an education-grant case
+	// (education.go).
+	Education *EducationDetail `json:"education,omitempty"`
 }
 
 // Allows reports whether the official may take action a now.
@@ -83,6 +86,12 @@ type ActionRequest struct {
 	RehabCentreID int64 `json:"rehab_centre_id" validate:"min=0"`
 	// Rehab: the fields of the rehab centre's actions.
 	Rehab *RehabInput `json:"rehab"`
+	// Verification: the township's record_verification of an
+	// education-grant case (education.go).
+	Verification *VerificationInput `json:"verification"`
+	// TierAmount: approve of an education-grant case, the grant the tier
+	// rules give the verified family status and kind of school.
+	TierAmount int `json:"tier_amount" validate:"omitempty,oneof=3000 5000 7000"`
 }
 
 // HomeVisitInput is the record of an investigation's home visit

@@ -60,7 +60,7 @@ type CalendarDayRequest struct {
 // PUT /api/v1/admin/deadlines/{jurisdiction}/{stage}: a stage's time limit
 // in the city or a district. It answers the civicflow.DeadlineRule stored.
 type DeadlineRuleRequest struct {
-	CaseType      string   `json:"case_type" validate:"omitempty,oneof=centralised_care community_rehab"`
+	CaseType      string   `json:"case_type" validate:"omitempty,oneof=centralised_care community_rehab education_grant"`
 	Days          int      `json:"days" validate:"required,min=1,max=365"`
 	Unit          string   `json:"unit" validate:"required,oneof=working_days calendar_days"`
 	ReminderShare *float64 `json:"reminder_share" validate:"omitempty,gt=0,lt=1"`

@@ -79,10 +79,14 @@ func (c *grantCase) check(act civicflow.Action, req ActionRequest) []civicflow.F
 			add("verification", "is required")
 			return bad
 		}
-		if !v.FamilyStatus.Valid() {
+		// A family found on no assistance, or a student not enrolled, is
+		// recorded truthfully with the status or school left empty; an
+		// eligible opinion needs both.
+		eligible := v.Opinion == civicflow.OpinionEligible
+		if (eligible || v.FamilyStatus != "") && !v.FamilyStatus.Valid() {
 			add("verification.family_status", "must be dibao, dibao_margin or extremely_poor")
 		}
-		if !v.SchoolKind.Valid() {
+		if (eligible || v.SchoolKind != "") && !v.SchoolKind.Valid() {
 			add("verification.school_kind", "must be undergraduate or vocational")
 		}
 		if strings.TrimSpace(v.Findings) == "" {
@@ -126,7 +130,8 @@ func (c *grantCase) next(_ workflow.Context, act civicflow.Action, req ActionReq
 			s.to = civicflow.StageRejected
 		}
 		s.details = map[string]any{"family_status": v.FamilyStatus, "school_kind": v.SchoolKind,
-			"enrolment_confirmed": v.EnrolmentConfirmed, "opinion": v.Opinion, "round": c.state().Round}
+			"enrolment_confirmed": v.EnrolmentConfirmed, "findings": v.Findings, "opinion": v.Opinion,
+			"round": c.state().Round}
 		s.edit = func(st *CaseState) { st.Education.Verification = &v }
 	case civicflow.ActionApprove:
 		v := c.state().Education.Verification

@@ -1,10 +1,13 @@
 package workflows
 
 import (
+	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
 
 	"civicflow"
 )
@@ -53,9 +56,9 @@ func TestEducationGrantRefusedTierChangesNothing(t *testing.T) {
 	h.act(time.Minute, civicflow.ActionAccept, ActionRequest{Actor: township}, "")
 	h.act(time.Hour, civicflow.ActionRecordVerification, ActionRequest{Actor: township, Verification: verification(civicflow.OpinionEligible)}, "")
 	h.stateAt(90*time.Minute, &before)
-	h.env.RegisterDelayedCallback(func() {
-		h.rec.refuse.refuseNext(civicflow.ActionApprove, civicflow.Invalid(civicflow.FieldError{Field: "tier_amount", Reason: "the rules give 5000"}))
-	}, 100*time.Minute)
+	// The first approve's write is refused as the store refuses a tier the
+	// rules do not give.
+	h.rec.refuse.refuseNext(civicflow.ActionApprove, civicflow.Invalid(civicflow.FieldError{Field: "tier_amount", Reason: "the rules give 5000"}))
 	h.actFails(2*time.Hour, civicflow.ActionApprove, ActionRequest{Actor: reviewer, TierAmount: 7000}, civicflow.EINVALID)
 	h.stateAt(3*time.Hour, &after)
 	h.act(4*time.Hour, civicflow.ActionApprove, ActionRequest{Actor: reviewer, TierAmount: 5000}, "")
@@ -85,15 +88,38 @@ func TestEducationGrantWrongActorsStagesAndFields(t *testing.T) {
 	h.act(8*time.Hour, civicflow.ActionApprove, ActionRequest{Actor: township, TierAmount: 5000}, civicflow.EFORBIDDEN)
 	h.act(9*time.Hour, civicflow.ActionReturn, ActionRequest{Actor: reviewer}, civicflow.EINVALID) // no reasons
 	h.act(10*time.Hour, civicflow.ActionReturn, ActionRequest{Actor: reviewer, Reasons: "录取通知书编号与学校回函不符"}, "")
-	h.act(11*time.Hour, civicflow.ActionRecordVerification, ActionRequest{Actor: township, Reasons: "学校回函：未录取",
-		Verification: verification(civicflow.OpinionIneligible)}, "")
+	// A family on no assistance: recorded with the status left empty.
+	noAssistance := verification(civicflow.OpinionIneligible)
+	noAssistance.FamilyStatus, noAssistance.EnrolmentConfirmed = "", false
+	h.act(10*time.Hour+30*time.Minute, civicflow.ActionRecordVerification, ActionRequest{Actor: township, Reasons: "x",
+		Verification: &civicflow.EducationVerification{FamilyStatus: "poorish", Findings: "x", Opinion: civicflow.OpinionIneligible}}, civicflow.EINVALID)
+	h.act(11*time.Hour, civicflow.ActionRecordVerification, ActionRequest{Actor: township, Reasons: "家庭不在低保、低保边缘或特困范围",
+		Verification: noAssistance}, "")
 	h.startGrant()
 	st := h.result()
 	require.Equal(t, civicflow.StageRejected, st.Stage)
 	require.Equal(t, 2, st.Round, "a return starts a new round")
 	require.Equal(t, 2, h.rec.checks, "with a new household check")
 	require.Equal(t, civicflow.OpinionIneligible, st.Education.Verification.Opinion)
+	require.Empty(t, st.Education.Verification.FamilyStatus)
 	require.Empty(t, h.rec.awards)
 	require.Equal(t, []string{"submitted", "accept", "economic_check_completed", "record_verification", "return",
 		"economic_check_completed", "record_verification"}, h.rec.actions())
+}
+
+// The saved education-grant histories replay (TestReplaySavedHistories);
+// this proves that replay can fail for them: a grant workflow that issues
+// one more command first is refused.
+func TestReplayEducationGrantDetectsIncompatibleChange(t *testing.T) {
+	changed := func(ctx workflow.Context, in EducationGrantInput) (CaseState, error) {
+		if err := workflow.Sleep(ctx, time.Minute); err != nil {
+			return CaseState{}, err
+		}
+		return EducationGrant(ctx, in)
+	}
+	for _, f := range []string{"education_grant_awarded.json", "education_grant_returned_awarded.json", "education_grant_ineligible.json"} {
+		r := worker.NewWorkflowReplayer()
+		r.RegisterWorkflowWithOptions(changed, workflowOptions(EducationGrantWorkflow))
+		require.Error(t, r.ReplayWorkflowHistoryFromJSONFile(nil, filepath.Join("testdata", "histories", f)), f)
+	}
 }

@@ -588,7 +588,17 @@ func (p *pipeline) checkHousehold(ctx workflow.Context, round int, stage civicfl
 	} else {
 		details["result"] = res
 	}
-	err := p.step(ctx, step{action: civicflow.StepEconomicCheckCompleted, to: stage,
+	// Check the round again under the lock: an action whose write was in
+	// flight when the check answered (the accept that began the round) may
+	// have been refused meanwhile, and its round with it.
+	if err := p.mu.Lock(ctx); err != nil {
+		return false, err
+	}
+	defer p.mu.Unlock()
+	if !inRound() {
+		return false, nil
+	}
+	err := p.stepLocked(ctx, step{action: civicflow.StepEconomicCheckCompleted, to: stage,
 		actor: civicflow.SystemActor, details: details,
 		edit: func(st *CaseState) { st.Check = &res }})
 	return err == nil, err

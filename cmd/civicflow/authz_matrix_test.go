@@ -148,6 +148,10 @@ func TestE2EAuthorizationMatrix(t *testing.T) {
 	require.Equal(t, "雁塔区社会福利院", al.Institution, "the district's own institution has a self-care bed")
 	e.mustAct(t, st, cDone.Ref, "confirm_admission", map[string]any{}, "completed")
 	cDone.allocID = done.AllocationID
+	// An education-grant case at intake (issue 15): the third process.
+	var cEdu fixture
+	cEdu.submitted = e.submitEducation(t, educationApplication(newStudentIDNumber(), "dibao", "undergraduate"), "")
+	e.waitStage(t, cEdu.ID, civicflow.StageIntake, 10*time.Second)
 
 	// Principals.
 	e.ensureOfficial(t, "mx.sv.xincheng", civicflow.RoleSupervisor, "610102")
@@ -251,6 +255,20 @@ func TestE2EAuthorizationMatrix(t *testing.T) {
 		action(&cIntake, "return", map[string]any{"reasons": "补充"}, "dr-own"),
 		action(&cDone, "confirm_admission", map[string]any{}, "st-own"),
 		{name: "unknown action", fx: &cReview, call: post(caseP(&cReview)+"/actions/launch", map[string]any{})},
+		// The education grant: its own actions, sent where the allowed
+		// officials get 409; and a process's action is nobody's on a case
+		// of another process.
+		{name: "case detail (education grant)", fx: &cEdu, allowed: readers, call: get(caseP(&cEdu))},
+		action(&cEdu, "record_verification", verificationBody("dibao", "undergraduate", "eligible", true), "ts-own"),
+		action(&cEdu, "approve", map[string]any{"tier_amount": 5000}, "dr-own"),
+		action(&cEdu, "record_investigation", visitBody("eligible")),
+		action(&cReview, "record_verification", verificationBody("dibao", "undergraduate", "eligible", true)),
+		{name: "education tier rules", fx: &cEdu, allowed: []string{"sv-district", "sv-other-district", "sv-city", "admin"},
+			call: get("/api/v1/admin/education/tiers?district=610113")},
+		{name: "change a tier rule", fx: &cEdu, allowed: []string{"admin"}, // 4000 is no tier: 422, nothing changes
+			call: func(t *testing.T, h map[string]string) response {
+				return e.putJSON(t, "/api/v1/admin/education/tiers/610113/dibao/vocational", h, map[string]any{"amount": 4000})
+			}},
 		// Applicant routes.
 		{name: "applicant view", fx: &cIntake, applicant: true, allowed: []string{"applicant-own"}, call: get(appP(&cIntake))},
 		{name: "applicant supplements", fx: &cIntake, applicant: true, allowed: []string{"applicant-own"},

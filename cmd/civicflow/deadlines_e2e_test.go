@@ -105,6 +105,14 @@ func TestE2EDeadlinesAndSupervision(t *testing.T) {
 	require.Equal(t, 0.8, r.Body["reminder_share"])
 	r = e.putJSON(t, "/api/v1/admin/deadlines/610113/rejected", admin, map[string]any{"days": 10, "unit": "working_days"})
 	require.Equal(t, http.StatusUnprocessableEntity, r.Status)
+	// A stage of another process is not one of this process's limits.
+	r = e.putJSON(t, "/api/v1/admin/deadlines/610113/verification", admin, map[string]any{"days": 10, "unit": "working_days"})
+	require.Equal(t, http.StatusUnprocessableEntity, r.Status, string(r.Raw))
+	require.Contains(t, string(r.Raw), "a stage of centralised_care with a time limit")
+	r = e.putJSON(t, "/api/v1/admin/deadlines/610113/verification", admin,
+		map[string]any{"days": 10, "unit": "working_days", "case_type": "education_grant"})
+	require.Equal(t, http.StatusOK, r.Status, string(r.Raw))
+	require.Equal(t, http.StatusNoContent, e.do(t, http.MethodDelete, "/api/v1/admin/deadlines/610113/verification?case_type=education_grant", admin, nil).Status)
 	require.Equal(t, http.StatusNoContent, e.do(t, http.MethodDelete, "/api/v1/admin/deadlines/610113/district_review", admin, nil).Status)
 
 	// Every case shows its stage's due date (in Temporal's visibility too when

@@ -159,6 +159,7 @@ func runDev(ctx context.Context, cfg config, log *slog.Logger, out io.Writer) er
 	}
 	printLogins(out, logins, password)
 	fmt.Fprintf(out, "\nResidents known to the verification stand-in: %s\n", strings.Join(vs.SeededIDNumbers(), " "))
+	fmt.Fprintf(out, "Students for the education grant (household assistance): %s\n", strings.Join(vs.SeededStudents(), " "))
 	fmt.Fprintf(out, "Walk a case through every stage: see README.md. Press Ctrl-C to stop.\n\n")
 
 	err = g.Wait()
