@@ -47,7 +47,8 @@ type ServerOptions struct {
 // --codec-endpoint` use it.
 func NewServer(c *Codec, o ServerOptions) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Cache-Control", "no-store")
+		w.Header().Set("Cache-Control", "no-store") // decoded payloads are personal data
+		w.Header().Set("X-Content-Type-Options", "nosniff")
 		if origin := r.Header.Get("Origin"); origin != "" {
 			if !slices.Contains(o.Origins, origin) {
 				http.Error(w, "origin not allowed", http.StatusForbidden)
