@@ -291,7 +291,7 @@ func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 		}
-		writeJSON(w, 200, wire.ApplicantCase{Reference: "TK-610113-000001", Stage: civicflow.StageAwaitingSupplements,
+		writeJSON(w, 200, wire.ApplicantCase{Reference: "TK-610113-000001", Type: civicflow.CaseTypeCentralisedCare, Stage: civicflow.StageAwaitingSupplements,
 			StageSince: f.now.Add(-time.Hour), WaitingFor: []string{"户口簿复印件"}, PersonName: "张桂兰",
 			IDNumberMasked: "6101**********1015", CanWithdraw: true, Papers: []civicflow.Document{},
 			History: []wire.HistoryEntry{{At: f.now, Action: string(civicflow.ActionRequestSupplements),
