@@ -335,15 +335,183 @@ func TestEducationApplicantIsToldOfTheAward(t *testing.T) {
 	}
 }
 
-// TestEducationPagesRender renders the education pages in both
-// languages: no message is missing.
+func TestEducationCasePage(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.login("ts.xiaozhai")
+	_, body, _ := h.get("/console/inbox")
+	require.Regexp(t, `<td><a href="/console/cases/JY-610113-000031">JY-610113-000031</a></td>\s*<td>教育资助</td>`, body)
+	require.Regexp(t, `<td><a href="/console/cases/TK-610113-000001">TK-610113-000001</a></td>\s*<td>特困人员集中供养</td>`, body)
+
+	status, body, _ := h.get("/console/cases/JY-610113-000031")
+	require.Equal(t, http.StatusOK, status, body)
+	require.Contains(t, body, `<dd id="process">教育资助</dd>`)
+	require.Contains(t, body, `id="education"`)
+	require.Contains(t, body, "陕西工业职业技术学院")
+	require.Contains(t, body, "<dd>高职（专科）</dd>")
+	require.Contains(t, body, `id="education-not-verified"`)
+	require.Contains(t, body, `<p id="education-tier"><strong>3,000 元</strong> · 按申请填报的低保家庭、高职（专科），依全市资助标准（尚待核实）</p>`)
+	require.Contains(t, body, "平台登记的救助类别：低保家庭", "the household check's assistance status")
+	require.Contains(t, body, `id="act-record_verification"`)
+	require.NotContains(t, body, "请通过业务接口办理", "every action of the case has a form")
+	require.NotContains(t, body, "生活自理能力", "a centralised-care field")
+
+	h.login("dr.yanta")
+	_, body, _ = h.get("/console/cases/JY-610113-000033")
+	require.Contains(t, body, `id="education-verification"`)
+	require.Contains(t, body, "已向学校核实，确认录取入学")
+	require.Contains(t, body, `<p id="education-tier"><strong>5,000 元</strong> · 按核实的低保家庭、普通本科，依全市资助标准</p>`)
+	award := regexp.MustCompile(`(?s)<dl class="facts" id="education-award">.*?</dl>`).FindString(body)
+	require.Contains(t, award, "<strong>5,000 元</strong>")
+	require.Contains(t, award, "待发放")
+	require.Contains(t, body, `id="no-actions"`)
+	_, body, _ = h.get("/console/cases/JY-610113-000034")
+	require.Contains(t, body, "按现行资助标准，该家庭类别和学校类别不享受资助。")
+}
+
+// The township's verification: prefilled from the platform and the
+// declaration, each refusal of the API at its field, then sent typed.
+func TestVerificationForm(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.login("ts.xiaozhai")
+	path := "/console/cases/JY-610113-000031/act/record_verification"
+	status, body, _ := h.get(path)
+	require.Equal(t, http.StatusOK, status, body)
+	require.Contains(t, body, `<option value="dibao" selected>低保家庭</option>`, "the platform's assistance status")
+	require.Contains(t, body, `<option value="vocational" selected>高职（专科）</option>`, "the declared kind of school")
+	require.Contains(t, body, `<option value="">未享受上述救助</option>`, "may be left empty")
+	for _, id := range []string{"enrolment-yes", "enrolment-no", "findings", "op-eligible", "op-ineligible", "reasons"} {
+		require.Contains(t, body, `id="`+id+`"`, id)
+	}
+	require.Contains(t, body, "意见为“不符合条件”时必填，理由将告知申请人。")
+	require.NotContains(t, body, `<textarea id="reasons" name="reasons" rows="4" maxlength="4000" required`, "only for an ineligible opinion")
+	require.Contains(t, body, html.EscapeString("记录核实的家庭类别"))
+
+	// Eligible without the school's confirmation: the API says so at the field.
+	status, body, _ = h.actRehab(path, url.Values{"family_status": {"dibao"}, "school_kind": {"undergraduate"},
+		"enrolment_confirmed": {"no"}, "findings": {"低保证有效"}, "opinion": {"eligible"}, "nonce": {"n-v1"}})
+	require.Equal(t, http.StatusUnprocessableEntity, status, body)
+	require.Contains(t, body, `<p class="err" id="enrolment_confirmed-err">请选择学校是否确认录取入学；认定符合条件的，须已向学校确认。</p>`)
+	require.Contains(t, body, `id="enrolment-no" name="enrolment_confirmed" value="no" checked`, "what was chosen stays")
+	require.Contains(t, body, `<option value="undergraduate" selected>`)
+	require.Contains(t, body, ">低保证有效</textarea>")
+	require.NotContains(t, body, `value="n-v1"`, "a refused request's nonce is not used again")
+	require.Equal(t, wire.ActionRequest{Verification: &wire.VerificationInput{FamilyStatus: "dibao", SchoolKind: "undergraduate",
+		EnrolmentConfirmed: new(false), Findings: "低保证有效", Opinion: "eligible"}},
+		sentAs[wire.ActionRequest](t, h.api, "POST /api/v1/cases/JY-610113-000031/actions/record_verification"))
+
+	// Ineligible, the family status left empty, without reasons and findings.
+	status, body, _ = h.actRehab(path, url.Values{"enrolment_confirmed": {"yes"}, "opinion": {"ineligible"}})
+	require.Equal(t, http.StatusUnprocessableEntity, status, body)
+	require.Contains(t, body, `<p class="err" id="reasons-err">请写明理由。</p>`)
+	require.Contains(t, body, `<p class="err" id="findings-err">请填写核实情况。</p>`, "the verification's own wording")
+	require.NotContains(t, body, `id="family_status-err"`, "may be empty when ineligible")
+
+	status, _, resp := h.actRehab(path, url.Values{"family_status": {"dibao"}, "school_kind": {"undergraduate"},
+		"enrolment_confirmed": {"yes"}, "findings": {"低保证有效；学校确认已报到"}, "opinion": {"eligible"}})
+	require.Equal(t, http.StatusSeeOther, status)
+	require.Equal(t, "/console/cases/JY-610113-000031?done=action", resp.Header.Get("Location"))
+	require.Equal(t, wire.ActionRequest{Verification: &wire.VerificationInput{FamilyStatus: "dibao", SchoolKind: "undergraduate",
+		EnrolmentConfirmed: new(true), Findings: "低保证有效；学校确认已报到", Opinion: "eligible"}},
+		sentAs[wire.ActionRequest](t, h.api, "POST /api/v1/cases/JY-610113-000031/actions/record_verification"),
+		"the verification's fields and nothing else")
+	require.True(t, strings.HasPrefix(h.api.keys[len(h.api.keys)-1], "console-"))
+}
+
+// The district's approval: the tier the rules give preselected; another
+// is refused by the API at the field.
+func TestEducationApproveForm(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.login("dr.yanta")
+	path := "/console/cases/JY-610113-000032/act/approve"
+	status, body, _ := h.get(path)
+	require.Equal(t, http.StatusOK, status, body)
+	require.Contains(t, body, `id="tier-5000" name="tier_amount" value="5000" checked`, "the tier the rules give")
+	require.Contains(t, body, `id="tier-3000" name="tier_amount" value="3000">`)
+	require.Contains(t, body, `id="tier-7000" name="tier_amount" value="7000">`)
+	require.Contains(t, body, "资助标准给出 5,000 元（按核实的低保家庭、普通本科，依全市资助标准）")
+	require.NotContains(t, body, `id="care_level"`, "care levels are for centralised care")
+	require.NotContains(t, body, `id="rehab_centre_id"`)
+
+	status, body, _ = h.post(path, url.Values{"csrf": {h.csrf(path)}, "tier_amount": {"7000"}, "nonce": {"n-a1"}})
+	require.Equal(t, http.StatusOK, status, body)
+	require.Contains(t, body, `<dd id="confirm-tier">7,000 元</dd>`)
+	status, body, _ = h.post(path, url.Values{"csrf": {h.csrf(path)}, "tier_amount": {"7000"}, "nonce": {"n-a1"}, "confirm": {"yes"}})
+	require.Equal(t, http.StatusUnprocessableEntity, status, body)
+	require.Contains(t, body, `<p class="err" id="tier_amount-err">资助档次须为资助标准给出的档次，请按上方的依据选择。</p>`)
+	require.Contains(t, body, `id="tier-7000" name="tier_amount" value="7000" checked`, "what was chosen stays")
+
+	status, _, resp := h.actRehab(path, url.Values{"tier_amount": {"5000"}, "note": {"经审核符合条件"}})
+	require.Equal(t, http.StatusSeeOther, status)
+	require.Equal(t, "/console/cases/JY-610113-000032?done=action", resp.Header.Get("Location"))
+	require.Equal(t, wire.ActionRequest{TierAmount: 5000, Note: "经审核符合条件"},
+		sentAs[wire.ActionRequest](t, h.api, "POST /api/v1/cases/JY-610113-000032/actions/approve"))
+
+	// No tier the rules give: nothing preselected, and the page says why.
+	_, body, _ = h.get("/console/cases/JY-610113-000034/act/approve")
+	require.NotContains(t, body, `name="tier_amount" value="5000" checked`)
+	require.Contains(t, body, "按现行资助标准，该家庭类别和学校类别不享受资助。")
+
+	// The other actions of the district say what they do to a grant.
+	_, body, _ = h.get("/console/cases/JY-610113-000032/act/return")
+	require.Contains(t, body, "退回街道（乡镇）重新核实家庭状况和入学情况")
+	require.Contains(t, body, "说明需要重新核实的内容。")
+}
+
+// A supervisor reads an education-grant case but has no form.
+func TestSupervisorGetsNoEducationForm(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.login("sv.city")
+	status, body, _ := h.get("/console/cases/JY-610113-000031")
+	require.Equal(t, http.StatusOK, status, body)
+	require.Contains(t, body, `id="education"`)
+	require.NotContains(t, body, `id="act-record_verification"`)
+	require.Contains(t, body, `id="no-actions"`)
+	for _, a := range []string{"record_verification", "approve"} {
+		status, body, _ = h.get("/console/cases/JY-610113-000031/act/" + a)
+		require.Equal(t, http.StatusConflict, status, a)
+		require.Contains(t, body, "此事项现在不由您办理")
+		status, _, _ = h.post("/console/cases/JY-610113-000031/act/"+a, url.Values{"csrf": {h.csrf("/console/cases/JY-610113-000031")},
+			"confirm": {"yes"}, "opinion": {"eligible"}, "tier_amount": {"5000"}})
+		require.Equal(t, http.StatusConflict, status, a, "a forged form: the API refuses it, and the page says so")
+	}
+}
+
+// TestEducationPagesRender renders the education pages, forms and
+// confirmations in both languages: no message is missing.
 func TestEducationPagesRender(t *testing.T) {
 	t.Parallel()
 	for _, lang := range languages {
 		h := newHarness(t)
 		h.setLang(lang)
-		status, body, _ := h.get("/console/apply/education")
-		require.Equal(t, http.StatusOK, status, "%s: %s", lang, body)
-		require.NotContains(t, body, "⟦", "%s: a message is missing", lang)
+		for _, path := range []string{"/console/apply/education"} {
+			status, body, _ := h.get(path)
+			require.Equal(t, http.StatusOK, status, "%s %s: %s", lang, path, body)
+			require.NotContains(t, body, "⟦", "%s %s has a missing message", lang, path)
+		}
+		for user, cases := range map[string][]string{"ts.xiaozhai": {"JY-610113-000030", "JY-610113-000031"},
+			"dr.yanta": {"JY-610113-000032", "JY-610113-000033", "JY-610113-000034"}} {
+			h.login(user)
+			for _, ref := range cases {
+				status, body, _ := h.get("/console/cases/" + ref)
+				require.Equal(t, http.StatusOK, status, "%s %s: %s", lang, ref, body)
+				require.NotContains(t, body, "⟦", "%s %s has a missing message", lang, ref)
+				for _, m := range regexp.MustCompile(`id="act-([a-z_]+)"`).FindAllStringSubmatch(body, -1) {
+					path := "/console/cases/" + ref + "/act/" + m[1]
+					status, form, _ := h.get(path)
+					require.Equal(t, http.StatusOK, status, "%s %s: %s", lang, path, form)
+					require.NotContains(t, form, "⟦", "%s %s has a missing message", lang, path)
+					status, confirm, _ := h.post(path, url.Values{"csrf": {h.csrf(path)}, "reasons": {"理由"}, "items": {"录取通知书"},
+						"family_status": {"dibao"}, "school_kind": {"vocational"}, "enrolment_confirmed": {"yes"}, "findings": {"核实"},
+						"opinion": {"eligible"}, "tier_amount": {"5000"}})
+					require.Equal(t, http.StatusOK, status, "%s %s: %s", lang, path, confirm)
+					require.NotContains(t, confirm, "⟦", "%s %s confirmation has a missing message", lang, path)
+					require.Contains(t, confirm, `id="confirm-action"`, path)
+				}
+			}
+		}
 	}
 }

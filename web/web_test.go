@@ -322,8 +322,10 @@ func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				IDNumberMasked: "6101**********1015", DistrictCode: "610113", TownshipCode: "610113001",
 				StageEnteredAt: f.now.Add(-72 * time.Hour), CreatedAt: f.now.Add(-96 * time.Hour)}
 		}
+		edu := row(31, civicflow.StageVerification)
+		edu.Reference = "JY-610113-000031"
 		writeJSON(w, 200, wire.CaseList{Cases: []wire.CaseListItem{row(1, civicflow.StageIntake), row(2, civicflow.StageInvestigation),
-			row(3, civicflow.StagePublicNotice)}})
+			row(3, civicflow.StagePublicNotice), edu}})
 	case p == "/api/v1/cases/TK-610113-000001":
 		writeJSON(w, 200, detail("TK-610113-000001", civicflow.StageIntake, due(48*time.Hour)))
 	case p == "/api/v1/cases/TK-610113-000002":
@@ -551,9 +553,27 @@ func TestCatalogueIsComplete(t *testing.T) {
 			}
 		}
 	}
-	for _, f := range []string{"items", "visitors", "visited_on", "findings", "visit_care", "opinion", "reasons", "note", "objector", "care_level", "rehab_centre_id", "form"} {
+	for _, f := range actionFormFields {
 		used["action.field."+f] = true
 	}
+	for a := range consoleActions {
+		for _, t := range []civicflow.CaseType{civicflow.CaseTypeCentralisedCare, civicflow.CaseTypeCommunityRehab, civicflow.CaseTypeEducationGrant} {
+			d := actionData{Case: &wire.CaseDetail{Case: &civicflow.Case{Type: t}}, Action: a}
+			for _, r := range civicflow.OfficialRoles {
+				if d.Role = r; d.AsksReasons() {
+					used["action.reasons_hint."+string(a)] = true
+				}
+			}
+		}
+	}
+	// The education grant's names (templates: Family, School, the award's state).
+	for _, s := range civicflow.FamilyStatuses {
+		used["education.family."+string(s)] = true
+	}
+	for _, k := range civicflow.SchoolKinds {
+		used["education.school."+string(k)] = true
+	}
+	used["education.state."+string(civicflow.AwardAwaitingPayment)] = true
 	for _, code := range []string{civicflow.EINVALID, civicflow.ENOTFOUND, civicflow.ECONFLICT, civicflow.EFORBIDDEN, civicflow.EUNAUTHORIZED,
 		civicflow.ETOOLARGE, civicflow.EUNAVAILABLE, civicflow.ETOOMANY, civicflow.EINTERNAL} {
 		used["err."+code] = true
