@@ -227,7 +227,7 @@ func (s *Server) renderApplicantCase(c echo.Context, caseID int64) error {
 	if err != nil {
 		return err
 	}
-	v := wire.ApplicantCase{Reference: cs.Reference, Stage: cs.Stage, StageSince: cs.StageEnteredAt, WaitingFor: cs.WaitingFor,
+	v := wire.ApplicantCase{Reference: cs.Reference, Type: cs.Type, Stage: cs.Stage, StageSince: cs.StageEnteredAt, WaitingFor: cs.WaitingFor,
 		PersonName: cs.PersonName, IDNumberMasked: cs.IDNumberMasked, CanWithdraw: cs.Stage.Withdrawable(),
 		Papers: recs.Papers, SupportStart: cs.SupportStart, History: []wire.HistoryEntry{}}
 	if v.Papers == nil {

@@ -57,7 +57,7 @@ var requestTypes = []struct {
 		`{"person":{"name":"李𠀋华","id_number":"11010519491231002X","hukou_township_code":"610113001","address":"小寨西路8号","without_capacity":true},` +
 			`"applicant":{"applied_by":"guardian","name":"李建国","phone":"13912340000","guardian_consent":true,"consent_on":"2025-12-20"}}`},
 	{"wire.SessionRequest", func() any { return new(wire.SessionRequest) }, `{"service":"peer_support","sessions":2,"on":"2026-01-08"}`},
-	{"educationApplicationRequest", func() any { return new(educationApplicationRequest) },
+	{"wire.EducationApplicationRequest", func() any { return new(wire.EducationApplicationRequest) },
 		`{"person":{"name":"买买提·艾力","id_number":"110105200709150022","phone":"13800001234","hukou_township_code":"610113001",` +
 			`"address":"小寨东路12号"},"applicant":{"relation":"relative","name":"艾力","phone":"13912345678"},` +
 			`"education":{"family_status":"dibao","school":"西北大学","school_kind":"undergraduate","major":"汉语言文学",` +

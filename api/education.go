@@ -20,36 +20,9 @@ import (
 // /api/v1/cases/:ref/actions/:action), and the tier rules administrators
 // keep. See docs/education.md.
 
-// educationApplicationRequest is the body of POST
-// /api/v1/education/applications. The person is the student.
-type educationApplicationRequest struct {
-	Person    educationPersonInput `json:"person" validate:"required"`
-	Applicant wire.ApplicantInput  `json:"applicant" validate:"required"`
-	Education educationInput       `json:"education" validate:"required"`
-	Statement string               `json:"statement" validate:"max=2000"`
-}
-
-type educationPersonInput struct {
-	Name              string `json:"name" validate:"required,personname"`
-	IDNumber          string `json:"id_number" validate:"required,idnumber"`
-	Phone             string `json:"phone" validate:"omitempty,mobile"`
-	HukouTownshipCode string `json:"hukou_township_code" validate:"required,len=9,numeric"`
-	CommunityCode     string `json:"community_code" validate:"omitempty,len=12,numeric"`
-	Address           string `json:"address" validate:"required,notblank,max=200"`
-}
-
-type educationInput struct {
-	FamilyStatus  string `json:"family_status" validate:"required,oneof=dibao dibao_margin extremely_poor"`
-	School        string `json:"school" validate:"required,notblank,max=100"`
-	SchoolKind    string `json:"school_kind" validate:"required,oneof=undergraduate vocational"`
-	Major         string `json:"major" validate:"max=100"`
-	AdmissionYear int    `json:"admission_year" validate:"required"`
-	NoticeNumber  string `json:"notice_number" validate:"required,alphanum,max=40"` // 录取通知书编号
-}
-
 func (s *Server) submitEducation(c echo.Context) error {
 	ctx := c.Request().Context()
-	var req educationApplicationRequest
+	var req wire.EducationApplicationRequest
 	if err := s.bind(c, &req); err != nil {
 		return err
 	}
@@ -65,7 +38,7 @@ func (s *Server) submitEducation(c echo.Context) error {
 // toEducationApplication checks what the validator cannot: the hukou
 // township, the admission year (the grant is for freshmen: this year's or
 // last year's), a phone to reach someone; and builds the domain value.
-func (s *Server) toEducationApplication(ctx context.Context, req educationApplicationRequest) (*civicflow.Application, error) {
+func (s *Server) toEducationApplication(ctx context.Context, req wire.EducationApplicationRequest) (*civicflow.Application, error) {
 	now := time.Now()
 	id, _ := civicflow.ParseIDNumber(req.Person.IDNumber, now)
 	bad, err := s.checkHukou(ctx, req.Person.HukouTownshipCode, req.Person.CommunityCode,

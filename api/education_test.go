@@ -35,7 +35,7 @@ func TestEducationRequestsNameTheirFields(t *testing.T) {
 	require.Contains(t, seed, `"education"`)
 	bad := strings.NewReplacer(`"dibao"`, `"rich"`, `"undergraduate"`, `"doctoral"`, `"2026610113000123"`, `"2026 0001"`,
 		`"西北大学"`, `"  "`).Replace(seed)
-	fields := fieldsOf(t, bad, new(educationApplicationRequest))
+	fields := fieldsOf(t, bad, new(wire.EducationApplicationRequest))
 	require.Equal(t, map[string]string{
 		"education.family_status": "must be one of: dibao, dibao_margin, extremely_poor",
 		"education.school_kind":   "must be one of: undergraduate, vocational",
@@ -43,7 +43,7 @@ func TestEducationRequestsNameTheirFields(t *testing.T) {
 		"education.school":        "is required",
 	}, fields)
 	fields = fieldsOf(t, `{"person":{"phone":"13800001234"},"applicant":{"relation":"self"},"education":{"major":"法学"}}`,
-		new(educationApplicationRequest))
+		new(wire.EducationApplicationRequest))
 	for _, f := range []string{"person.name", "person.id_number", "person.hukou_township_code", "person.address",
 		"education.family_status", "education.school", "education.school_kind", "education.admission_year", "education.notice_number"} {
 		require.Contains(t, fields, f)

@@ -17,7 +17,7 @@ import (
 var consoleActions = map[civicflow.Action]bool{
 	civicflow.ActionAccept: true, civicflow.ActionRequestSupplements: true, civicflow.ActionReject: true,
 	civicflow.ActionRecordInvestigation: true, civicflow.ActionLodgeObjection: true, civicflow.ActionApprove: true,
-	civicflow.ActionReturn: true, civicflow.ActionConfirmAdmission: true,
+	civicflow.ActionReturn: true, civicflow.ActionConfirmAdmission: true, civicflow.ActionRecordVerification: true,
 }
 
 // actionInput is what the action form holds.
@@ -27,13 +27,21 @@ type actionInput struct {
 	Objector, CareLevel, Nonce                        string
 	// RehabCentre: approving a community-rehab case names the district's centre.
 	RehabCentre string
+	// The education grant: the township's verification (the family
+	// status and kind of school found, the school's confirmation of the
+	// enrolment "yes" or "no", with Findings and Opinion), and the tier a
+	// district approves.
+	FamilyStatus, SchoolKind, Enrolment, TierAmount string
+	// fresh: a new form, not yet typed in (prefilled from the case).
+	fresh bool
 }
 
 func readActionInput(c echo.Context) actionInput {
 	v := func(k string) string { return strings.TrimSpace(c.FormValue(k)) }
 	return actionInput{Reasons: v("reasons"), Items: v("items"), Note: v("note"), VisitedOn: v("visited_on"),
 		Visitors: v("visitors"), Findings: v("findings"), VisitCare: v("visit_care"), Opinion: v("opinion"),
-		Objector: v("objector"), CareLevel: v("care_level"), Nonce: v("nonce"), RehabCentre: v("rehab_centre_id")}
+		Objector: v("objector"), CareLevel: v("care_level"), Nonce: v("nonce"), RehabCentre: v("rehab_centre_id"),
+		FamilyStatus: v("family_status"), SchoolKind: v("school_kind"), Enrolment: v("enrolment_confirmed"), TierAmount: v("tier_amount")}
 }
 
 // lines splits a list typed one item per line (or separated by commas).
@@ -62,10 +70,23 @@ func (in actionInput) body(act civicflow.Action) wire.ActionRequest {
 			CareLevel: in.VisitCare, Opinion: in.Opinion}
 	case civicflow.ActionLodgeObjection:
 		b.Objector = in.Objector
+	case civicflow.ActionRecordVerification:
+		v := &wire.VerificationInput{FamilyStatus: in.FamilyStatus, SchoolKind: in.SchoolKind, Findings: in.Findings, Opinion: in.Opinion}
+		switch in.Enrolment {
+		case "yes":
+			v.EnrolmentConfirmed = new(true)
+		case "no":
+			v.EnrolmentConfirmed = new(false)
+		}
+		b.Verification = v
 	case civicflow.ActionApprove:
+		// Only the form of the case's process has each of these fields.
 		b.CareLevel = in.CareLevel
 		if id, err := strconv.ParseInt(in.RehabCentre, 10, 64); err == nil {
 			b.RehabCentreID = id
+		}
+		if n, err := strconv.Atoi(in.TierAmount); err == nil {
+			b.TierAmount = n
 		}
 	}
 	return b
@@ -88,21 +109,40 @@ func actionFieldToForm(field string) string {
 		return "visit_care"
 	case "home_visit.opinion", "home_visit":
 		return "opinion"
-	case "reasons", "note", "objector", "care_level", "rehab_centre_id":
+	case "verification.family_status":
+		return "family_status"
+	case "verification.school_kind":
+		return "school_kind"
+	case "verification.enrolment_confirmed":
+		return "enrolment_confirmed"
+	case "verification.findings":
+		return "findings"
+	case "verification.opinion", "verification":
+		return "opinion"
+	case "reasons", "note", "objector", "care_level", "rehab_centre_id", "tier_amount":
 		return field
 	}
 	return "form"
 }
 
+// actionFormFields are the action form's field names (each has a
+// catalogue message action.field.<name> for its error, and may have one
+// of its own for an action, action.field.<action>.<name>).
+var actionFormFields = []string{"items", "visitors", "visited_on", "findings", "visit_care", "opinion", "reasons", "note",
+	"objector", "care_level", "rehab_centre_id", "family_status", "school_kind", "enrolment_confirmed", "tier_amount", "form"}
+
 type actionData struct {
 	Case    *wire.CaseDetail
 	Action  civicflow.Action
+	Role    civicflow.Role
 	In      actionInput
 	Errors  map[string]string
 	Confirm bool
 	Cares   []string
 	// Centres: the district's rehab centres, when a rehab case is approved.
 	Centres []civicflow.RehabCentre
+	// Grant: the choices of an education-grant case's forms.
+	Grant *educationChoices
 }
 
 func (con *Console) actionPage(c echo.Context, u *civicflow.User, cr creds, status int, in actionInput, errs map[string]string, confirm bool) error {
@@ -116,8 +156,14 @@ func (con *Console) actionPage(c echo.Context, u *civicflow.User, cr creds, stat
 		// page says so and shows where the case stands.
 		return con.showCase(c, u, cr, http.StatusConflict, "err.not_now", nil)
 	}
-	d := actionData{Case: v, Action: act, In: in, Errors: errs, Confirm: confirm,
+	d := actionData{Case: v, Action: act, Role: u.Role, In: in, Errors: errs, Confirm: confirm,
 		Cares: []string{"self_care", "semi_dependent", "dependent"}}
+	if v.Type == civicflow.CaseTypeEducationGrant {
+		d.Grant = newEducationChoices(v)
+		if in.fresh {
+			d.In = in.prefilled(act, v, d.Grant)
+		}
+	}
 	if act == civicflow.ActionApprove && v.Type == civicflow.CaseTypeCommunityRehab {
 		var cs wire.RehabCentres
 		if _, err := con.api.do(c, call{method: http.MethodGet, path: "/api/v1/rehab/centres",
@@ -139,12 +185,32 @@ func (con *Console) actionPage(c echo.Context, u *civicflow.User, cr creds, stat
 // Rehab says whether the case is a community-rehab case.
 func (d actionData) Rehab() bool { return d.Case.Type == civicflow.CaseTypeCommunityRehab }
 
+// Care says whether the case is a centralised-care case (whose approval
+// may set the care level).
+func (d actionData) Care() bool { return !d.Rehab() && d.Grant == nil }
+
+// AsksReasons says whether the form has a reasons field: the actions
+// that need them, and those that need them for an ineligible opinion.
+func (d actionData) AsksReasons() bool { return d.ReasonsRequired() || d.ReasonsIfIneligible() }
+
+// ReasonsRequired says whether the action always needs written reasons
+// (the process's rules, civicflow.NeedsReasons).
+func (d actionData) ReasonsRequired() bool {
+	return civicflow.NeedsReasons(d.Case.Type, d.Action, d.Role)
+}
+
+// ReasonsIfIneligible says whether the action needs reasons when its
+// opinion is ineligible (the township's investigation or verification).
+func (d actionData) ReasonsIfIneligible() bool {
+	return d.Action == civicflow.ActionRecordInvestigation || d.Action == civicflow.ActionRecordVerification
+}
+
 func (con *Console) actionForm(c echo.Context) error {
 	if rehabConsoleActions[civicflow.Action(c.Param("action"))] {
 		return con.rehabActionForm(c)
 	}
 	return con.officialOr(c, func(u *civicflow.User, cr creds) error {
-		in := actionInput{Nonce: randomToken(), VisitedOn: con.now().In(civicflow.ChinaZone()).Format("2006-01-02")}
+		in := actionInput{Nonce: randomToken(), VisitedOn: con.now().In(civicflow.ChinaZone()).Format("2006-01-02"), fresh: true}
 		return con.actionPage(c, u, cr, http.StatusOK, in, nil, false)
 	})
 }
@@ -176,7 +242,17 @@ func (con *Console) act(c echo.Context) error {
 		case err == nil:
 			return redirect(c, "/cases/"+url.PathEscape(ref)+"?done=action")
 		case asDomain(err, &de) && de.Code == civicflow.EINVALID:
-			errs := con.newPage(c, "", nil).inlineErrors(de, "action.field.", actionFieldToForm)
+			p := con.newPage(c, "", nil)
+			errs := p.inlineErrors(de, "action.field.", actionFieldToForm)
+			for name := range errs {
+				// An action may say its own (a verification's findings
+				// are not a home visit's).
+				if k := "action.field." + string(act) + "." + name; p.cat.has(k) {
+					errs[name] = p.T(k)
+				}
+			}
+			// A new nonce: the refused request used the old one.
+			in.Nonce = randomToken()
 			return con.actionPage(c, u, cr, http.StatusUnprocessableEntity, in, errs, false)
 		case asDomain(err, &de) && de.Code == civicflow.ECONFLICT:
 			// Wrong stage, or someone acted first: show the case as it is now.

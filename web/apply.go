@@ -2,6 +2,7 @@ package web
 
 import (
 	"net/http"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -45,6 +46,10 @@ type applyProcess struct {
 	// holds the form's own refusals (form field → catalogue key) of what
 	// cannot be sent at all.
 	Request func(v formValues) (any, map[string]string)
+	// Held is the catalogue key of the API's 409 that names no case (the
+	// education grant: the student already holds it for the year); ""
+	// says err.conflict.
+	Held string
 }
 
 // applySection is a fieldset of the form.
@@ -84,6 +89,9 @@ type applyField struct {
 	// Options of a select: values and their catalogue keys; Blank is the
 	// catalogue key of the empty choice ("" for none).
 	Options []applyOption
+	// Choices are options that depend on the day the form is shown (the
+	// admission years), after Options.
+	Choices func(now time.Time) []applyOption
 	Blank   string
 	Fields  []applyField // kindGroup
 }
@@ -144,7 +152,7 @@ func statementField(hint string) applyField {
 // applyProcesses are the processes the console takes applications for,
 // the first the default of /console/apply.
 func applyProcesses() []*applyProcess {
-	return []*applyProcess{careProcess(), rehabProcess()}
+	return []*applyProcess{careProcess(), rehabProcess(), educationProcess()}
 }
 
 // careProcess is centralised support for extremely poor persons
@@ -220,6 +228,72 @@ func rehabProcess() *applyProcess {
 					Email: v["applicant_email"], GuardianConsent: v.yes("guardian_consent"), ConsentOn: v["consent_on"]},
 				Statement: v["statement"]}, nil
 		}}
+}
+
+// educationProcess is the education grant for low-income college
+// freshmen (教育资助, POST /api/v1/education/applications). The person is
+// the student; a parent or other relative, an agent or the community may
+// apply for them. What is declared of the family and the school, the
+// township verifies.
+func educationProcess() *applyProcess {
+	person := personFields("apply.education.name", "apply.education.phone")
+	applicant := append([]applyField{{Name: "relation", Kind: kindSelect, Label: "apply.education.relation", Required: true,
+		Options: options("apply.education.relation.", "self", "relative", "agent", "community"),
+		Err:     "apply.education.field.relation", API: []string{"applicant.relation"}}},
+		contactFields("apply.education.applicant_name_hint")...)
+	admission := []applyField{
+		{Name: "family_status", Kind: kindSelect, Label: "apply.education.family_status", Required: true, Blank: "form.choose",
+			Options: options("education.family.", string(civicflow.FamilyDibao), string(civicflow.FamilyDibaoMargin),
+				string(civicflow.FamilyExtremelyPoor)),
+			Err: "apply.education.field.family_status", API: []string{"education.family_status"}},
+		{Name: "school", Kind: kindText, Label: "apply.education.school", Required: true, MaxLen: 100,
+			Err: "apply.education.field.school", API: []string{"education.school"}},
+		{Name: "school_kind", Kind: kindSelect, Label: "apply.education.school_kind", Required: true, Blank: "form.choose",
+			Options: options("education.school.", string(civicflow.SchoolUndergraduate), string(civicflow.SchoolVocational)),
+			Err:     "apply.education.field.school_kind", API: []string{"education.school_kind"}},
+		{Name: "major", Kind: kindText, Label: "apply.education.major", MaxLen: 100,
+			Err: "apply.education.field.major", API: []string{"education.major"}},
+		{Name: "admission_year", Kind: kindSelect, Label: "apply.education.admission_year", Hint: "apply.education.admission_year_hint",
+			Required: true, Blank: "form.choose", Choices: admissionYears,
+			Err: "apply.education.field.admission_year", API: []string{"education.admission_year"}},
+		{Name: "notice_number", Kind: kindText, Label: "apply.education.notice_number", Hint: "apply.education.notice_number_hint",
+			Required: true, MaxLen: 40, Autocomplete: "off", Err: "apply.education.field.notice_number", API: []string{"education.notice_number"}},
+	}
+	return &applyProcess{Key: "education", Title: "apply.education.title", Lead: "apply.education.lead",
+		APIPath: "/api/v1/education/applications", Held: "apply.education.held",
+		Sections: []applySection{{Legend: "apply.education.student", Fields: person},
+			{Legend: "apply.applicant", Fields: applicant},
+			{Legend: "apply.education.admission", Hint: "apply.education.admission_hint", Fields: admission},
+			{Legend: "apply.education.more", Fields: []applyField{statementField("apply.education.statement_hint")}}},
+		Defaults: map[string]string{"relation": "self"},
+		Request: func(v formValues) (any, map[string]string) {
+			req := wire.EducationApplicationRequest{
+				Person: wire.EducationPersonInput{Name: v["name"], IDNumber: v["id_number"], Phone: v["phone"],
+					HukouTownshipCode: v["township"], CommunityCode: v["community"], Address: v["address"]},
+				Applicant: wire.ApplicantInput{Relation: v["relation"], Name: v["applicant_name"], Phone: v["applicant_phone"],
+					Email: v["applicant_email"]},
+				Education: wire.EducationInput{FamilyStatus: v["family_status"], School: v["school"], SchoolKind: v["school_kind"],
+					Major: v["major"], NoticeNumber: v["notice_number"]},
+				Statement: v["statement"]}
+			errs := map[string]string{}
+			if y := v["admission_year"]; y != "" {
+				n, err := strconv.Atoi(y)
+				if err != nil {
+					errs["admission_year"] = "apply.education.field.admission_year"
+				}
+				req.Education.AdmissionYear = n
+			}
+			return req, errs
+		}}
+}
+
+// admissionYears are the years a freshman may have been admitted in,
+// seen on the day now in China: this year's and last year's (the API
+// takes no other).
+func admissionYears(now time.Time) []applyOption {
+	y := now.In(civicflow.ChinaZone()).Year()
+	return []applyOption{{Value: strconv.Itoa(y), Label: "apply.education.year", Arg: y},
+		{Value: strconv.Itoa(y - 1), Label: "apply.education.year", Arg: y - 1}}
 }
 
 // fields are the process's fields, groups opened.
@@ -397,7 +471,11 @@ func (con *Console) applyView(c echo.Context, p *page, pr *applyProcess, v formV
 			ids = append(ids, f.Name+"-err")
 		}
 		fv.DescribedBy = strings.Join(ids, " ")
-		for _, o := range f.Options {
+		opts := f.Options
+		if f.Choices != nil {
+			opts = append(slices.Clone(opts), f.Choices(p.now)...)
+		}
+		for _, o := range opts {
 			label := p.T(o.Label)
 			if o.Arg != nil {
 				label = p.T(o.Label, o.Arg)
@@ -498,7 +576,14 @@ func (con *Console) apply(c echo.Context) error {
 		}
 	case asDomain(err, &de) && de.Code == civicflow.ECONFLICT:
 		status = http.StatusConflict
-		msgs["form"] = p.T("apply.duplicate", de.Reference)
+		switch {
+		case de.Reference != "":
+			msgs["form"] = p.T("apply.duplicate", de.Reference)
+		case pr.Held != "":
+			msgs["form"] = p.T(pr.Held)
+		default:
+			msgs["form"] = p.T("err.conflict")
+		}
 	default:
 		return con.fail(c, err)
 	}

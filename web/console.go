@@ -237,6 +237,39 @@ func (p *page) Deadline(key any) string {
 	return civicflow.DeadlineLabel(fmt.Sprint(key), p.vocabulary())
 }
 
+// Process names a process (a civicflow.CaseType or its code), from the
+// vocabulary (civicflow.CaseType.Label).
+func (p *page) Process(t any) string { return civicflow.CaseType(fmt.Sprint(t)).Label(p.vocabulary()) }
+
+// Explain is what the applicant is told of a stage of a case of process
+// t: the process's own text, explain.<process>.<stage>, where the stage
+// means something of its own there (a completed education grant is an
+// award, not an admission), else the text all processes share,
+// explain.<stage>.
+func (p *page) Explain(t, stage any) string { return p.perProcess("explain.", t, stage) }
+
+// Help is the help text of an action's form on a case of process t:
+// action.help.<process>.<action>, else action.help.<action>.
+func (p *page) Help(t, action any) string { return p.perProcess("action.help.", t, action) }
+
+// ReasonsHint is the hint at an action's reasons on a case of process t:
+// action.reasons_hint.<process>.<action>, else action.reasons_hint.<action>.
+func (p *page) ReasonsHint(t, action any) string {
+	return p.perProcess("action.reasons_hint.", t, action)
+}
+
+// perProcess looks a text up for process t first, then for every
+// process. Stage and action names are not texts of this kind: they come
+// from the vocabulary, one per code.
+func (p *page) perProcess(prefix string, t, code any) string {
+	if tt := fmt.Sprint(t); tt != "" {
+		if k := prefix + tt + "." + fmt.Sprint(code); p.cat.has(k) {
+			return p.T(k)
+		}
+	}
+	return p.T(prefix + fmt.Sprint(code))
+}
+
 // vocabulary is the page's language in the domain's vocabulary.
 func (p *page) vocabulary() civicflow.Lang { return civicflow.ParseLang(p.Lang) }
 

@@ -62,7 +62,11 @@ type Submitted struct {
 // withdraw): no officials' names, personal data masked, what is asked of
 // them, and a dated history. Nothing clinical, whatever the process.
 type ApplicantCase struct {
-	Reference      string               `json:"reference"`
+	Reference string `json:"reference"`
+	// Type is the case's process: what the applicant is told of a stage
+	// depends on it (a completed education grant is an award, not an
+	// admission).
+	Type           civicflow.CaseType   `json:"case_type"`
 	Stage          civicflow.Stage      `json:"stage"`
 	StageSince     time.Time            `json:"stage_since"`
 	WaitingFor     []string             `json:"waiting_for"`

@@ -3,9 +3,47 @@ package wire
 import "civicflow"
 
 // The education grant for college freshmen (教育资助, issue 15): the
-// township's verification (ActionRequest.Verification), the district's
+// application (POST /api/v1/education/applications), the township's
+// verification (ActionRequest.Verification), the district's
 // approval (ActionRequest.TierAmount) and the education part of the case
 // page (CaseDetail.Education). See docs/education.md.
+
+// EducationApplicationRequest is the body of POST
+// /api/v1/education/applications. The person is the student; the
+// applicant is the student, a parent or other relative, an agent or the
+// community. It answers Submitted; a student who already holds the grant
+// for the admission year is refused with 409 naming no case.
+type EducationApplicationRequest struct {
+	Person    EducationPersonInput `json:"person" validate:"required"`
+	Applicant ApplicantInput       `json:"applicant" validate:"required"`
+	Education EducationInput       `json:"education" validate:"required"`
+	Statement string               `json:"statement" validate:"max=2000"`
+}
+
+// EducationPersonInput is the student: who they are, where their
+// household is registered (the township that verifies) and where they live.
+type EducationPersonInput struct {
+	Name              string `json:"name" validate:"required,personname"`
+	IDNumber          string `json:"id_number" validate:"required,idnumber"`
+	Phone             string `json:"phone" validate:"omitempty,mobile"`
+	HukouTownshipCode string `json:"hukou_township_code" validate:"required,len=9,numeric"`
+	CommunityCode     string `json:"community_code" validate:"omitempty,len=12,numeric"`
+	Address           string `json:"address" validate:"required,notblank,max=200"`
+}
+
+// EducationInput is what the applicant declares of the family and the
+// admission: the family status (civicflow.FamilyStatus), the school and
+// its kind (civicflow.SchoolKind), the major, the admission year (the API
+// takes this year's or last year's) and the admission notice's number
+// (录取通知书编号).
+type EducationInput struct {
+	FamilyStatus  string `json:"family_status" validate:"required,oneof=dibao dibao_margin extremely_poor"`
+	School        string `json:"school" validate:"required,notblank,max=100"`
+	SchoolKind    string `json:"school_kind" validate:"required,oneof=undergraduate vocational"`
+	Major         string `json:"major" validate:"max=100"`
+	AdmissionYear int    `json:"admission_year" validate:"required"`
+	NoticeNumber  string `json:"notice_number" validate:"required,alphanum,max=40"`
+}
 
 // VerificationInput is the township's record_verification (家庭状况及入学
 // 核实): the family status and kind of school found, whether the school

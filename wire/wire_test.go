@@ -35,10 +35,10 @@ func TestApplicantAnswers(t *testing.T) {
 	golden(t, Submitted{CaseID: 1, Reference: "TK-610113-000001", AccessCode: "ABCD-2345", Stage: civicflow.StageSubmitted,
 		TrackURL: "/api/v1/applications/TK-610113-000001"},
 		`{"case_id":1,"reference":"TK-610113-000001","access_code":"ABCD-2345","stage":"submitted","replayed":false,"track_url":"/api/v1/applications/TK-610113-000001"}`)
-	golden(t, ApplicantCase{Reference: "TK-610113-000001", Stage: civicflow.StageAwaitingSupplements, StageSince: at(),
+	golden(t, ApplicantCase{Reference: "TK-610113-000001", Type: civicflow.CaseTypeCentralisedCare, Stage: civicflow.StageAwaitingSupplements, StageSince: at(),
 		WaitingFor: []string{"户口簿复印件"}, PersonName: "张桂兰", IDNumberMasked: "6101**********1015", CanWithdraw: true,
 		Papers: []civicflow.Document{}, History: []HistoryEntry{{At: at(), Action: "request_supplements", Stage: civicflow.StageAwaitingSupplements, By: ByTownship}}},
-		`{"reference":"TK-610113-000001","stage":"awaiting_supplements","stage_since":"2026-11-27T03:00:00Z","waiting_for":["户口簿复印件"],`+
+		`{"reference":"TK-610113-000001","case_type":"centralised_care","stage":"awaiting_supplements","stage_since":"2026-11-27T03:00:00Z","waiting_for":["户口簿复印件"],`+
 			`"person_name":"张桂兰","id_number_masked":"6101**********1015","can_withdraw":true,"papers":[],`+
 			`"history":[{"at":"2026-11-27T03:00:00Z","action":"request_supplements","stage":"awaiting_supplements","by":"street office / town"}]}`)
 	golden(t, Placement{Institution: "雁塔区社会福利院", Bed: "A-101", CareLevel: civicflow.CareDependent},

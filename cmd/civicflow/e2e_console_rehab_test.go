@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http/httptest"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -16,7 +17,8 @@ import (
 	"civicflow/workflows"
 )
 
-// TestE2EConsoleRehabInBrowser: the rehab centre's assessor registers,
+// TestE2EConsoleRehabInBrowser: a family member applies through the
+// console's rehab form; the rehab centre's assessor registers,
 // assesses and agrees the plan of a community-rehab case through the
 // console's forms, opens the clinical record (audited) and records
 // attendance; a supervisor
@@ -30,14 +32,35 @@ func TestE2EConsoleRehabInBrowser(t *testing.T) {
 	srv := httptest.NewServer(h)
 	defer srv.Close()
 
+	b := newBrowser(t, srv.URL)
+	require.NoError(t, chromedp.Do(b.ctx, chromedp.Navigate(srv.URL+"/console/")))
+
+	// A family member applies through the console's rehab form; nothing
+	// clinical is asked.
+	b.open("/console/apply/rehab", "#submit-application")
+	diagnosis, err := chromedp.Run(b.ctx, chromedp.Evaluate[bool]("document.getElementById('diagnosis') !== null"))
+	require.NoError(t, err)
+	require.False(t, diagnosis, "the application asks for no diagnosis")
+	b.run(chromedp.SetValue(chromedp.CSS("#name"), "李𠀋华"),
+		chromedp.SetValue(chromedp.CSS("#id_number"), newRehabIDNumber(1982)),
+		chromedp.SetValue(chromedp.CSS("#township"), "610113001"),
+		chromedp.SetValue(chromedp.CSS("#address"), "小寨西路8号"),
+		chromedp.SetValue(chromedp.CSS("#applied_by"), "family"),
+		chromedp.SetValue(chromedp.CSS("#applicant_name"), "李建国"),
+		chromedp.SetValue(chromedp.CSS("#applicant_phone"), "13912340000"),
+		chromedp.SetValue(chromedp.CSS("#statement"), "出院后居家，希望参加社区康复"),
+		chromedp.Click(chromedp.CSS("#submit-application")), chromedp.WaitVisible(chromedp.CSS("#access-code")))
+	b.screenshot("09-rehab-submitted")
+	cs, err := e.db.CaseByReference(ctx, strings.TrimSpace(b.text("#reference")))
+	require.NoError(t, err)
+	require.Equal(t, civicflow.CaseTypeCommunityRehab, cs.Type)
+	c := submitted{Ref: cs.Reference, Code: strings.TrimSpace(b.text("#access-code")), ID: cs.ID}
+	e.waitStage(t, c.ID, civicflow.StageIntake, 60*time.Second)
+
 	// Intake through the API; the district approves the case to its centre
 	// in the console.
 	ts := e.login(t, "ts.xiaozhai")
-	c := e.submitRehab(t, rehabApplication(newRehabIDNumber(1982)), "")
 	e.mustAct(t, ts, c.Ref, "accept", map[string]any{}, "district_review")
-
-	b := newBrowser(t, srv.URL)
-	require.NoError(t, chromedp.Do(b.ctx, chromedp.Navigate(srv.URL+"/console/")))
 	b.login("dr.yanta")
 	b.act(c.Ref, "approve")
 	require.Equal(t, "registration", b.stage())
@@ -134,7 +157,7 @@ func TestE2EConsoleRehabInBrowser(t *testing.T) {
 		chromedp.SetValue(chromedp.CSS("#reassign-reasons"), "负责人休假"),
 		chromedp.Click(chromedp.CSS("#reassign-submit")), chromedp.WaitVisible(chromedp.CSS(".flash")))
 	b.screenshot("09-supervisor-reassign")
-	cs, err := e.db.CaseByReference(ctx, tc.Ref)
+	cs, err = e.db.CaseByReference(ctx, tc.Ref)
 	require.NoError(t, err)
 	require.Equal(t, e.userID(t, "ts.xiaozhai"), cs.AssignedUserID)
 }
