@@ -10,6 +10,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"civicflow"
 	"civicflow/wire"
 )
 
@@ -218,7 +219,7 @@ func TestRehabSessionsForm(t *testing.T) {
 	require.Equal(t, http.StatusOK, status, body)
 	require.Contains(t, body, `<option value="social_skills"`, "the plan's service")
 	require.NotContains(t, body, `<option value="medication_training"`, "recommended but not in the plan")
-	require.Contains(t, body, `value="`+h.api.now.Format("2006-01-02")+`"`, "today by default")
+	require.Contains(t, body, `value="`+h.api.now.In(civicflow.ChinaZone()).Format("2006-01-02")+`"`, "today by default")
 
 	// A number that is not one: refused here, nothing sent.
 	status, body, _ = h.post(path, url.Values{"csrf": {h.csrf(path)}, "service": {"social_skills"}, "sessions": {"zwei"}, "on": {"2026-11-20"}})

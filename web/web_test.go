@@ -172,7 +172,7 @@ func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if req.Sessions < 1 || req.Sessions > 50 {
 			bad = append(bad, civicflow.FieldError{Field: "sessions", Reason: "must be 1 to 50"})
 		}
-		if req.On == "" || req.On > f.now.Format(time.DateOnly) {
+		if req.On == "" || req.On > f.now.In(civicflow.ChinaZone()).Format(time.DateOnly) {
 			bad = append(bad, civicflow.FieldError{Field: "on", Reason: "must not be in the future"})
 		}
 		if len(bad) > 0 {
