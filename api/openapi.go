@@ -16,3 +16,7 @@ var openAPIDoc []byte
 func (s *Server) openAPI(c echo.Context) error {
 	return c.Blob(http.StatusOK, echo.MIMEApplicationJSON, openAPIDoc)
 }
+
+// OpenAPIDocument returns the OpenAPI document the API serves, for tools
+// and tests that check traffic against it.
+func OpenAPIDocument() []byte { return append([]byte(nil), openAPIDoc...) }

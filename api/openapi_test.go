@@ -1,15 +1,19 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"log/slog"
+	"net/http"
 	"reflect"
 	"regexp"
 	"runtime"
 	"strings"
 	"testing"
 
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/routers/gorillamux"
 	"github.com/stretchr/testify/require"
 
 	"civicflow"
@@ -87,4 +91,70 @@ func TestOpenAPIEnumsAreTheDomains(t *testing.T) {
 		stages = append(stages, string(s))
 	}
 	require.ElementsMatch(t, stages, doc.Components.Schemas["Stage"].Enum, "components.schemas.Stage")
+}
+
+// TestOpenAPIDocumentIsValid: the document is valid OpenAPI 3.0 as
+// kin-openapi reads it, the same reading the end-to-end suite uses to
+// check every exchange against it (cmd/civicflow/openapi_e2e_test.go).
+func TestOpenAPIDocumentIsValid(t *testing.T) {
+	t.Parallel()
+	doc, err := openapi3.NewLoader().LoadFromData(OpenAPIDocument())
+	require.NoError(t, err)
+	require.NoError(t, doc.Validate(context.Background()))
+	_, err = gorillamux.NewRouter(doc)
+	require.NoError(t, err)
+}
+
+// TestOpenAPICommonAnswers: the answers any operation can get from the
+// API's shared layers are documented on every operation they apply to —
+// the origin policy (403) and a fault (500) on all; the body limit (413) on
+// every POST and PUT; a malformed body (400) or content type (415) where
+// there is a body; a malformed or unknown path parameter (422, 404) where
+// there is one; the throttles (429) on login, the public submissions and
+// the applicant's routes. The end-to-end suite then checks each answer's
+// shape against the document.
+func TestOpenAPICommonAnswers(t *testing.T) {
+	t.Parallel()
+	doc, err := openapi3.NewLoader().LoadFromData(OpenAPIDocument())
+	require.NoError(t, err)
+	throttled := map[string]bool{"POST /api/v1/auth/login": true, "POST /api/v1/applications": true,
+		"POST /api/v1/rehab/applications": true, "POST /api/v1/education/applications": true}
+	for path, item := range doc.Paths.Map() {
+		for method, op := range item.Operations() {
+			want := []int{403, 500}
+			if method == http.MethodPost || method == http.MethodPut {
+				want = append(want, 413)
+			}
+			if op.RequestBody != nil {
+				want = append(want, 400, 415)
+			}
+			if strings.Contains(path, "{") {
+				want = append(want, 404, 422)
+			}
+			if throttled[method+" "+path] || strings.HasPrefix(path, "/api/v1/applications/{ref}") {
+				want = append(want, 429)
+			}
+			for _, status := range want {
+				require.NotNil(t, op.Responses.Status(status), "%s %s does not document %d", method, path, status)
+			}
+		}
+	}
+}
+
+// TestOpenAPIActionsAreServed: the {action} enum of the official-action
+// route is the set of actions that route serves.
+func TestOpenAPIActionsAreServed(t *testing.T) {
+	t.Parallel()
+	doc, err := openapi3.NewLoader().LoadFromData(OpenAPIDocument())
+	require.NoError(t, err)
+	op := doc.Paths.Find("/api/v1/cases/{ref}/actions/{action}").Post
+	var documented []string
+	for _, v := range op.Parameters.GetByInAndName("path", "action").Schema.Value.Enum {
+		documented = append(documented, v.(string))
+	}
+	var served []string
+	for a := range officialActions {
+		served = append(served, string(a))
+	}
+	require.ElementsMatch(t, served, documented)
 }

@@ -221,6 +221,13 @@ func (e *e2eSystem) do(t *testing.T, method, path string, headers map[string]str
 // starts with other settings).
 func doAt(t *testing.T, base, method, path string, headers map[string]string, body io.Reader) response {
 	t.Helper()
+	var sent []byte
+	if body != nil {
+		var err error
+		sent, err = io.ReadAll(body)
+		require.NoError(t, err)
+		body = bytes.NewReader(sent)
+	}
 	req, err := http.NewRequest(method, base+path, body)
 	require.NoError(t, err)
 	// Each test speaks from its own client address (the API trusts
@@ -235,6 +242,7 @@ func doAt(t *testing.T, base, method, path string, headers map[string]string, bo
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(resp.Body)
 	require.NoError(t, err)
+	checkContract(t, req, sent, resp, raw)
 	r := response{Status: resp.StatusCode, Raw: raw}
 	if len(raw) > 0 && strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
 		require.NoError(t, json.Unmarshal(raw, &r.Body), "body: %s", raw)
