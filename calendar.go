@@ -117,6 +117,17 @@ func (c Calendar) WorkingDaysLeft(t, end time.Time) int {
 	return n
 }
 
+// CalendarGap is a year that open deadlines run into but whose calendar
+// has not been loaded (no holiday entry: the State Council's notice for it
+// has not been entered). Working days in it are counted as the usual week,
+// so due dates that cross it miss its holidays and 调休 days.
+type CalendarGap struct {
+	Year int `json:"year"`
+	// OpenDeadlines counts the open stages whose due date is in the year
+	// or later: their time runs through it.
+	OpenDeadlines int64 `json:"open_deadlines"`
+}
+
 // DayUnit is the unit of a time limit.
 type DayUnit string
 

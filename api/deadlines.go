@@ -311,6 +311,24 @@ func (s *Server) overdueCounts(c echo.Context) error {
 	return c.JSON(http.StatusOK, map[string]any{"counts": counts, "as_of": f.Now})
 }
 
+// listCalendarGaps answers the years the open deadlines in a supervisor's
+// area run into without a loaded calendar: the board's warning.
+func (s *Server) listCalendarGaps(c echo.Context) error {
+	district, err := supervisorDistrict(c)
+	if err != nil {
+		return err
+	}
+	now := time.Now()
+	gaps, err := s.store.CalendarGaps(c.Request().Context(), now, district)
+	if err != nil {
+		return err
+	}
+	if gaps == nil {
+		gaps = []civicflow.CalendarGap{}
+	}
+	return c.JSON(http.StatusOK, wire.CalendarGaps{Gaps: gaps, AsOf: now})
+}
+
 func (s *Server) stageDurations(c echo.Context) error {
 	district, err := supervisorDistrict(c)
 	if err != nil {

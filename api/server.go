@@ -6,9 +6,11 @@ package api
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-playground/validator/v10"
@@ -65,6 +67,8 @@ type Server struct {
 	log       *slog.Logger
 	validator *validator.Validate
 	echo      *echo.Echo
+	// calendarLogged is the calendar gaps last logged (fmt.Sprint).
+	calendarLogged atomic.Value
 }
 
 // New builds the server and its routes.
@@ -203,6 +207,7 @@ func (s *Server) routes() []route {
 		{http.MethodGet, "/api/v1/supervision/overdue/counts", authOfficial, s.overdueCounts, false},
 		{http.MethodGet, "/api/v1/supervision/stage-durations", authOfficial, s.stageDurations, false},
 		{http.MethodGet, "/api/v1/supervision/stuck", authOfficial, s.listStuck, false},
+		{http.MethodGet, "/api/v1/supervision/calendar-gaps", authOfficial, s.listCalendarGaps, false},
 		{http.MethodGet, "/api/v1/supervision/cases/:ref/assignees", authOfficial, s.assignees, false},
 		{http.MethodPost, "/api/v1/supervision/cases/:ref/reassign", authOfficial, s.reassign, false},
 		{http.MethodPost, "/api/v1/supervision/cases/:ref/notes", authOfficial, s.addSupervisoryNote, false},
@@ -235,11 +240,52 @@ func (s *Server) readyz(c echo.Context) error {
 		degraded = append(degraded, "temporal")
 		s.log.Warn("readiness: temporal unavailable; reads still served, actions answer 503", "err", err)
 	}
+	// A warning, not a failure: due dates over a year whose holidays are
+	// not loaded are counted on the usual week (docs/deadlines.md).
+	warnings, gaps := []string{}, []civicflow.CalendarGap{}
+	if ready {
+		if g, err := s.calendarGaps(ctx); err == nil {
+			gaps = g
+			for _, y := range g {
+				warnings = append(warnings, fmt.Sprintf("calendar: %d open deadline(s) run into %d, which has no holiday calendar loaded", y.OpenDeadlines, y.Year))
+			}
+		}
+	}
 	status := http.StatusOK
 	if !ready {
 		status = http.StatusServiceUnavailable
 	}
-	return c.JSON(status, map[string]any{"ready": ready, "checks": checks, "degraded": degraded})
+	return c.JSON(status, map[string]any{"ready": ready, "checks": checks, "degraded": degraded,
+		"warnings": warnings, "calendar_gaps": gaps})
+}
+
+// CheckCalendar logs the years open deadlines run into without a loaded
+// calendar (at start-up; /readyz logs again whenever they change).
+func (s *Server) CheckCalendar(ctx context.Context) {
+	if _, err := s.calendarGaps(ctx); err != nil {
+		s.log.Warn("calendar check failed", "err", err)
+	}
+}
+
+// calendarGaps finds the city's calendar gaps and logs them when they
+// differ from what was logged last: a warning for each year missing, and
+// a note when none is missing any more.
+func (s *Server) calendarGaps(ctx context.Context) ([]civicflow.CalendarGap, error) {
+	gaps, err := s.store.CalendarGaps(ctx, time.Now(), "")
+	if err != nil {
+		return nil, err
+	}
+	sig := fmt.Sprint(gaps)
+	if prev, _ := s.calendarLogged.Swap(sig).(string); prev != sig {
+		for _, g := range gaps {
+			s.log.Warn("no holiday calendar loaded for a year open deadlines run into: their due dates are counted on the usual week; load the State Council's notice (docs/deadlines.md)",
+				"year", g.Year, "open_deadlines", g.OpenDeadlines)
+		}
+		if len(gaps) == 0 && prev != "" {
+			s.log.Info("holiday calendar loaded for every year open deadlines run into")
+		}
+	}
+	return gaps, nil
 }
 
 func (s *Server) listJurisdictions(c echo.Context) error {

@@ -57,6 +57,28 @@ func calendarBetween(ctx context.Context, q querier, from, to time.Time) (civicf
 	return civicflow.NewCalendar(days)
 }
 
+// CalendarGaps lists the years from now's year (China time) up to the
+// latest open due date that have no holiday entry, each with the open
+// deadlines that run through it, for one district or ("") the city. A
+// year counts as loaded once it has any holiday: every year has 元旦.
+// Both counts are scans of the partial overdue indexes.
+func (db *DB) CalendarGaps(ctx context.Context, now time.Time, district string) ([]civicflow.CalendarGap, error) {
+	rows, err := db.pool.Query(ctx, `WITH open AS (
+			SELECT stage_due_at FROM cases WHERE stage_due_at IS NOT NULL AND ($2 = '' OR district_code = $2))
+		SELECT y, (SELECT count(*) FROM open WHERE stage_due_at >= make_timestamptz(y, 1, 1, 0, 0, 0, 'Asia/Shanghai'))
+		FROM generate_series($1::int, (SELECT extract(year FROM max(stage_due_at) AT TIME ZONE 'Asia/Shanghai')::int FROM open)) AS y
+		WHERE NOT EXISTS (SELECT 1 FROM calendar_days WHERE kind = 'holiday' AND day BETWEEN make_date(y, 1, 1) AND make_date(y, 12, 31))
+		ORDER BY y`, now.In(civicflow.ChinaZone()).Year(), district)
+	if err != nil {
+		return nil, mapError("find calendar gaps", err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (civicflow.CalendarGap, error) {
+		var g civicflow.CalendarGap
+		return g, r.Scan(&g.Year, &g.OpenDeadlines)
+	})
+	return out, mapError("find calendar gaps", err)
+}
+
 // CalendarEntry is a calendar day as administrators see it.
 type CalendarEntry struct {
 	civicflow.CalendarDay

@@ -200,3 +200,43 @@ func TestSupervisorReassignNoteAndReminder(t *testing.T) {
 	require.Equal(t, 1, count(t, db, `SELECT count(*) FROM case_events WHERE case_id = $1 AND action = 'deadline_reminder'`, c.CaseID))
 	require.Equal(t, 2, count(t, db, `SELECT count(*) FROM notifications WHERE case_id = $1 AND user_id = $2`, c.CaseID, mine))
 }
+
+// TestCalendarGaps: years that open deadlines run into without a loaded
+// calendar are found per city and district, from the current year on,
+// and a year drops out once its first holiday is entered.
+func TestCalendarGaps(t *testing.T) {
+	db := setup(t)
+	ctx := context.Background()
+	cst := civicflow.ChinaZone()
+	day := func(y int, m time.Month, d int) *time.Time { t := time.Date(y, m, d, 0, 0, 0, 0, cst); return &t }
+	start := *day(2026, 11, 20)
+	for _, s := range []struct {
+		township string
+		due      *time.Time
+	}{
+		{"610113001", day(2027, 1, 15)},  // Yanta: into 2027
+		{"610102001", day(2028, 3, 1)},   // Xincheng: through 2027 into 2028
+		{"610113002", day(2026, 12, 20)}, // within 2026, which is loaded
+		{"610113001", nil},               // no limit
+	} {
+		c := createCase(t, db, s.township)
+		deadlineStep(t, db, c.CaseID, 1, civicflow.StageSubmitted, civicflow.StageIntake, start, s.due)
+	}
+	gaps := func(now time.Time, district string) []civicflow.CalendarGap {
+		g, err := db.CalendarGaps(ctx, now, district)
+		require.NoError(t, err)
+		return g
+	}
+	now := *day(2026, 12, 3)
+	require.Equal(t, []civicflow.CalendarGap{{Year: 2027, OpenDeadlines: 2}, {Year: 2028, OpenDeadlines: 1}}, gaps(now, ""))
+	require.Equal(t, []civicflow.CalendarGap{{Year: 2027, OpenDeadlines: 1}}, gaps(now, "610113"))
+	require.Empty(t, gaps(now, "610116"), "no open deadlines there")
+
+	require.NoError(t, db.PutCalendarDay(ctx, civicflow.CalendarDay{Date: "2027-01-01", Kind: civicflow.DayHoliday, Name: "元旦"}, 0))
+	require.Equal(t, []civicflow.CalendarGap{{Year: 2028, OpenDeadlines: 1}}, gaps(now, ""))
+	require.Empty(t, gaps(now, "610113"))
+	require.Empty(t, gaps(*day(2029, 1, 5), ""), "years before the current one are history")
+	// A worked weekend day alone does not load a year.
+	require.NoError(t, db.PutCalendarDay(ctx, civicflow.CalendarDay{Date: "2028-01-08", Kind: civicflow.DayWorkday, Name: "调休"}, 0))
+	require.Equal(t, []civicflow.CalendarGap{{Year: 2028, OpenDeadlines: 1}}, gaps(now, ""))
+}

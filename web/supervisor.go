@@ -81,7 +81,10 @@ func newChart(id, title string, labels []string, values []float64, text func(flo
 }
 
 type boardData struct {
-	Overdue   []overdueRow
+	// CalendarGaps are the years open deadlines run into with no holiday
+	// calendar loaded: each a warning above the board.
+	CalendarGaps []civicflow.CalendarGap
+	Overdue      []overdueRow
 	Stuck     []stuckRow
 	StuckNote string
 	Districts []string // the rows of the matrix
@@ -132,6 +135,10 @@ func (con *Console) board(c echo.Context) error {
 			return con.fail(c, err)
 		}
 		d.Overdue = ov.Cases
+		var gaps wire.CalendarGaps
+		if _, err := con.api.do(c, call{method: http.MethodGet, path: "/api/v1/supervision/calendar-gaps", creds: cr}, &gaps); err == nil {
+			d.CalendarGaps = gaps.Gaps
+		} // without it the board stands; the warning is also in /readyz and the log
 		var counts struct {
 			Counts []struct {
 				District string          `json:"district_code"`

@@ -37,6 +37,8 @@ type fakeAPI struct {
 	now   time.Time
 	// actionStatus answers POST .../actions/:action (0: 200).
 	actionStatus int
+	// calendarGaps answers GET /api/v1/supervision/calendar-gaps.
+	calendarGaps []civicflow.CalendarGap
 	// bodies holds the last JSON body sent to each method and path.
 	bodies map[string][]byte
 }
@@ -347,6 +349,11 @@ func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			"district_code": "610113", "township_code": "610113001", "stage_due_at": f.now.Add(-50 * time.Hour), "days_late": 2.1}}})
 	case p == "/api/v1/supervision/overdue/counts":
 		writeJSON(w, 200, map[string]any{"counts": []map[string]any{{"district_code": "610113", "stage": "investigation", "count": 1}}})
+	case p == "/api/v1/supervision/calendar-gaps":
+		f.mu.Lock()
+		gaps := append([]civicflow.CalendarGap{}, f.calendarGaps...)
+		f.mu.Unlock()
+		writeJSON(w, 200, wire.CalendarGaps{Gaps: gaps, AsOf: f.now})
 	case p == "/api/v1/supervision/stuck":
 		writeJSON(w, 200, map[string]any{"stuck": []map[string]any{{"kind": "activity_retrying", "reference": "TK-610113-000001", "stage": "intake"}}})
 	case p == "/api/v1/supervision/stage-durations":
@@ -960,4 +967,24 @@ func TestInlineErrors(t *testing.T) {
 		"form": cat.text("zh-CN", "sessions.field.form")}, errs)
 	errs = p.inlineErrors(&civicflow.Error{Code: civicflow.EINVALID}, "action.field.", actionFieldToForm)
 	require.Equal(t, map[string]string{"form": cat.text("zh-CN", "action.field.form")}, errs)
+}
+
+// TestBoardWarnsOfCalendarGaps: a year open deadlines run into without a
+// loaded calendar is a warning above the supervisors' board, in the
+// console's language; with none there is no warning.
+func TestBoardWarnsOfCalendarGaps(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.login("sv.city")
+	_, body, _ := h.get("/console/board")
+	require.NotContains(t, body, `id="calendar-gaps"`)
+	h.api.mu.Lock()
+	h.api.calendarGaps = []civicflow.CalendarGap{{Year: 2027, OpenDeadlines: 12}, {Year: 2028, OpenDeadlines: 1}}
+	h.api.mu.Unlock()
+	status, body, _ := h.get("/console/board")
+	require.Equal(t, http.StatusOK, status, body)
+	require.Contains(t, body, `id="calendar-gaps"`)
+	require.Contains(t, body, "2027 年的法定节假日安排尚未录入：12 个未结案件")
+	require.Contains(t, body, "2028 年的法定节假日安排尚未录入：1 个未结案件")
+	require.Equal(t, 2, h.api.called("GET /api/v1/supervision/calendar-gaps"), "asked once per board")
 }

@@ -1,6 +1,10 @@
 package wire
 
-import "civicflow"
+import (
+	"time"
+
+	"civicflow"
+)
 
 // Supervision (督查) and administration: the requests of the supervisor's
 // case forms and of the administrators' pages. Their list answers (overdue
@@ -69,4 +73,12 @@ type DeadlineRuleRequest struct {
 // DeadlineRules answers GET /api/v1/admin/deadlines.
 type DeadlineRules struct {
 	Rules []civicflow.DeadlineRule `json:"rules"`
+}
+
+// CalendarGaps answers GET /api/v1/supervision/calendar-gaps: the years
+// the open deadlines in the supervisor's area run into that have no
+// holiday calendar loaded, earliest first (empty: none).
+type CalendarGaps struct {
+	Gaps []civicflow.CalendarGap `json:"gaps"`
+	AsOf time.Time               `json:"as_of"`
 }

@@ -9,7 +9,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
+	"log/slog"
 	"net/http"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -301,4 +305,75 @@ func TestE2EStuckListFindsQueueWithoutWorker(t *testing.T) {
 	gone := findStuck(resolved, c.Ref, "no_worker")
 	require.NotNil(t, gone, "kept as resolved: %v", resolved)
 	require.NotEmpty(t, gone["resolved_at"])
+}
+
+// TestE2ECalendarGapWarning: a deadline that runs into a year with no
+// holiday calendar is a warning in the supervisors' calendar-gap list, in
+// /readyz and in the API's log, and stops being one once an administrator
+// enters that year's first holiday.
+func TestE2ECalendarGapWarning(t *testing.T) {
+	e := setup(t)
+	ctx := context.Background()
+	admin, city, yanta := e.login(t, "admin"), e.login(t, "sv.city"), e.login(t, "sv.yanta")
+
+	// Chang'an (no other test uses it) gives intake the longest limit
+	// allowed, which ends more than a year ahead.
+	r := e.putJSON(t, "/api/v1/admin/deadlines/610116/intake", admin, map[string]any{"days": 365, "unit": "working_days"})
+	require.Equal(t, http.StatusOK, r.Status, string(r.Raw))
+	t.Cleanup(func() { e.do(t, http.MethodDelete, "/api/v1/admin/deadlines/610116/intake", admin, nil) })
+	c := e.submit(t, application(newIDNumber(t), "610116001", "dependent"), "")
+	cs := e.waitStage(t, c.ID, civicflow.StageIntake, 30*time.Second)
+	require.NotNil(t, cs.StageDueAt)
+	year := cs.StageDueAt.In(civicflow.ChinaZone()).Year()
+	require.Greater(t, year, time.Now().In(civicflow.ChinaZone()).Year())
+	r = e.do(t, http.MethodGet, "/api/v1/admin/calendar?year="+strconv.Itoa(year), admin, nil)
+	require.Equal(t, http.StatusOK, r.Status)
+	require.Empty(t, r.Body["days"], "the test needs a year that is not loaded: %d is", year)
+
+	gapIn := func(who map[string]string) int64 {
+		t.Helper()
+		r := e.do(t, http.MethodGet, "/api/v1/supervision/calendar-gaps", who, nil)
+		require.Equal(t, http.StatusOK, r.Status, string(r.Raw))
+		var ans struct {
+			Gaps []civicflow.CalendarGap `json:"gaps"`
+		}
+		require.NoError(t, json.Unmarshal(r.Raw, &ans))
+		for _, g := range ans.Gaps {
+			if g.Year == year {
+				return g.OpenDeadlines
+			}
+		}
+		return 0
+	}
+	readyWarns := func() bool {
+		t.Helper()
+		r := e.do(t, http.MethodGet, "/readyz", nil, nil)
+		require.Equal(t, http.StatusOK, r.Status, string(r.Raw))
+		warned := strings.Contains(string(r.Raw), fmt.Sprintf("run into %d, which has no holiday calendar loaded", year))
+		var ans struct {
+			Gaps []civicflow.CalendarGap `json:"calendar_gaps"`
+		}
+		require.NoError(t, json.Unmarshal(r.Raw, &ans))
+		listed := slices.ContainsFunc(ans.Gaps, func(g civicflow.CalendarGap) bool { return g.Year == year })
+		require.Equal(t, warned, listed, "warnings and calendar_gaps agree: %s", r.Raw)
+		return warned
+	}
+	require.GreaterOrEqual(t, gapIn(city), int64(1), "the city's supervisor sees the case's year")
+	require.Zero(t, gapIn(yanta), "Yanta's supervisor does not: the case is in Chang'an")
+	require.True(t, readyWarns())
+	require.Equal(t, http.StatusForbidden, e.do(t, http.MethodGet, "/api/v1/supervision/calendar-gaps", admin, nil).Status,
+		"the list is the supervisors' view")
+
+	var logged bytes.Buffer
+	a := newAPI(e.cfg, e.tc, e.db, slog.New(slog.NewTextHandler(&logged, nil)))
+	a.CheckCalendar(ctx)
+	require.Contains(t, logged.String(), fmt.Sprintf("year=%d", year))
+	require.Contains(t, logged.String(), "level=WARN")
+
+	date := fmt.Sprintf("%d-01-01", year)
+	r = e.putJSON(t, "/api/v1/admin/calendar/"+date, admin, map[string]any{"kind": "holiday", "name": "元旦"})
+	require.Equal(t, http.StatusOK, r.Status, string(r.Raw))
+	t.Cleanup(func() { e.do(t, http.MethodDelete, "/api/v1/admin/calendar/"+date, admin, nil) })
+	require.Zero(t, gapIn(city), "the year is loaded now")
+	require.False(t, readyWarns())
 }

@@ -254,7 +254,13 @@ func runAPI(ctx context.Context, cfg config, log *slog.Logger) error {
 // apiHandler is everything the API's listener serves: the API, the web
 // console and the codec server.
 func apiHandler(cfg config, tc client.Client, db *postgres.DB, log *slog.Logger, tel *telemetry) (http.Handler, error) {
-	h, err := withConsole(newAPIWith(cfg, tc, db, log, tel), log)
+	a := newAPIWith(cfg, tc, db, log, tel)
+	// Years open deadlines run into without a holiday calendar: in the
+	// log at start, then whenever /readyz sees them change.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	a.CheckCalendar(ctx)
+	cancel()
+	h, err := withConsole(a, log)
 	if err != nil {
 		return nil, err
 	}
