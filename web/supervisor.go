@@ -85,14 +85,14 @@ type boardData struct {
 	// calendar loaded: each a warning above the board.
 	CalendarGaps []civicflow.CalendarGap
 	Overdue      []overdueRow
-	Stuck     []stuckRow
-	StuckNote string
-	Districts []string // the rows of the matrix
-	Stages    []civicflow.Stage
-	Counts    map[string]map[civicflow.Stage]int64
-	Names     map[string]string
-	Filter    map[string]string
-	Charts    []chart
+	Stuck        []stuckRow
+	StuckNote    string
+	Districts    []string // the rows of the matrix
+	Stages       []civicflow.Stage
+	Counts       map[string]map[civicflow.Stage]int64
+	Names        map[string]string
+	Filter       map[string]string
+	Charts       []chart
 }
 
 // Cell is one count of the district × stage matrix.
