@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/go-playground/validator/v10"
@@ -74,12 +75,23 @@ func (s *Server) validate(v any) error {
 	return civicflow.Invalid(fields...)
 }
 
-// fieldPath drops the Go type name that starts a validator namespace.
+// fieldPath turns a validator namespace into the JSON path of the field:
+// it drops the Go type name that starts it and the names of embedded
+// structs (wire.PersonIdentity), which JSON flattens. JSON names are
+// lower case, Go names are not.
 func fieldPath(ns string) string {
-	if _, rest, ok := strings.Cut(ns, "."); ok {
-		return rest
+	parts := strings.Split(ns, ".")
+	if len(parts) > 1 {
+		parts = parts[1:]
 	}
-	return ns
+	out := parts[:0]
+	for _, p := range parts {
+		if p != "" && unicode.IsUpper(rune(p[0])) {
+			continue
+		}
+		out = append(out, p)
+	}
+	return strings.Join(out, ".")
 }
 
 func reason(fe validator.FieldError) string {

@@ -109,6 +109,13 @@ type formValues map[string]string
 // yes reports whether a checkbox was ticked.
 func (v formValues) yes(name string) bool { return v[name] == "yes" }
 
+// identity is the person's identity fields, which every process's form
+// has under the same names (personFields).
+func (v formValues) identity() wire.PersonIdentity {
+	return wire.PersonIdentity{Name: v["name"], IDNumber: v["id_number"], Phone: v["phone"], HukouTownshipCode: v["township"],
+		CommunityCode: v["community"], Address: v["address"]}
+}
+
 // options are the choices values, labelled by the catalogue keys prefix+value.
 func options(prefix string, values ...string) []applyOption {
 	out := make([]applyOption, len(values))
@@ -181,8 +188,7 @@ func careProcess() *applyProcess {
 		Defaults: map[string]string{"relation": "relative"},
 		Request: func(v formValues) (any, map[string]string) {
 			req := wire.ApplicationRequest{
-				Person: wire.PersonInput{Name: v["name"], IDNumber: v["id_number"], Phone: v["phone"], HukouTownshipCode: v["township"],
-					CommunityCode: v["community"], Address: v["address"], SelfCare: v["self_care"]},
+				Person: wire.PersonInput{PersonIdentity: v.identity(), SelfCare: v["self_care"]},
 				Applicant: wire.ApplicantInput{Relation: v["relation"], Name: v["applicant_name"], Phone: v["applicant_phone"],
 					Email: v["applicant_email"]},
 				Statement: v["statement"]}
@@ -222,8 +228,7 @@ func rehabProcess() *applyProcess {
 			{Legend: "apply.rehab.more", Fields: []applyField{statementField("apply.rehab.statement_hint")}}},
 		Request: func(v formValues) (any, map[string]string) {
 			return wire.RehabApplicationRequest{
-				Person: wire.RehabPersonInput{Name: v["name"], IDNumber: v["id_number"], Phone: v["phone"], HukouTownshipCode: v["township"],
-					CommunityCode: v["community"], Address: v["address"], WithoutCapacity: v.yes("without_capacity")},
+				Person: wire.RehabPersonInput{PersonIdentity: v.identity(), WithoutCapacity: v.yes("without_capacity")},
 				Applicant: wire.RehabApplicantInput{AppliedBy: v["applied_by"], Name: v["applicant_name"], Phone: v["applicant_phone"],
 					Email: v["applicant_email"], GuardianConsent: v.yes("guardian_consent"), ConsentOn: v["consent_on"]},
 				Statement: v["statement"]}, nil
@@ -268,8 +273,7 @@ func educationProcess() *applyProcess {
 		Defaults: map[string]string{"relation": "self"},
 		Request: func(v formValues) (any, map[string]string) {
 			req := wire.EducationApplicationRequest{
-				Person: wire.EducationPersonInput{Name: v["name"], IDNumber: v["id_number"], Phone: v["phone"],
-					HukouTownshipCode: v["township"], CommunityCode: v["community"], Address: v["address"]},
+				Person: wire.EducationPersonInput{PersonIdentity: v.identity()},
 				Applicant: wire.ApplicantInput{Relation: v["relation"], Name: v["applicant_name"], Phone: v["applicant_phone"],
 					Email: v["applicant_email"]},
 				Education: wire.EducationInput{FamilyStatus: v["family_status"], School: v["school"], SchoolKind: v["school_kind"],

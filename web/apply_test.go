@@ -63,8 +63,8 @@ func TestRehabApplication(t *testing.T) {
 	require.Equal(t, http.StatusSeeOther, status)
 	require.Equal(t, "/console/apply/done", resp.Header.Get("Location"))
 	require.Equal(t, wire.RehabApplicationRequest{
-		Person: wire.RehabPersonInput{Name: "刘洋", IDNumber: "610113201203150028", HukouTownshipCode: "610113001",
-			Address: "小寨西路8号", WithoutCapacity: true},
+		Person: wire.RehabPersonInput{PersonIdentity: wire.PersonIdentity{Name: "刘洋", IDNumber: "610113201203150028",
+			HukouTownshipCode: "610113001", Address: "小寨西路8号"}, WithoutCapacity: true},
 		Applicant: wire.RehabApplicantInput{AppliedBy: "guardian", Name: "刘建国", Phone: "13912340000",
 			GuardianConsent: true, ConsentOn: "2026-11-20"},
 		Statement: "白天家中无人照看"}, sentAs[wire.RehabApplicationRequest](t, h.api, "POST /api/v1/rehab/applications"))
@@ -122,6 +122,10 @@ func jsonPaths(t reflect.Type, prefix string) []string {
 	var out []string
 	for i := 0; i < t.NumField(); i++ {
 		f := t.Field(i)
+		if f.Anonymous && f.Tag.Get("json") == "" {
+			out = append(out, jsonPaths(f.Type, prefix)...) // flattened, as JSON does
+			continue
+		}
 		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
 		p := prefix + name
 		out = append(out, p)

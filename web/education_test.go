@@ -266,8 +266,8 @@ func TestEducationApplication(t *testing.T) {
 	require.Equal(t, http.StatusSeeOther, status)
 	require.Equal(t, "/console/apply/done", resp.Header.Get("Location"))
 	require.Equal(t, wire.EducationApplicationRequest{
-		Person: wire.EducationPersonInput{Name: "李思远", IDNumber: "610113200807010015", Phone: "13800005678",
-			HukouTownshipCode: "610113001", Address: "长安路社区3号楼"},
+		Person: wire.EducationPersonInput{PersonIdentity: wire.PersonIdentity{Name: "李思远", IDNumber: "610113200807010015",
+			Phone: "13800005678", HukouTownshipCode: "610113001", Address: "长安路社区3号楼"}},
 		Applicant: wire.ApplicantInput{Relation: "relative", Name: "李建军", Phone: "13912340001"},
 		Education: wire.EducationInput{FamilyStatus: "dibao", School: "西北大学", SchoolKind: "undergraduate", Major: "机电一体化",
 			AdmissionYear: year, NoticeNumber: "2026610113000123"},

@@ -753,7 +753,8 @@ func TestApplyShowsFieldErrorsInChinese(t *testing.T) {
 	require.Contains(t, body, `<dd id="access-code">ABCD-2345</dd>`)
 	require.Equal(t, "console-n1", h.api.keys[len(h.api.keys)-1], "the form's nonce is the Idempotency-Key")
 	req := sentAs[wire.ApplicationRequest](t, h.api, "POST /api/v1/applications")
-	require.Equal(t, wire.PersonInput{Name: "张桂兰", IDNumber: "610113194503121015", HukouTownshipCode: "610113001", SelfCare: "dependent"}, req.Person)
+	require.Equal(t, wire.PersonInput{PersonIdentity: wire.PersonIdentity{Name: "张桂兰", IDNumber: "610113194503121015",
+		HukouTownshipCode: "610113001"}, SelfCare: "dependent"}, req.Person)
 	require.Equal(t, wire.ApplicantInput{Relation: "relative", Name: "张明"}, req.Applicant)
 	// The access code is shown once: a reload goes to the case, where the
 	// applicant may go straight on.

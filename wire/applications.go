@@ -18,16 +18,25 @@ type ApplicationRequest struct {
 	Statement string         `json:"statement" validate:"max=2000"`
 }
 
+// PersonIdentity is who the person an application is for is and where
+// they live, the same in every process: the household's registered
+// township (户籍所在街道/乡镇) is the one that handles the case. Each
+// process's person input embeds it; JSON and the validator's field names
+// flatten it ("person.id_number").
+type PersonIdentity struct {
+	Name              string `json:"name" validate:"required,personname"`
+	IDNumber          string `json:"id_number" validate:"required,idnumber"`
+	Phone             string `json:"phone" validate:"omitempty,mobile"`
+	HukouTownshipCode string `json:"hukou_township_code" validate:"required,len=9,numeric"`
+	CommunityCode     string `json:"community_code" validate:"omitempty,len=12,numeric"`
+	Address           string `json:"address" validate:"required,notblank,max=200"`
+}
+
 // PersonInput is the person who needs support.
 type PersonInput struct {
-	Name              string           `json:"name" validate:"required,personname"`
-	IDNumber          string           `json:"id_number" validate:"required,idnumber"`
-	Phone             string           `json:"phone" validate:"omitempty,mobile"`
-	HukouTownshipCode string           `json:"hukou_township_code" validate:"required,len=9,numeric"`
-	CommunityCode     string           `json:"community_code" validate:"omitempty,len=12,numeric"`
-	Address           string           `json:"address" validate:"required,notblank,max=200"`
-	SelfCare          string           `json:"self_care" validate:"required,oneof=self_care semi_dependent dependent"`
-	Disability        *DisabilityInput `json:"disability"`
+	PersonIdentity
+	SelfCare   string           `json:"self_care" validate:"required,oneof=self_care semi_dependent dependent"`
+	Disability *DisabilityInput `json:"disability"`
 }
 
 // DisabilityInput is a disability certificate's kind and grade.

@@ -23,12 +23,7 @@ type EducationApplicationRequest struct {
 // EducationPersonInput is the student: who they are, where their
 // household is registered (the township that verifies) and where they live.
 type EducationPersonInput struct {
-	Name              string `json:"name" validate:"required,personname"`
-	IDNumber          string `json:"id_number" validate:"required,idnumber"`
-	Phone             string `json:"phone" validate:"omitempty,mobile"`
-	HukouTownshipCode string `json:"hukou_township_code" validate:"required,len=9,numeric"`
-	CommunityCode     string `json:"community_code" validate:"omitempty,len=12,numeric"`
-	Address           string `json:"address" validate:"required,notblank,max=200"`
+	PersonIdentity
 }
 
 // EducationInput is what the applicant declares of the family and the

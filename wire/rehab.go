@@ -24,12 +24,7 @@ type RehabApplicationRequest struct {
 // RehabPersonInput is the patient. Nothing clinical: the diagnosis is
 // recorded by the rehab centre at registration.
 type RehabPersonInput struct {
-	Name              string `json:"name" validate:"required,personname"`
-	IDNumber          string `json:"id_number" validate:"required,idnumber"`
-	Phone             string `json:"phone" validate:"omitempty,mobile"`
-	HukouTownshipCode string `json:"hukou_township_code" validate:"required,len=9,numeric"`
-	CommunityCode     string `json:"community_code" validate:"omitempty,len=12,numeric"`
-	Address           string `json:"address" validate:"required,notblank,max=200"`
+	PersonIdentity
 	// WithoutCapacity: the person has no or limited civil capacity
 	// (无/限制民事行为能力); a guardian applies and consents.
 	WithoutCapacity bool `json:"without_capacity"`
