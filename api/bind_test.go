@@ -167,12 +167,17 @@ func TestBindRefusals(t *testing.T) {
 		{"number out of range", "application/json", `{"document_ids":[99999999999999999999]}`, 422, `"document_ids`},
 		{"unknown field", "application/json", `{"admin":true}`, 422, `"field":"admin"`},
 		{"huge string", "application/json", `{"reasons":"` + strings.Repeat("长", 5000) + `"}`, 422, "at most 4000"},
+		{"wrong type in an embedded struct", "application/json", `{"person":{"name":5}}`, 422, `"field":"person.name"`},
+		{"invalid in an embedded struct", "application/json", `{"person":{"name":"李"},"applicant":{},"education":{}}`, 422, `"field":"person.id_number"`},
 		{"over 1 MiB", "application/json", `{"reasons":"` + strings.Repeat("a", 1<<20) + `"}`, 413, "too large"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var dst any = new(wire.ActionRequest)
 			if strings.Contains(tc.body, "document_ids") {
 				dst = new(wire.SupplementsRequest)
+			}
+			if strings.Contains(tc.body, "person") {
+				dst = new(wire.EducationApplicationRequest) // its person embeds wire.PersonIdentity
 			}
 			req := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(tc.body))
 			req.Header.Set(echo.HeaderContentType, tc.ctype)

@@ -80,10 +80,16 @@ func (s *Server) validate(v any) error {
 // structs (wire.PersonIdentity), which JSON flattens. JSON names are
 // lower case, Go names are not.
 func fieldPath(ns string) string {
-	parts := strings.Split(ns, ".")
-	if len(parts) > 1 {
-		parts = parts[1:]
+	if _, rest, ok := strings.Cut(ns, "."); ok {
+		ns = rest
 	}
+	return withoutGoNames(ns)
+}
+
+// withoutGoNames drops the embedded structs' Go names from a dotted field
+// path (encoding/json names them in its type errors too).
+func withoutGoNames(path string) string {
+	parts := strings.Split(path, ".")
 	out := parts[:0]
 	for _, p := range parts {
 		if p != "" && unicode.IsUpper(rune(p[0])) {
@@ -283,7 +289,7 @@ func decodeError(err error) error {
 	case errors.Is(err, io.ErrUnexpectedEOF):
 		return echo.NewHTTPError(http.StatusBadRequest, "malformed JSON: the body ends too early")
 	case errors.As(err, &te):
-		field := te.Field
+		field := withoutGoNames(te.Field)
 		if field == "" {
 			return echo.NewHTTPError(http.StatusBadRequest, "malformed JSON: expected an object")
 		}
