@@ -236,6 +236,15 @@ func (s *Server) renderApplicantCase(c echo.Context, caseID int64) error {
 	if al := recs.Allocation; al != nil {
 		v.Placement = &wire.Placement{Institution: al.Institution, Bed: al.BedLabel, CareLevel: al.CareLevel}
 	}
+	if cs.Type == civicflow.CaseTypeEducationGrant {
+		d, err := s.store.EducationDetails(c.Request().Context(), cs.ID)
+		if err != nil {
+			return err
+		}
+		if aw := d.Award; aw != nil {
+			v.Award = &wire.ApplicantAward{Amount: aw.Amount, AdmissionYear: aw.AdmissionYear, State: aw.State}
+		}
+	}
 	for _, e := range recs.Timeline {
 		by := wire.BySystem
 		switch e.Actor.Role {

@@ -126,9 +126,13 @@ func (f *fakeAPI) serveEducation(w http.ResponseWriter, r *http.Request, raw []b
 			apiError(w, 401, civicflow.EUNAUTHORIZED)
 			return
 		}
-		writeJSON(w, 200, wire.ApplicantCase{Reference: ref, Type: civicflow.CaseTypeEducationGrant, Stage: stage, StageSince: f.now,
+		v := wire.ApplicantCase{Reference: ref, Type: civicflow.CaseTypeEducationGrant, Stage: stage, StageSince: f.now,
 			WaitingFor: []string{}, PersonName: "李思远", IDNumberMasked: "6101**********0131", Papers: []civicflow.Document{},
-			History: []wire.HistoryEntry{{At: f.now, Action: string(civicflow.ActionApprove), Stage: stage, By: wire.ByDistrict}}})
+			History: []wire.HistoryEntry{{At: f.now, Action: string(civicflow.ActionApprove), Stage: stage, By: wire.ByDistrict}}}
+		if stage == civicflow.StageCompleted {
+			v.Award = &wire.ApplicantAward{Amount: 5000, AdmissionYear: 2026, State: civicflow.AwardAwaitingPayment}
+		}
+		writeJSON(w, 200, v)
 	case !authed:
 		apiError(w, 401, civicflow.EUNAUTHORIZED)
 	case strings.Contains(p, "/actions/") && r.Method == http.MethodPost:
@@ -321,6 +325,7 @@ func TestApplyOffersTheEducationGrant(t *testing.T) {
 func TestEducationApplicantIsToldOfTheAward(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
+	awards := map[string]string{"zh-CN": "5,000 元 · 2026 年入学 · 已批准，待发放", "en": "admitted in 2026 · approved, to be paid"}
 	for lang, want := range map[string]string{"zh-CN": "资助已批准，资助金额已列入发放名单，将按规定发放。",
 		"en": "The grant is approved and its amount is listed for payment."} {
 		h.setLang(lang)
@@ -330,6 +335,8 @@ func TestEducationApplicantIsToldOfTheAward(t *testing.T) {
 		status, body, _ := h.get("/console/my")
 		require.Equal(t, http.StatusOK, status, body)
 		require.Contains(t, body, `<p class="explain" id="explain">`+html.EscapeString(want)+`</p>`)
+		require.Contains(t, body, awards[lang], "the amount and where it stands")
+		require.Contains(t, body, `id="award"`)
 		require.NotContains(t, body, "供养")
 		require.NotContains(t, body, "first day of next month")
 	}

@@ -85,7 +85,19 @@ type ApplicantCase struct {
 	Papers         []civicflow.Document `json:"papers"`
 	Placement      *Placement           `json:"placement,omitempty"`
 	SupportStart   *time.Time           `json:"support_start,omitempty"`
-	History        []HistoryEntry       `json:"history"`
+	// Award is the education grant approved (nil before approval and in
+	// other processes).
+	Award   *ApplicantAward `json:"award,omitempty"`
+	History []HistoryEntry  `json:"history"`
+}
+
+// ApplicantAward is what an applicant is told of an approved education
+// grant: the amount, the admission year it is for and where it stands on
+// its way to payment.
+type ApplicantAward struct {
+	Amount        int                  `json:"amount"`
+	AdmissionYear int                  `json:"admission_year"`
+	State         civicflow.AwardState `json:"state"`
 }
 
 // Placement is the institution and bed of a centralised-care case.

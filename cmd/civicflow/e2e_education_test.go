@@ -178,6 +178,9 @@ func TestE2EEducationFromApplicationToAward(t *testing.T) {
 	aw, err := e.db.AwardOf(ctx, c.ID)
 	require.NoError(t, err)
 	require.Nil(t, aw)
+	r = e.do(t, http.MethodGet, "/api/v1/applications/"+c.Ref, map[string]string{"X-Access-Code": c.Code}, nil)
+	require.Equal(t, http.StatusOK, r.Status, string(r.Raw))
+	require.NotContains(t, r.Body, "award", "nothing is awarded before the district approves")
 
 	r = e.mustAct(t, dr, c.Ref, "approve", map[string]any{"tier_amount": 5000}, "completed")
 	award := education(t, r)["award"].(map[string]any)
@@ -192,6 +195,11 @@ func TestE2EEducationFromApplicationToAward(t *testing.T) {
 	require.NoError(t, e.db.Pool().QueryRow(ctx, `SELECT (data ->> 'amount')::int FROM notifications
 		WHERE case_id = $1 AND template = 'decision_approved'`, c.ID).Scan(&amount))
 	require.Equal(t, 5000, amount, "the approval notice states the amount")
+	// The applicant sees the award on their own view too.
+	r = e.do(t, http.MethodGet, "/api/v1/applications/"+c.Ref, map[string]string{"X-Access-Code": c.Code}, nil)
+	require.Equal(t, http.StatusOK, r.Status, string(r.Raw))
+	require.Equal(t, map[string]any{"amount": float64(5000), "admission_year": float64(admissionYear()), "state": "awaiting_payment"},
+		r.Body["award"])
 	// After completion no action fits the stage.
 	require.Equal(t, http.StatusConflict, e.act(t, ts, c.Ref, "accept", map[string]any{}).Status)
 	require.Equal(t, http.StatusConflict, e.act(t, dr, c.Ref, "approve", map[string]any{"tier_amount": 5000}).Status)
