@@ -237,11 +237,11 @@ func (s *Server) renderApplicantCase(c echo.Context, caseID int64) error {
 		v.Placement = &wire.Placement{Institution: al.Institution, Bed: al.BedLabel, CareLevel: al.CareLevel}
 	}
 	if cs.Type == civicflow.CaseTypeEducationGrant {
-		d, err := s.store.EducationDetails(c.Request().Context(), cs.ID)
+		aw, err := s.store.AwardOf(c.Request().Context(), cs.ID)
 		if err != nil {
 			return err
 		}
-		if aw := d.Award; aw != nil {
+		if aw != nil {
 			v.Award = &wire.ApplicantAward{Amount: aw.Amount, AdmissionYear: aw.AdmissionYear, State: aw.State}
 		}
 	}
