@@ -323,9 +323,6 @@ func (s *Server) listCalendarGaps(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if gaps == nil {
-		gaps = []civicflow.CalendarGap{}
-	}
 	return c.JSON(http.StatusOK, wire.CalendarGaps{Gaps: gaps, AsOf: now})
 }
 

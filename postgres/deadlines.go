@@ -59,16 +59,19 @@ func calendarBetween(ctx context.Context, q querier, from, to time.Time) (civicf
 
 // CalendarGaps lists the years from now's year (China time) up to the
 // latest open due date that have no holiday entry, each with the open
-// deadlines that run through it, for one district or ("") the city. A
-// year counts as loaded once it has any holiday: every year has 元旦.
-// Both counts are scans of the partial overdue indexes.
+// deadlines that run through it (due in the year or later), for one
+// district or ("") the city, earliest first. A year counts as loaded once
+// it has any holiday: every year has 元旦. Every year listed has at least
+// one such deadline (the latest), so the join drops none. The latest due
+// date and each year's count can be answered from the partial overdue
+// indexes (cases_overdue, cases_overdue_district).
 func (db *DB) CalendarGaps(ctx context.Context, now time.Time, district string) ([]civicflow.CalendarGap, error) {
-	rows, err := db.pool.Query(ctx, `WITH open AS (
-			SELECT stage_due_at FROM cases WHERE stage_due_at IS NOT NULL AND ($2 = '' OR district_code = $2))
-		SELECT y, (SELECT count(*) FROM open WHERE stage_due_at >= make_timestamptz(y, 1, 1, 0, 0, 0, 'Asia/Shanghai'))
-		FROM generate_series($1::int, (SELECT extract(year FROM max(stage_due_at) AT TIME ZONE 'Asia/Shanghai')::int FROM open)) AS y
+	rows, err := db.pool.Query(ctx, `SELECT y, count(*)
+		FROM generate_series($1::int, (SELECT extract(year FROM max(stage_due_at) AT TIME ZONE 'Asia/Shanghai')::int
+				FROM cases WHERE stage_due_at IS NOT NULL AND ($2 = '' OR district_code = $2))) AS y
+		JOIN cases c ON c.stage_due_at >= make_timestamptz(y, 1, 1, 0, 0, 0, 'Asia/Shanghai') AND ($2 = '' OR c.district_code = $2)
 		WHERE NOT EXISTS (SELECT 1 FROM calendar_days WHERE kind = 'holiday' AND day BETWEEN make_date(y, 1, 1) AND make_date(y, 12, 31))
-		ORDER BY y`, now.In(civicflow.ChinaZone()).Year(), district)
+		GROUP BY y ORDER BY y`, now.In(civicflow.ChinaZone()).Year(), district)
 	if err != nil {
 		return nil, mapError("find calendar gaps", err)
 	}
