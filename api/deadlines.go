@@ -79,6 +79,7 @@ func (s *Server) putCalendarDay(c echo.Context) error {
 	if err := s.store.PutCalendarDay(c.Request().Context(), d, actorOf(c).UserID); err != nil {
 		return err
 	}
+	s.calendar.forget()
 	auditDetail(c, "kind", d.Kind)
 	auditDetail(c, "name", d.Name)
 	return c.JSON(http.StatusOK, d)
@@ -95,6 +96,7 @@ func (s *Server) deleteCalendarDay(c echo.Context) error {
 	if err := s.store.DeleteCalendarDay(c.Request().Context(), date); err != nil {
 		return err
 	}
+	s.calendar.forget()
 	return c.NoContent(http.StatusNoContent)
 }
 

@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"sync/atomic"
 	"time"
 
 	"github.com/go-playground/validator/v10"
@@ -67,8 +66,7 @@ type Server struct {
 	log       *slog.Logger
 	validator *validator.Validate
 	echo      *echo.Echo
-	// calendarLogged is the calendar gaps last logged (fmt.Sprint).
-	calendarLogged atomic.Value
+	calendar  calendarWatch
 }
 
 // New builds the server and its routes.
@@ -257,35 +255,6 @@ func (s *Server) readyz(c echo.Context) error {
 	}
 	return c.JSON(status, map[string]any{"ready": ready, "checks": checks, "degraded": degraded,
 		"warnings": warnings, "calendar_gaps": gaps})
-}
-
-// CheckCalendar logs the years open deadlines run into without a loaded
-// calendar (at start-up; /readyz logs again whenever they change).
-func (s *Server) CheckCalendar(ctx context.Context) {
-	if _, err := s.calendarGaps(ctx); err != nil {
-		s.log.Warn("calendar check failed", "err", err)
-	}
-}
-
-// calendarGaps finds the city's calendar gaps and logs them when they
-// differ from what was logged last: a warning for each year missing, and
-// a note when none is missing any more.
-func (s *Server) calendarGaps(ctx context.Context) ([]civicflow.CalendarGap, error) {
-	gaps, err := s.store.CalendarGaps(ctx, time.Now(), "")
-	if err != nil {
-		return nil, err
-	}
-	sig := fmt.Sprint(gaps)
-	if prev, _ := s.calendarLogged.Swap(sig).(string); prev != sig {
-		for _, g := range gaps {
-			s.log.Warn("no holiday calendar loaded for a year open deadlines run into: their due dates are counted on the usual week; load the State Council's notice (docs/deadlines.md)",
-				"year", g.Year, "open_deadlines", g.OpenDeadlines)
-		}
-		if len(gaps) == 0 && prev != "" {
-			s.log.Info("holiday calendar loaded for every year open deadlines run into")
-		}
-	}
-	return gaps, nil
 }
 
 func (s *Server) listJurisdictions(c echo.Context) error {
