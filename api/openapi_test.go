@@ -93,15 +93,22 @@ func TestOpenAPIEnumsAreTheDomains(t *testing.T) {
 	require.ElementsMatch(t, stages, doc.Components.Schemas["Stage"].Enum, "components.schemas.Stage")
 }
 
+// loadOpenAPI reads the served document as kin-openapi does.
+func loadOpenAPI(t *testing.T) *openapi3.T {
+	t.Helper()
+	doc, err := openapi3.NewLoader().LoadFromData(OpenAPIDocument())
+	require.NoError(t, err)
+	return doc
+}
+
 // TestOpenAPIDocumentIsValid: the document is valid OpenAPI 3.0 as
 // kin-openapi reads it, the same reading the end-to-end suite uses to
 // check every exchange against it (cmd/civicflow/openapi_e2e_test.go).
 func TestOpenAPIDocumentIsValid(t *testing.T) {
 	t.Parallel()
-	doc, err := openapi3.NewLoader().LoadFromData(OpenAPIDocument())
-	require.NoError(t, err)
+	doc := loadOpenAPI(t)
 	require.NoError(t, doc.Validate(context.Background()))
-	_, err = gorillamux.NewRouter(doc)
+	_, err := gorillamux.NewRouter(doc)
 	require.NoError(t, err)
 }
 
@@ -115,8 +122,7 @@ func TestOpenAPIDocumentIsValid(t *testing.T) {
 // shape against the document.
 func TestOpenAPICommonAnswers(t *testing.T) {
 	t.Parallel()
-	doc, err := openapi3.NewLoader().LoadFromData(OpenAPIDocument())
-	require.NoError(t, err)
+	doc := loadOpenAPI(t)
 	throttled := map[string]bool{"POST /api/v1/auth/login": true, "POST /api/v1/applications": true,
 		"POST /api/v1/rehab/applications": true, "POST /api/v1/education/applications": true}
 	for path, item := range doc.Paths.Map() {
@@ -145,8 +151,7 @@ func TestOpenAPICommonAnswers(t *testing.T) {
 // route is the set of actions that route serves.
 func TestOpenAPIActionsAreServed(t *testing.T) {
 	t.Parallel()
-	doc, err := openapi3.NewLoader().LoadFromData(OpenAPIDocument())
-	require.NoError(t, err)
+	doc := loadOpenAPI(t)
 	op := doc.Paths.Find("/api/v1/cases/{ref}/actions/{action}").Post
 	var documented []string
 	for _, v := range op.Parameters.GetByInAndName("path", "action").Schema.Value.Enum {
@@ -164,8 +169,7 @@ func TestOpenAPIActionsAreServed(t *testing.T) {
 // to check it against.
 func TestOpenAPIAnswersHaveShapes(t *testing.T) {
 	t.Parallel()
-	doc, err := openapi3.NewLoader().LoadFromData(OpenAPIDocument())
-	require.NoError(t, err)
+	doc := loadOpenAPI(t)
 	for path, item := range doc.Paths.Map() {
 		for method, op := range item.Operations() {
 			for status, r := range op.Responses.Map() {
