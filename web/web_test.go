@@ -37,8 +37,10 @@ type fakeAPI struct {
 	now   time.Time
 	// actionStatus answers POST .../actions/:action (0: 200).
 	actionStatus int
-	// calendarGaps answers GET /api/v1/supervision/calendar-gaps.
-	calendarGaps []civicflow.CalendarGap
+	// calendarGaps answers GET /api/v1/supervision/calendar-gaps;
+	// calendarGapsDown makes it answer 503.
+	calendarGaps     []civicflow.CalendarGap
+	calendarGapsDown bool
 	// bodies holds the last JSON body sent to each method and path.
 	bodies map[string][]byte
 }
@@ -351,8 +353,12 @@ func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, 200, map[string]any{"counts": []map[string]any{{"district_code": "610113", "stage": "investigation", "count": 1}}})
 	case p == "/api/v1/supervision/calendar-gaps":
 		f.mu.Lock()
-		gaps := append([]civicflow.CalendarGap{}, f.calendarGaps...)
+		gaps, down := append([]civicflow.CalendarGap{}, f.calendarGaps...), f.calendarGapsDown
 		f.mu.Unlock()
+		if down {
+			apiError(w, 503, civicflow.EUNAVAILABLE)
+			return
+		}
 		writeJSON(w, 200, wire.CalendarGaps{Gaps: gaps, AsOf: f.now})
 	case p == "/api/v1/supervision/stuck":
 		writeJSON(w, 200, map[string]any{"stuck": []map[string]any{{"kind": "activity_retrying", "reference": "TK-610113-000001", "stage": "intake"}}})
@@ -988,4 +994,13 @@ func TestBoardWarnsOfCalendarGaps(t *testing.T) {
 	require.Contains(t, body, "2027 年的法定节假日安排尚未录入：12 个未结案件")
 	require.Contains(t, body, "2028 年的法定节假日安排尚未录入：1 个未结案件")
 	require.Equal(t, 2, h.api.called("GET /api/v1/supervision/calendar-gaps"), "asked once per board")
+
+	// Without the list the board still stands, with no warning.
+	h.api.mu.Lock()
+	h.api.calendarGapsDown = true
+	h.api.mu.Unlock()
+	status, body, _ = h.get("/console/board")
+	require.Equal(t, http.StatusOK, status, body)
+	require.NotContains(t, body, `id="calendar-gaps"`)
+	require.Contains(t, body, `id="matrix"`)
 }
