@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -195,12 +196,21 @@ func (db *DB) CaseAllocation(ctx context.Context, caseID int64) (*civicflow.Allo
 	return a, nil
 }
 
-// ConfirmAdmission marks the case's allocation admitted and records the
-// transition, in one transaction. Repeating it changes nothing.
+// ConfirmAdmission marks the case's allocation admitted, enters the
+// person in the register in centralised support (ending a dispersed
+// period on the same day for a transfer) and records the transition, in
+// one transaction. Repeating it changes nothing.
 func (db *DB) ConfirmAdmission(ctx context.Context, allocationID int64, t civicflow.Transition) error {
 	return mapError("confirm admission", pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
+		done, err := stepRecorded(ctx, tx, t.CaseID, t.Key)
+		if err != nil || done {
+			return err
+		}
 		if _, err := tx.Exec(ctx, `UPDATE bed_allocations SET admitted_at = $2
 			WHERE id = $1 AND case_id = $3 AND admitted_at IS NULL AND released_at IS NULL`, allocationID, t.At, t.CaseID); err != nil {
+			return err
+		}
+		if err := enterCentralised(ctx, tx, allocationID, t); err != nil {
 			return err
 		}
 		return recordTransition(ctx, tx, t)
@@ -232,6 +242,10 @@ func (db *DB) ReleaseBed(ctx context.Context, allocationID int64, t civicflow.Tr
 		}
 		d.Released = true
 		t.CaseID = a.CaseID
+		if err := closeAllocationPeriod(ctx, tx, allocationID, t.At, a.CaseID,
+			fmt.Sprintf("allocation-%d-departed", allocationID), t.Actor); err != nil {
+			return err
+		}
 		if err := recordTransition(ctx, tx, t); err != nil {
 			return err
 		}
@@ -264,4 +278,40 @@ func (db *DB) Waitlist(ctx context.Context, level civicflow.CareLevel) ([]int64,
 	}
 	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
 	return ids, mapError("list waitlist", err)
+}
+
+// freeBed ends a current allocation (the resident's support ended) and
+// gives the bed to the first case waiting for its care level, in the
+// caller's transaction. It answers the departure: the case that left and
+// the waiting case that got the bed (0 if none).
+func freeBed(ctx context.Context, tx pgx.Tx, allocationID int64, at time.Time, reason string) (civicflow.Departure, error) {
+	var d civicflow.Departure
+	a, err := scanAllocation(tx.QueryRow(ctx, allocationByIDSQL, allocationID))
+	if err != nil {
+		return d, mapError(fmt.Sprintf("allocation %d", allocationID), err)
+	}
+	if err := lockCareLevel(ctx, tx, a.CareLevel); err != nil {
+		return d, err
+	}
+	d.CaseID = a.CaseID
+	tag, err := tx.Exec(ctx, `UPDATE bed_allocations SET released_at = $2, release_reason = $3
+		WHERE id = $1 AND released_at IS NULL`, allocationID, at, reason)
+	if err != nil || tag.RowsAffected() == 0 {
+		return d, err
+	}
+	d.Released = true
+	var next int64
+	err = tx.QueryRow(ctx, `SELECT case_id FROM waitlist WHERE care_level = $1 ORDER BY position LIMIT 1`, a.CareLevel).Scan(&next)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return d, nil
+	}
+	if err != nil {
+		return d, err
+	}
+	na, err := allocate(ctx, tx, next, a.BedID)
+	if err != nil {
+		return d, err
+	}
+	d.NextCaseID, d.AllocationID = next, na.ID
+	return d, nil
 }

@@ -163,6 +163,8 @@ func mapError(what string, err error) error {
 		// The messages name no constraint, column or SQL: they reach users.
 		case "23505":
 			return &civicflow.Error{Code: civicflow.ECONFLICT, Message: what + ": already exists"}
+		case "23P01": // exclusion: e.g. a second period of support over the same dates
+			return &civicflow.Error{Code: civicflow.ECONFLICT, Message: what + ": overlaps a record that exists"}
 		case "23503":
 			return &civicflow.Error{Code: civicflow.EINVALID, Message: what + ": refers to something that does not exist"}
 		case "23514", "23502", "22001", "22P02", "22007", "22008", "22003", "22021", "54000":
