@@ -113,7 +113,7 @@ func Actions() []Action {
 		ActionWithdraw, ActionRecordInvestigation, ActionLodgeObjection, ActionApprove,
 		ActionReturn, ActionConfirmAdmission, ActionRecordDeparture,
 		ActionRegister, ActionAssess, ActionAgreePlan, ActionRecordReview, ActionRecordSession,
-		ActionClose, ActionRefer, ActionRecordVerification,
+		ActionClose, ActionRefer, ActionRecordVerification, ActionRecordTransferVisit,
 	}
 }
 

@@ -105,6 +105,8 @@ var expectedRules = map[Action]map[Role][]Stage{
 	"refer":          {RoleRehabAssessor: {StageAssessment, StagePlanning, StageInRehab}},
 	// Education grant (education.go).
 	"record_verification": {RoleTownshipOfficial: {StageVerification}},
+	// The register's transfer (register.go).
+	"record_transfer_visit": {RoleTownshipOfficial: {StageInvestigation}},
 }
 
 func allRoles() []Role {
@@ -219,7 +221,9 @@ func TestAllowedActions(t *testing.T) {
 	township := Actor{Role: RoleTownshipOfficial, Jurisdiction: caseTownship}
 	require.Equal(t, []Action{ActionAccept, ActionRequestSupplements, ActionReject},
 		AllowedActions(township, caseScope(StageIntake)))
-	require.Equal(t, []Action{ActionRecordInvestigation}, AllowedActions(township, caseScope(StageInvestigation)))
+	care := caseScope(StageInvestigation)
+	care.CaseType = CaseTypeCentralisedCare
+	require.Equal(t, []Action{ActionRecordInvestigation}, AllowedActions(township, care))
 	require.Equal(t, []Action{ActionLodgeObjection}, AllowedActions(township, caseScope(StagePublicNotice)))
 	require.Empty(t, AllowedActions(township, caseScope(StageDistrictReview)))
 	require.Empty(t, AllowedActions(Actor{Role: RoleTownshipOfficial, Jurisdiction: otherTownship}, caseScope(StageIntake)))

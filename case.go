@@ -21,7 +21,8 @@ type CaseType string
 const CaseTypeCentralisedCare CaseType = "centralised_care"
 
 // AllCaseTypes lists every process, for docs and the vocabulary's tests.
-var AllCaseTypes = []CaseType{CaseTypeCentralisedCare, CaseTypeCommunityRehab, CaseTypeEducationGrant}
+var AllCaseTypes = []CaseType{CaseTypeCentralisedCare, CaseTypeCommunityRehab, CaseTypeEducationGrant,
+	CaseTypeSupportTransfer, CaseTypeSupportTermination}
 
 // Stage is where a case stands in its process.
 type Stage string

@@ -140,6 +140,43 @@ var processes = []Process{
 			{ActionRecordVerification, StageDistrictReview, []Notice{officialNotice(TemplateCaseWaiting, RoleDistrictReviewer)}},
 		},
 	},
+	{
+		// The transfer of a registered person from dispersed to centralised
+		// support (register.go): the pipeline's intake, the township's
+		// visit instead of an eligibility investigation, the district's
+		// approval, then a bed as for a new case.
+		Type: CaseTypeSupportTransfer,
+		Stages: []Stage{StageSubmitted, StageIntake, StageAwaitingSupplements, StageInvestigation, StageDistrictReview,
+			StagePlacement, StageWaitlisted, StageAwaitingAdmission, StageCompleted, StageRejected, StageWithdrawn},
+		Rules: append(pipelineRules(StageIntake, StageAwaitingSupplements, StageInvestigation, StageDistrictReview),
+			Rule{Action: ActionRecordTransferVisit, Role: RoleTownshipOfficial, Stages: []Stage{StageInvestigation}},
+			Rule{Action: ActionConfirmAdmission, Role: RoleInstitutionStaff, Stages: []Stage{StageAwaitingAdmission}},
+		),
+		SystemStages: []Stage{StagePlacement, StageWaitlisted},
+		Clocked: []Stage{StageIntake, StageInvestigation, StageDistrictReview, StagePlacement, StageWaitlisted,
+			StageAwaitingAdmission},
+		Notices: []NoticeRule{
+			{ActionRecordTransferVisit, StageDistrictReview, []Notice{officialNotice(TemplateCaseWaiting, RoleDistrictReviewer)}},
+		},
+	},
+	{
+		// The termination of support (register.go): raised by officials
+		// (on the committee's report, the institution's or their own), so
+		// no applicant acts on it; the township reviews, the district
+		// confirms, a public notice runs, and the period ends.
+		Type:   CaseTypeSupportTermination,
+		Stages: []Stage{StageSubmitted, StageIntake, StageDistrictReview, StagePublicNotice, StageCompleted, StageRejected},
+		Rules: []Rule{
+			{Action: ActionAccept, Role: RoleTownshipOfficial, Stages: []Stage{StageIntake}},
+			{Action: ActionReject, Role: RoleTownshipOfficial, Stages: []Stage{StageIntake}, Reasons: true},
+			{Action: ActionApprove, Role: RoleDistrictReviewer, Stages: []Stage{StageDistrictReview}},
+			{Action: ActionReject, Role: RoleDistrictReviewer, Stages: []Stage{StageDistrictReview}, Reasons: true},
+			{Action: ActionReturn, Role: RoleDistrictReviewer, Stages: []Stage{StageDistrictReview}, Reasons: true},
+			{Action: ActionLodgeObjection, Role: RoleTownshipOfficial, Stages: []Stage{StagePublicNotice}, Reasons: true},
+		},
+		SystemStages: []Stage{StagePublicNotice},
+		Clocked:      []Stage{StageIntake, StageDistrictReview, StagePublicNotice},
+	},
 }
 
 // Processes lists every process's definition.

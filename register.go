@@ -292,3 +292,27 @@ type RegisterCaseDetails struct {
 	Reason      string     `json:"reason"`
 	EffectiveOn *time.Time `json:"effective_on,omitempty"`
 }
+
+// MayRaiseTermination decides whether actor may raise the end of entry's
+// support, saying who raised it: a township official of the person's
+// township (on the committee's report or the township's own finding),
+// or the staff of the institution housing the person (as the
+// institution).
+func MayRaiseTermination(actor Actor, entry *RegisterEntry, by RaisedBy) error {
+	switch actor.Role {
+	case RoleTownshipOfficial:
+		if by != RaisedByCommittee && by != RaisedByTownship {
+			return Invalid(FieldError{Field: "raised_by", Reason: "a township official raises it as committee or township"})
+		}
+	case RoleInstitutionStaff:
+		if by != RaisedByInstitution {
+			return Invalid(FieldError{Field: "raised_by", Reason: "institution staff raise it as institution"})
+		}
+	default:
+		return Errorf(EFORBIDDEN, "role %s may not raise a termination", roleName(actor.Role))
+	}
+	if !InJurisdiction(actor, entry.Scope()) {
+		return Errorf(EFORBIDDEN, "this register entry is outside your jurisdiction")
+	}
+	return nil
+}

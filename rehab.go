@@ -1,6 +1,9 @@
 package civicflow
 
-import "time"
+import (
+	"slices"
+	"time"
+)
 
 // Community rehabilitation for mental disorders (精神障碍社区康复), process 2
 // of the domain brief. It shares the application pipeline with centralised
@@ -13,7 +16,7 @@ const CaseTypeCommunityRehab CaseType = "community_rehab"
 
 // Valid reports whether t is a known case type.
 func (t CaseType) Valid() bool {
-	return t == CaseTypeCentralisedCare || t == CaseTypeCommunityRehab || t == CaseTypeEducationGrant
+	return slices.Contains(AllCaseTypes, t)
 }
 
 // Stages of the rehab ending. Intake, awaiting_supplements and

@@ -113,6 +113,7 @@ var actionNames = map[Action]names{
 	ActionClose:               {"结案", "Close"},
 	ActionRefer:               {"转介", "Refer"},
 	ActionRecordVerification:  {"记录核实情况", "Record the verification"},
+	ActionRecordTransferVisit: {"记录转集中供养走访", "Record the transfer visit"},
 
 	StepSubmitted:              {"提交申请", "Application submitted"},
 	StepEconomicCheckCompleted: {"家庭经济状况核对完成", "Household economic check finished"},
@@ -132,7 +133,9 @@ var actionNames = map[Action]names{
 
 // caseTypeNames is read-only.
 var caseTypeNames = map[CaseType]names{
-	CaseTypeCentralisedCare: {"特困人员集中供养", "Centralised care for extremely poor persons"},
-	CaseTypeCommunityRehab:  {"精神障碍社区康复", "Community rehabilitation for mental disorders"},
-	CaseTypeEducationGrant:  {"教育资助", "Education grant"},
+	CaseTypeCentralisedCare:    {"特困人员集中供养", "Centralised care for extremely poor persons"},
+	CaseTypeCommunityRehab:     {"精神障碍社区康复", "Community rehabilitation for mental disorders"},
+	CaseTypeEducationGrant:     {"教育资助", "Education grant"},
+	CaseTypeSupportTransfer:    {"分散供养转集中供养", "Transfer from dispersed to centralised support"},
+	CaseTypeSupportTermination: {"终止救助供养", "Termination of support"},
 }

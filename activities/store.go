@@ -17,6 +17,9 @@ type Store interface {
 	RecordTransition(ctx context.Context, t civicflow.Transition) error
 	RecordRehabStep(ctx context.Context, s civicflow.RehabStep) error
 	RecordAward(ctx context.Context, w civicflow.AwardWrite) error
+	// The register (issue 18).
+	EnterDispersed(ctx context.Context, w civicflow.DispersedWrite) error
+	EndSupport(ctx context.Context, w civicflow.TerminationWrite) (*civicflow.Departure, error)
 	RecordDeadlineEvent(ctx context.Context, e civicflow.DeadlineEvent) error
 
 	// The household check.

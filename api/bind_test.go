@@ -49,6 +49,13 @@ var requestTypes = []struct {
 	{"wire.RemindRequest", func() any { return new(wire.RemindRequest) }, `{"note":"请尽快入户调查"}`},
 	{"wire.SupervisorNoteRequest", func() any { return new(wire.SupervisorNoteRequest) }, `{"note":"已逾期"}`},
 	{"wire.RevealRequest", func() any { return new(wire.RevealRequest) }, `{"fields":["id_number","phone"],"reason":"核实身份"}`},
+	// The register (issue 18).
+	{"wire.RegisterRevealRequest", func() any { return new(wire.RegisterRevealRequest) }, `{"reason":"核实照料人"}`},
+	{"wire.SupportStandardRequest", func() any { return new(wire.SupportStandardRequest) }, `{"monthly_amount":1450}`},
+	{"wire.TerminationRequest", func() any { return new(wire.TerminationRequest) },
+		`{"reason":"died","effective_on":"2026-11-30","raised_by":"committee","reporter":"小寨路社区居委会","statement":"11月30日病故"}`},
+	{"wire.TransferApplicationRequest", func() any { return new(wire.TransferApplicationRequest) },
+		`{"person":{"id_number":"11010519491231002X","name":"张秀英"},"applicant":{"relation":"relative","name":"李娜","phone":"13912345678"},"reason":"carer_unable"}`},
 	{"wire.CreateUserRequest", func() any { return new(wire.CreateUserRequest) },
 		`{"username":"wang.fang","display_name":"王芳","password":"a long enough password","role":"township_official","jurisdiction":"610113001"}`},
 	{"wire.PasswordRequest", func() any { return new(wire.PasswordRequest) }, `{"password":"a long enough password"}`},

@@ -247,7 +247,7 @@ var officialActions = map[civicflow.Action]bool{
 	civicflow.ActionReturn: true, civicflow.ActionConfirmAdmission: true,
 	civicflow.ActionRegister: true, civicflow.ActionAssess: true, civicflow.ActionAgreePlan: true,
 	civicflow.ActionRecordReview: true, civicflow.ActionClose: true, civicflow.ActionRefer: true,
-	civicflow.ActionRecordVerification: true,
+	civicflow.ActionRecordVerification: true, civicflow.ActionRecordTransferVisit: true,
 }
 
 func (s *Server) act(c echo.Context) error {
@@ -273,6 +273,17 @@ func (s *Server) act(c echo.Context) error {
 		}
 		wreq.HomeVisit = &workflows.HomeVisit{VisitedOn: v.VisitedOn, Visitors: v.Visitors, Findings: v.Findings,
 			CareLevel: civicflow.CareLevel(v.CareLevel), Opinion: v.Opinion}
+	}
+	wreq.SupportForm = civicflow.SupportForm(req.SupportForm)
+	if v := req.Carer; v != nil {
+		wreq.Carer = &civicflow.CarerAgreement{Name: v.Name, Relation: v.Relation, Phone: v.Phone, StartsOn: v.StartsOn, EndsOn: v.EndsOn}
+	}
+	if v := req.TransferVisit; v != nil {
+		if d, _ := time.ParseInLocation("2006-01-02", v.VisitedOn, civicflow.ChinaZone()); d.After(time.Now()) {
+			return civicflow.Invalid(civicflow.FieldError{Field: "transfer_visit.visited_on", Reason: "must not be in the future"})
+		}
+		wreq.TransferVisit = &workflows.TransferVisit{VisitedOn: v.VisitedOn, Reason: civicflow.TransferReason(v.Reason),
+			Findings: v.Findings, CareLevel: civicflow.CareLevel(v.CareLevel)}
 	}
 	if err := s.rehabFields(c, cs, act, req, &wreq); err != nil {
 		return err

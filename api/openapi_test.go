@@ -124,7 +124,8 @@ func TestOpenAPICommonAnswers(t *testing.T) {
 	t.Parallel()
 	doc := loadOpenAPI(t)
 	throttled := map[string]bool{"POST /api/v1/auth/login": true, "POST /api/v1/applications": true,
-		"POST /api/v1/rehab/applications": true, "POST /api/v1/education/applications": true}
+		"POST /api/v1/rehab/applications": true, "POST /api/v1/education/applications": true,
+		"POST /api/v1/transfer/applications": true}
 	for path, item := range doc.Paths.Map() {
 		for method, op := range item.Operations() {
 			want := []int{403, 500}

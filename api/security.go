@@ -167,6 +167,13 @@ var auditedRoutes = map[string]auditRoute{
 	"POST /api/v1/education/applications":                                            {"application.submit", "case", "", false},
 	"PUT /api/v1/admin/education/tiers/:jurisdiction/:family_status/:school_kind":    {"education_tier.put", "config", "jurisdiction", false},
 	"DELETE /api/v1/admin/education/tiers/:jurisdiction/:family_status/:school_kind": {"education_tier.delete", "config", "jurisdiction", false},
+	// The register (issue 18): searches and reveals record their own entry.
+	"GET /api/v1/register":                                             {"register.search", "person", "", true},
+	"POST /api/v1/register/:id/reveal":                                 {"register.reveal", "person", "id", true},
+	"POST /api/v1/register/:id/terminations":                           {"register.terminate", "person", "id", false},
+	"POST /api/v1/transfer/applications":                               {"application.submit", "case", "", false},
+	"PUT /api/v1/admin/support-standards/:district/:effective_from":    {"support_standard.put", "config", "district", false},
+	"DELETE /api/v1/admin/support-standards/:district/:effective_from": {"support_standard.delete", "config", "district", false},
 }
 
 // Context keys a handler sets to enrich its audit entry.

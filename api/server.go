@@ -183,6 +183,17 @@ func (s *Server) routes() []route {
 		{http.MethodPut, "/api/v1/admin/education/tiers/:jurisdiction/:family_status/:school_kind", authOfficial, s.putTierRule, false},
 		{http.MethodDelete, "/api/v1/admin/education/tiers/:jurisdiction/:family_status/:school_kind", authOfficial, s.deleteTierRule, false},
 
+		// The register of supported persons (issue 18, api/register.go).
+		{http.MethodGet, "/api/v1/register", authOfficial, s.listRegister, false},
+		{http.MethodGet, "/api/v1/register/:id", authOfficial, s.registerDetail, false},
+		{http.MethodPost, "/api/v1/register/:id/reveal", authOfficial, s.revealRegister, false},
+		{http.MethodPost, "/api/v1/register/:id/terminations", authOfficial, s.raiseTermination, false},
+		{http.MethodPost, "/api/v1/transfer/applications", authNone, s.submitTransfer, false},
+		{http.MethodGet, "/api/v1/supervision/register/counts", authOfficial, s.registerCounts, false},
+		{http.MethodGet, "/api/v1/admin/support-standards", authOfficial, s.listSupportStandards, false},
+		{http.MethodPut, "/api/v1/admin/support-standards/:district/:effective_from", authOfficial, s.putSupportStandard, false},
+		{http.MethodDelete, "/api/v1/admin/support-standards/:district/:effective_from", authOfficial, s.deleteSupportStandard, false},
+
 		{http.MethodGet, "/api/v1/notifications", authOfficial, s.listNotifications, false},
 		{http.MethodPost, "/api/v1/notifications/:id/retry", authOfficial, s.retryNotification, false},
 

@@ -399,20 +399,6 @@ func (db *DB) RegisterChanges(ctx context.Context, personID int64) ([]civicflow.
 	return out, mapError("list register changes", rows.Err())
 }
 
-// CarerPhone opens the sealed phone of a period's carer, for an audited
-// reveal.
-func (db *DB) CarerPhone(ctx context.Context, periodID int64) (string, error) {
-	var enc *string
-	if err := db.pool.QueryRow(ctx, `SELECT carer_phone_enc FROM register_periods WHERE id = $1`, periodID).Scan(&enc); err != nil {
-		return "", mapError(fmt.Sprintf("register entry %d", periodID), err)
-	}
-	if enc == nil {
-		return "", nil
-	}
-	phone, err := db.keys.open(aadCarerPhone, *enc)
-	return phone, mapError("open carer phone", err)
-}
-
 // RegisterCounts counts the persons in the register today per district,
 // form and care level, within district ("" or the city: every district).
 func (db *DB) RegisterCounts(ctx context.Context, district string) ([]civicflow.RegisterCount, error) {
@@ -634,4 +620,30 @@ func (db *DB) PersonNameMatches(ctx context.Context, periodID int64, name string
 	err := db.pool.QueryRow(ctx, `SELECT p.name = $2 FROM register_periods r JOIN persons p ON p.id = r.person_id
 		WHERE r.id = $1`, periodID, name).Scan(&ok)
 	return ok, mapError(fmt.Sprintf("register entry %d", periodID), err)
+}
+
+// RegisterPersonal is a period's personal data, unmasked, for an audited
+// reveal.
+type RegisterPersonal struct {
+	PersonName, CarerName, CarerPhone string
+}
+
+// RegisterPersonalData opens a period's personal data.
+func (db *DB) RegisterPersonalData(ctx context.Context, periodID int64) (RegisterPersonal, error) {
+	var pd RegisterPersonal
+	var carer, enc *string
+	err := db.pool.QueryRow(ctx, `SELECT p.name, r.carer_name, r.carer_phone_enc FROM register_periods r
+		JOIN persons p ON p.id = r.person_id WHERE r.id = $1`, periodID).Scan(&pd.PersonName, &carer, &enc)
+	if err != nil {
+		return pd, mapError(fmt.Sprintf("register entry %d", periodID), err)
+	}
+	if carer != nil {
+		pd.CarerName = *carer
+	}
+	if enc != nil {
+		if pd.CarerPhone, err = db.keys.open(aadCarerPhone, *enc); err != nil {
+			return pd, mapError("open carer phone", err)
+		}
+	}
+	return pd, nil
 }

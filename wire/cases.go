@@ -92,6 +92,12 @@ type ActionRequest struct {
 	// TierAmount: approve of an education-grant case, the grant the tier
 	// rules give the verified family status and kind of school.
 	TierAmount int `json:"tier_amount" validate:"omitempty,oneof=3000 5000 7000"`
+	// SupportForm: approve of a centralised-care case records the
+	// person's choice; dispersed needs Carer (register.go).
+	SupportForm string      `json:"support_form" validate:"omitempty,oneof=centralised dispersed"`
+	Carer       *CarerInput `json:"carer"`
+	// TransferVisit: the township's record_transfer_visit of a transfer.
+	TransferVisit *TransferVisitInput `json:"transfer_visit"`
 }
 
 // HomeVisitInput is the record of an investigation's home visit

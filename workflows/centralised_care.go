@@ -47,6 +47,11 @@ type careCase struct {
 // TemporalChangeVersion search attribute).
 const versionStageDeadlines = "stage-deadlines"
 
+// versionDispersedSupport marks an approval in dispersed support (issue
+// 18): the case completes with the carer's agreement instead of going to
+// placement. Asked only on that path, so other histories do not change.
+const versionDispersedSupport = "dispersed-support"
+
 // CentralisedCare runs one application for centralised support for an
 // extremely poor person (特困人员集中供养) from intake to admission.
 func CentralisedCare(ctx workflow.Context, in CentralisedCareInput) (CaseState, error) {
@@ -132,6 +137,23 @@ func (c *careCase) check(act civicflow.Action, req ActionRequest) []civicflow.Fi
 		if req.CareLevel != "" && !req.CareLevel.Valid() {
 			bad = append(bad, civicflow.FieldError{Field: "care_level", Reason: "must be self_care, semi_dependent or dependent"})
 		}
+		switch req.SupportForm {
+		case "", civicflow.SupportCentralised:
+			if req.Carer != nil {
+				bad = append(bad, civicflow.FieldError{Field: "carer", Reason: "is only for dispersed support"})
+			}
+		case civicflow.SupportDispersed:
+			if req.Carer == nil {
+				bad = append(bad, civicflow.FieldError{Field: "carer", Reason: "is required for dispersed support"})
+			} else {
+				bad = append(bad, req.Carer.Check("carer.")...)
+			}
+			if req.CareLevel == "" && c.state().CareLevel == "" {
+				bad = append(bad, civicflow.FieldError{Field: "care_level", Reason: "is required: the investigation recorded none"})
+			}
+		default:
+			bad = append(bad, civicflow.FieldError{Field: "support_form", Reason: "must be centralised or dispersed"})
+		}
 	}
 	return bad
 }
@@ -160,6 +182,16 @@ func (c *careCase) next(ctx workflow.Context, act civicflow.Action, req ActionRe
 		s.to, s.careLevel = civicflow.StagePlacement, req.CareLevel
 		if s.careLevel == "" {
 			s.careLevel = c.state().CareLevel
+		}
+		// Dispersed support (issue 18) completes the case at once and
+		// enters the register; runs begun before it never take the path.
+		if req.SupportForm == civicflow.SupportDispersed &&
+			workflow.GetVersion(ctx, versionDispersedSupport, workflow.DefaultVersion, 1) >= 1 {
+			start := civicflow.SupportStart(workflow.Now(ctx))
+			s.to, s.supportStart = civicflow.StageCompleted, &start
+			s.dispersed = &civicflow.DispersedWrite{CareLevel: s.careLevel, Carer: *req.Carer, StartsOn: start}
+			s.details = map[string]any{"support_form": civicflow.SupportDispersed, "support_start": start.Format("2006-01-02"),
+				"carer": civicflow.MaskName(req.Carer.Name)}
 		}
 	case civicflow.ActionReturn:
 		s.to, s.edit = civicflow.StageInvestigation, startRound
@@ -251,39 +283,4 @@ func (c *careCase) publicNotice(ctx workflow.Context) error {
 	}
 	return c.stepLocked(ctx, step{action: civicflow.StepPublicNoticeEnded, to: civicflow.StageDistrictReview,
 		actor: civicflow.SystemActor, details: map[string]any{"objections": 0}})
-}
-
-// place asks for a bed; without one, the case waits on the wait-list until
-// a departure offers it one.
-func (c *careCase) place(ctx workflow.Context) error {
-	var p civicflow.Placement
-	err := workflow.ExecuteActivity(ctx, a.AllocateBed, activities.AllocateInput{
-		CaseID: c.in.CaseID, CareLevel: c.state().CareLevel, DistrictCode: c.in.DistrictCode}).Get(ctx, &p)
-	if err != nil {
-		return fmt.Errorf("allocate bed: %w", err)
-	}
-	if p.Allocation != nil {
-		al := p.Allocation
-		// The institution is part of the case's scope in the proposal, so
-		// while the step is written: once the read model shows
-		// awaiting_admission, the institution's staff may confirm at once,
-		// and the update's validator must not see a case without
-		// institution (found by the fault tests, chaos/).
-		if err := c.step(ctx, step{action: civicflow.StepBedAllocated, to: civicflow.StageAwaitingAdmission, actor: civicflow.SystemActor,
-			details: map[string]any{"institution_id": al.InstitutionID, "institution": al.Institution,
-				"bed": al.BedLabel, "allocation_id": al.ID, "care_level": al.CareLevel},
-			edit: func(st *CaseState) { st.AllocationID, st.InstitutionID = al.ID, al.InstitutionID }}); err != nil {
-			return err
-		}
-		return nil
-	}
-	if c.state().Stage != civicflow.StageWaitlisted {
-		if err := c.step(ctx, step{action: civicflow.StepWaitlisted, to: civicflow.StageWaitlisted, actor: civicflow.SystemActor,
-			details: map[string]any{"position": p.Position, "care_level": c.state().CareLevel}}); err != nil {
-			return err
-		}
-	}
-	var offer BedOffer
-	workflow.GetSignalChannel(ctx, SignalBedOffered).Receive(ctx, &offer)
-	return nil // place runs again and finds the offered bed
 }

@@ -109,6 +109,14 @@ type ActionRequest struct {
 	// TierAmount is the grant a district approves (approve of an
 	// education-grant case): 3000, 5000 or 7000, as the tier rules give.
 	TierAmount int `json:"tier_amount,omitempty"`
+	// SupportForm is the person's choice a district records when it
+	// approves centralised care (社会救助暂行办法 art. 19): "" or
+	// centralised goes to placement, dispersed completes with Carer.
+	SupportForm civicflow.SupportForm `json:"support_form,omitempty"`
+	// Carer is the carer and care agreement of dispersed support.
+	Carer *civicflow.CarerAgreement `json:"carer,omitempty"`
+	// TransferVisit is the township's record_transfer_visit.
+	TransferVisit *TransferVisit `json:"transfer_visit,omitempty"`
 }
 
 // ActionResult is what an action update returns once the read model shows it.

@@ -138,6 +138,14 @@ type step struct {
 	// award is written with the step (RecordAward) when set: an approved
 	// education grant.
 	award *civicflow.AwardWrite
+	// dispersed is written with the step (RecordDispersed) when set: an
+	// approval in dispersed support, entering the register.
+	dispersed *civicflow.DispersedWrite
+	// termination is written with the step (EndSupport) when set: a
+	// confirmed termination ending the period of support; the departure
+	// it answers (a bed freed for a waiting case) goes to departure.
+	termination *civicflow.TerminationWrite
+	departure   *civicflow.Departure
 	// edit changes the proposed state along with the step: what the
 	// ending keeps besides the stage (a new investigation round, the home
 	// visit, the rehab part). It gets a copy, never the recorded state.
@@ -325,6 +333,14 @@ func (p *pipeline) write(ctx workflow.Context, s step, t civicflow.Transition, c
 		w := *s.award
 		w.Transition = t
 		err = workflow.ExecuteActivity(ctx, a.RecordAward, activities.AwardInput{Award: w, Clock: clock}).Get(ctx, &res)
+	case s.dispersed != nil:
+		w := *s.dispersed
+		w.Transition = t
+		err = workflow.ExecuteActivity(ctx, a.RecordDispersed, activities.DispersedInput{Write: w}).Get(ctx, nil)
+	case s.termination != nil:
+		w := *s.termination
+		w.Transition = t
+		err = workflow.ExecuteActivity(ctx, a.EndSupport, activities.TerminationInput{Write: w}).Get(ctx, s.departure)
 	default:
 		err = workflow.ExecuteActivity(ctx, a.RecordTransition, activities.RecordInput{Transition: t, Clock: clock}).Get(ctx, &res)
 	}
@@ -608,4 +624,39 @@ func (p *pipeline) checkHousehold(ctx workflow.Context, round int, stage civicfl
 // the run completes or continues as new.
 func (p *pipeline) awaitHandlers(ctx workflow.Context) error {
 	return workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) })
+}
+// place asks for a bed; without one, the case waits on the wait-list until
+// a departure offers it one. Centralised care and the transfer from
+// dispersed support share it.
+func (p *pipeline) place(ctx workflow.Context) error {
+	var pl civicflow.Placement
+	err := workflow.ExecuteActivity(ctx, a.AllocateBed, activities.AllocateInput{
+		CaseID: p.caseID, CareLevel: p.state().CareLevel, DistrictCode: p.district}).Get(ctx, &pl)
+	if err != nil {
+		return fmt.Errorf("allocate bed: %w", err)
+	}
+	if pl.Allocation != nil {
+		al := pl.Allocation
+		// The institution is part of the case's scope in the proposal, so
+		// while the step is written: once the read model shows
+		// awaiting_admission, the institution's staff may confirm at once,
+		// and the update's validator must not see a case without
+		// institution (found by the fault tests, chaos/).
+		if err := p.step(ctx, step{action: civicflow.StepBedAllocated, to: civicflow.StageAwaitingAdmission, actor: civicflow.SystemActor,
+			details: map[string]any{"institution_id": al.InstitutionID, "institution": al.Institution,
+				"bed": al.BedLabel, "allocation_id": al.ID, "care_level": al.CareLevel},
+			edit: func(st *CaseState) { st.AllocationID, st.InstitutionID = al.ID, al.InstitutionID }}); err != nil {
+			return err
+		}
+		return nil
+	}
+	if p.state().Stage != civicflow.StageWaitlisted {
+		if err := p.step(ctx, step{action: civicflow.StepWaitlisted, to: civicflow.StageWaitlisted, actor: civicflow.SystemActor,
+			details: map[string]any{"position": pl.Position, "care_level": p.state().CareLevel}}); err != nil {
+			return err
+		}
+	}
+	var offer BedOffer
+	workflow.GetSignalChannel(ctx, SignalBedOffered).Receive(ctx, &offer)
+	return nil // place runs again and finds the offered bed
 }

@@ -14,6 +14,9 @@ const (
 	DepartureWorkflow       = "Departure"
 	CommunityRehabWorkflow  = "CommunityRehab"
 	EducationGrantWorkflow  = "EducationGrant"
+	// The register's processes (register_cases.go).
+	SupportTransferWorkflow    = "SupportTransfer"
+	SupportTerminationWorkflow = "SupportTermination"
 )
 
 // Register adds civicflow's workflows and the activities behind them to w.
@@ -22,6 +25,8 @@ func Register(w worker.Registry, acts *activities.Activities) {
 	w.RegisterWorkflowWithOptions(Departure, workflowOptions(DepartureWorkflow))
 	w.RegisterWorkflowWithOptions(CommunityRehab, workflowOptions(CommunityRehabWorkflow))
 	w.RegisterWorkflowWithOptions(EducationGrant, workflowOptions(EducationGrantWorkflow))
+	w.RegisterWorkflowWithOptions(SupportTransfer, workflowOptions(SupportTransferWorkflow))
+	w.RegisterWorkflowWithOptions(SupportTermination, workflowOptions(SupportTerminationWorkflow))
 	w.RegisterWorkflowWithOptions(Notify, workflowOptions(NotifyWorkflow))
 	w.RegisterActivity(acts)
 }

@@ -137,3 +137,19 @@ CREATE TRIGGER register_changes_append_only BEFORE UPDATE OR DELETE ON register_
     FOR EACH ROW EXECUTE FUNCTION forbid_change();
 CREATE TRIGGER register_changes_no_truncate BEFORE TRUNCATE ON register_changes
     FOR EACH STATEMENT EXECUTE FUNCTION forbid_change();
+
+-- Time limits of the register's processes (docs/deadlines.md): a transfer
+-- is handled like an application without an eligibility investigation; a
+-- termination's notice runs 7 days like any 公示.
+ALTER TABLE deadline_rules DROP CONSTRAINT deadline_rules_case_type_check;
+ALTER TABLE deadline_rules ADD CONSTRAINT deadline_rules_case_type_check
+    CHECK (case_type IN ('centralised_care', 'community_rehab', 'education_grant',
+                         'support_transfer', 'support_termination'));
+INSERT INTO deadline_rules (case_type, stage, jurisdiction_code, days, unit) VALUES
+    ('support_transfer', 'intake', '610100', 5, 'working_days'),
+    ('support_transfer', 'investigation', '610100', 10, 'working_days'),
+    ('support_transfer', 'district_review', '610100', 10, 'working_days'),
+    ('support_termination', 'intake', '610100', 5, 'working_days'),
+    ('support_termination', 'district_review', '610100', 10, 'working_days'),
+    ('support_termination', 'public_notice', '610100', 7, 'calendar_days')
+ON CONFLICT DO NOTHING;
