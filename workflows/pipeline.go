@@ -625,6 +625,7 @@ func (p *pipeline) checkHousehold(ctx workflow.Context, round int, stage civicfl
 func (p *pipeline) awaitHandlers(ctx workflow.Context) error {
 	return workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) })
 }
+
 // place asks for a bed; without one, the case waits on the wait-list until
 // a departure offers it one. Centralised care and the transfer from
 // dispersed support share it.
