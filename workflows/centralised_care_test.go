@@ -37,6 +37,9 @@ type recorder struct {
 	waitFirst   int // number of AllocateBed calls that answer "waitlisted"
 	refuse      refusals
 	awards      []civicflow.AwardWrite
+	dispersed   []civicflow.DispersedWrite
+	ended       []civicflow.TerminationWrite
+	nextCase    int64 // EndSupport answers that this waiting case got the freed bed (0: none)
 }
 
 // refusals makes the next write of an action fail as a store refuses it
@@ -96,6 +99,8 @@ func setup(t *testing.T, birth time.Time) *harness {
 	rec := &recorder{}
 	env.RegisterWorkflowWithOptions(CentralisedCare, workflowOptions(CentralisedCareWorkflow))
 	env.RegisterWorkflowWithOptions(EducationGrant, workflowOptions(EducationGrantWorkflow))
+	env.RegisterWorkflowWithOptions(SupportTransfer, workflowOptions(SupportTransferWorkflow))
+	env.RegisterWorkflowWithOptions(SupportTermination, workflowOptions(SupportTerminationWorkflow))
 	env.RegisterActivity(&activities.Activities{})
 	record := func(t civicflow.Transition) {
 		rec.mu.Lock()
@@ -153,6 +158,29 @@ func setup(t *testing.T, birth time.Time) *harness {
 			rec.mu.Unlock()
 			record(in.Award.Transition)
 			return activities.RecordResult{}, nil
+		})
+	env.OnActivity(a.RecordDispersed, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in activities.DispersedInput) error {
+			if err := rec.refuse.take(in.Write.Transition.Action); err != nil {
+				return err
+			}
+			rec.mu.Lock()
+			rec.dispersed = append(rec.dispersed, in.Write)
+			rec.mu.Unlock()
+			record(in.Write.Transition)
+			return nil
+		})
+	env.OnActivity(a.EndSupport, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in activities.TerminationInput) (*civicflow.Departure, error) {
+			if err := rec.refuse.take(in.Write.Transition.Action); err != nil {
+				return nil, err
+			}
+			rec.mu.Lock()
+			rec.ended = append(rec.ended, in.Write)
+			next := rec.nextCase
+			rec.mu.Unlock()
+			record(in.Write.Transition)
+			return &civicflow.Departure{CaseID: in.Write.Transition.CaseID, Released: true, NextCaseID: next, AllocationID: 77}, nil
 		})
 	env.OnActivity(a.CheckHousehold, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, in activities.CheckInput) (*civicflow.CheckResult, error) {

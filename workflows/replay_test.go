@@ -25,6 +25,8 @@ func TestReplaySavedHistories(t *testing.T) {
 			r.RegisterWorkflowWithOptions(Notify, workflowOptions(NotifyWorkflow))
 			r.RegisterWorkflowWithOptions(CommunityRehab, workflowOptions(CommunityRehabWorkflow))
 			r.RegisterWorkflowWithOptions(EducationGrant, workflowOptions(EducationGrantWorkflow))
+			r.RegisterWorkflowWithOptions(SupportTransfer, workflowOptions(SupportTransferWorkflow))
+			r.RegisterWorkflowWithOptions(SupportTermination, workflowOptions(SupportTerminationWorkflow))
 			require.NoError(t, r.ReplayWorkflowHistoryFromJSONFile(nil, f))
 		})
 	}
