@@ -159,6 +159,8 @@ func closeRunningPeriod(ctx context.Context, tx pgx.Tx, personID int64, at time.
 	if caseID != 0 {
 		caseArg = &caseID
 	}
+	// An end before the start (a death before the first month of
+	// support) leaves an empty period: the person was never paid.
 	err := tx.QueryRow(ctx, `UPDATE register_periods SET ends_on = greatest($2::date, starts_on), end_reason = $3,
 			closed_by_case = $4, closed_at = now()
 		WHERE person_id = $1 AND ends_on IS NULL AND ($5 = '' OR form = $5) RETURNING id`,
@@ -511,13 +513,12 @@ func (db *DB) OpenRegisterCase(ctx context.Context, rc civicflow.RegisterCase) (
 			form               civicflow.SupportForm
 			district, township string
 			careLevel, address string
-			startsOn           time.Time
 			ended              bool
 		)
 		err := tx.QueryRow(ctx, `SELECT r.person_id, r.form, r.district_code, r.township_code, r.care_level,
-				coalesce(oc.address, ''), r.starts_on, r.ends_on IS NOT NULL
+				coalesce(oc.address, ''), r.ends_on IS NOT NULL
 			FROM register_periods r JOIN cases oc ON oc.id = r.opened_by_case WHERE r.id = $1`, rc.PeriodID).
-			Scan(&personID, &form, &district, &township, &careLevel, &address, &startsOn, &ended)
+			Scan(&personID, &form, &district, &township, &careLevel, &address, &ended)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return civicflow.Errorf(civicflow.ENOTFOUND, "register entry %d: not found", rc.PeriodID)
 		}
@@ -532,9 +533,6 @@ func (db *DB) OpenRegisterCase(ctx context.Context, rc civicflow.RegisterCase) (
 		}
 		if rc.Type == civicflow.CaseTypeSupportTransfer && form != civicflow.SupportDispersed {
 			return civicflow.Errorf(civicflow.ECONFLICT, "the person is in centralised support already")
-		}
-		if rc.EffectiveOn != nil && chinaDate(*rc.EffectiveOn).Before(startsOn) {
-			return civicflow.Invalid(civicflow.FieldError{Field: "effective_on", Reason: "must not be before the support started"})
 		}
 		var openRef string
 		err = tx.QueryRow(ctx, `SELECT reference FROM cases WHERE person_id = $1 AND case_type = $2
