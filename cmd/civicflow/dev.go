@@ -84,6 +84,13 @@ func runDev(ctx context.Context, cfg config, log *slog.Logger, out io.Writer) er
 	if err != nil {
 		return err
 	}
+	// The register of supported persons, for the register's pages and the
+	// walk-throughs in README.md (a few hundred persons, once).
+	seeded, err := demo.SeedRegister(ctx, db)
+	if err != nil {
+		return err
+	}
+	log.Info("demo register seeded", "persons", seeded)
 	tc, err := dialTemporal(ctx, cfg, log)
 	if err != nil {
 		return err
