@@ -14,6 +14,7 @@ const (
 	DepartureWorkflow       = "Departure"
 	CommunityRehabWorkflow  = "CommunityRehab"
 	EducationGrantWorkflow  = "EducationGrant"
+	CampaignWorkflow        = "Campaign"
 )
 
 // Register adds civicflow's workflows and the activities behind them to w.
@@ -23,6 +24,7 @@ func Register(w worker.Registry, acts *activities.Activities) {
 	w.RegisterWorkflowWithOptions(CommunityRehab, workflowOptions(CommunityRehabWorkflow))
 	w.RegisterWorkflowWithOptions(EducationGrant, workflowOptions(EducationGrantWorkflow))
 	w.RegisterWorkflowWithOptions(Notify, workflowOptions(NotifyWorkflow))
+	w.RegisterWorkflowWithOptions(Campaign, workflowOptions(CampaignWorkflow))
 	w.RegisterActivity(acts)
 }
 

@@ -25,6 +25,7 @@ func TestReplaySavedHistories(t *testing.T) {
 			r.RegisterWorkflowWithOptions(Notify, workflowOptions(NotifyWorkflow))
 			r.RegisterWorkflowWithOptions(CommunityRehab, workflowOptions(CommunityRehabWorkflow))
 			r.RegisterWorkflowWithOptions(EducationGrant, workflowOptions(EducationGrantWorkflow))
+			r.RegisterWorkflowWithOptions(Campaign, workflowOptions(CampaignWorkflow))
 			require.NoError(t, r.ReplayWorkflowHistoryFromJSONFile(nil, f))
 		})
 	}
