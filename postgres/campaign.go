@@ -239,30 +239,43 @@ func (db *DB) CampaignBoard(ctx context.Context, campaignID int64, district stri
 	return out, mapError("campaign board", err)
 }
 
+const taskColumns = `SELECT t.id, t.campaign_id, p.name, p.id_number_masked, r.form, r.care_level,
+		t.district_code, t.township_code, t.state, t.visited_on, coalesce(t.visitor_name, ''), coalesce(t.findings, ''),
+		coalesce(t.outcome, ''),
+		(SELECT count(*) FROM campaign_ledger_items l WHERE l.task_id = t.id AND l.closed_at IS NULL)
+	FROM campaign_tasks t JOIN persons p ON p.id = t.person_id JOIN register_periods r ON r.id = t.period_id`
+
+func scanTask(r pgx.Row) (civicflow.CampaignTask, error) {
+	var t civicflow.CampaignTask
+	err := r.Scan(&t.ID, &t.CampaignID, &t.PersonName, &t.IDNumberMasked, &t.Form, &t.CareLevel, &t.DistrictCode,
+		&t.TownshipCode, &t.State, &t.VisitedOn, &t.Visitor, &t.Findings, &t.Outcome, &t.OpenItems)
+	t.PersonName = civicflow.MaskName(t.PersonName)
+	return t, err
+}
+
 // CampaignTasks lists a township's tasks of a campaign by ID, names and ID
 // numbers masked, with the number of open ledger items of each.
 func (db *DB) CampaignTasks(ctx context.Context, f civicflow.TaskFilter) ([]civicflow.CampaignTask, error) {
 	if f.Limit <= 0 || f.Limit > 500 {
 		f.Limit = 100
 	}
-	rows, err := db.pool.Query(ctx, `SELECT t.id, t.campaign_id, p.name, p.id_number_masked, r.form, r.care_level,
-			t.district_code, t.township_code, t.state, t.visited_on, coalesce(t.visitor_name, ''), coalesce(t.findings, ''),
-			coalesce(t.outcome, ''),
-			(SELECT count(*) FROM campaign_ledger_items l WHERE l.task_id = t.id AND l.closed_at IS NULL)
-		FROM campaign_tasks t JOIN persons p ON p.id = t.person_id JOIN register_periods r ON r.id = t.period_id
+	rows, err := db.pool.Query(ctx, taskColumns+`
 		WHERE t.campaign_id = $1 AND t.township_code = $2 AND ($3 = '' OR t.state = $3) AND t.id > $4
 		ORDER BY t.id LIMIT $5`, f.CampaignID, f.TownshipCode, f.State, f.AfterID, f.Limit)
 	if err != nil {
 		return nil, mapError("list campaign tasks", err)
 	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (civicflow.CampaignTask, error) {
-		var t civicflow.CampaignTask
-		err := r.Scan(&t.ID, &t.CampaignID, &t.PersonName, &t.IDNumberMasked, &t.Form, &t.CareLevel, &t.DistrictCode,
-			&t.TownshipCode, &t.State, &t.VisitedOn, &t.Visitor, &t.Findings, &t.Outcome, &t.OpenItems)
-		t.PersonName = civicflow.MaskName(t.PersonName)
-		return t, err
-	})
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (civicflow.CampaignTask, error) { return scanTask(r) })
 	return out, mapError("list campaign tasks", err)
+}
+
+// CampaignTask returns one task, masked as in the list.
+func (db *DB) CampaignTask(ctx context.Context, taskID int64) (*civicflow.CampaignTask, error) {
+	t, err := scanTask(db.pool.QueryRow(ctx, taskColumns+` WHERE t.id = $1`, taskID))
+	if err != nil {
+		return nil, mapError(fmt.Sprintf("campaign task %d", taskID), err)
+	}
+	return &t, nil
 }
 
 // TaskRef answers where a task of the campaign is, for authorisation;

@@ -146,3 +146,9 @@ CREATE TRIGGER campaign_ledger_no_truncate BEFORE TRUNCATE ON campaign_ledger_it
     FOR EACH STATEMENT EXECUTE FUNCTION forbid_change();
 CREATE TRIGGER campaign_found_no_truncate BEFORE TRUNCATE ON campaign_found_persons
     FOR EACH STATEMENT EXECUTE FUNCTION forbid_change();
+
+-- The audit trail names campaigns, tasks and ledger items as targets.
+ALTER TABLE audit_log DROP CONSTRAINT audit_log_target_type_check;
+ALTER TABLE audit_log ADD CONSTRAINT audit_log_target_type_check
+    CHECK (target_type IN ('', 'case', 'person', 'user', 'config', 'allocation', 'session',
+                           'campaign', 'campaign_task', 'campaign_ledger_item'));
