@@ -35,6 +35,11 @@ type Store interface {
 	CalendarBetween(ctx context.Context, from, to time.Time) (civicflow.Calendar, error)
 	ResolveDeadline(ctx context.Context, caseType civicflow.CaseType, stage, district string) (civicflow.DeadlineRule, error)
 
+	// Campaigns over the register (campaign.go).
+	CreateTaskChunk(ctx context.Context, ch civicflow.TaskChunk) (civicflow.TaskChunkResult, error)
+	FinishTaskCreation(ctx context.Context, campaignID int64) (int, error)
+	CloseCampaign(ctx context.Context, cl civicflow.CampaignClosing) (civicflow.CampaignSummary, error)
+
 	// The notification outbox.
 	ClaimNotification(ctx context.Context, id int64, lease time.Duration, domain string) (civicflow.ClaimOutcome, *civicflow.OutgoingNotification, error)
 	Notification(ctx context.Context, id int64) (*civicflow.Notification, error)

@@ -43,14 +43,26 @@ func (s *Server) submit(c echo.Context) error {
 // but failed to start it starts it now.
 func (s *Server) createCase(c echo.Context, scope string, req any, app *civicflow.Application,
 	start func(ctx context.Context, caseID int64, ref string, app *civicflow.Application) error) error {
-	ctx := c.Request().Context()
-	key, err := idempotencyKey(c)
+	sub, status, err := s.recordApplication(c, scope, req, app, start)
 	if err != nil {
 		return err
 	}
+	return c.JSON(status, sub)
+}
+
+// recordApplication is createCase without the answer: the public
+// submissions and the application a campaign starts for a person it
+// found (api/campaign.go) take this one path.
+func (s *Server) recordApplication(c echo.Context, scope string, req any, app *civicflow.Application,
+	start func(ctx context.Context, caseID int64, ref string, app *civicflow.Application) error) (wire.Submitted, int, error) {
+	ctx := c.Request().Context()
+	key, err := idempotencyKey(c)
+	if err != nil {
+		return wire.Submitted{}, 0, err
+	}
 	canonical, err := json.Marshal(req)
 	if err != nil {
-		return err
+		return wire.Submitted{}, 0, err
 	}
 	if scope != "" {
 		canonical = append([]byte(scope+"\x00"), canonical...)
@@ -58,11 +70,11 @@ func (s *Server) createCase(c echo.Context, scope string, req any, app *civicflo
 	hash := sha256.Sum256(canonical)
 	created, err := s.store.CreateApplication(ctx, postgres.NewCase{Application: *app, IdempotencyKey: key, RequestHash: hash[:]})
 	if err != nil {
-		return s.duplicateError(c, err)
+		return wire.Submitted{}, 0, s.duplicateError(c, err)
 	}
 	c.Set(ctxAuditTarget, created.Reference)
 	if err := start(ctx, created.CaseID, created.Reference, app); err != nil {
-		return err
+		return wire.Submitted{}, 0, err
 	}
 	// The answer does not wait for the workflow: it records the case's
 	// first step (intake) by itself within moments. A replayed request
@@ -75,9 +87,9 @@ func (s *Server) createCase(c echo.Context, scope string, req any, app *civicflo
 			stage = st
 		}
 	}
-	return c.JSON(status, wire.Submitted{CaseID: created.CaseID, Reference: created.Reference,
+	return wire.Submitted{CaseID: created.CaseID, Reference: created.Reference,
 		AccessCode: created.AccessCode, Stage: stage, Replayed: created.Replayed,
-		TrackURL: "/api/v1/applications/" + created.Reference})
+		TrackURL: "/api/v1/applications/" + created.Reference}, status, nil
 }
 
 // checkHukou checks that township is a street office or town of Xi'an and

@@ -70,6 +70,16 @@ var requestTypes = []struct {
 			`"education":{"family_status":"dibao","school":"西北大学","school_kind":"undergraduate","major":"汉语言文学",` +
 			`"admission_year":2026,"notice_number":"2026610113000123"}}`},
 	{"tierRuleRequest", func() any { return new(tierRuleRequest) }, `{"amount":5000}`},
+	{"wire.CreateCampaignRequest", func() any { return new(wire.CreateCampaignRequest) },
+		`{"kind":"annual_review","scope":"610113","title":"2026 年审","as_of":"2026-03-01"}`},
+	{"wire.CloseCampaignRequest", func() any { return new(wire.CloseCampaignRequest) }, `{"note":"年审结束"}`},
+	{"wire.VisitRequest", func() any { return new(wire.VisitRequest) },
+		`{"visited_on":"2026-03-02","findings":"照料协议已过期","outcome":"problem","problems":["照料协议需续签"]}`},
+	{"wire.LedgerItemRequest", func() any { return new(wire.LedgerItemRequest) }, `{"description":"房屋漏雨"}`},
+	{"wire.CloseLedgerItemRequest", func() any { return new(wire.CloseLedgerItemRequest) }, `{"action_taken":"已维修"}`},
+	{"wire.FoundPersonRequest", func() any { return new(wire.FoundPersonRequest) },
+		`{"person":{"name":"李秀兰","id_number":"11010519491231002X","hukou_township_code":"610113001",` +
+			`"address":"小寨东路12号","self_care":"semi_dependent"},"contact":{"name":"张社工","phone":"13700001111"}}`},
 }
 
 func testServer() *Server {

@@ -27,11 +27,23 @@ func fieldsOf(t *testing.T, body string, dst any) map[string]string {
 	return out
 }
 
+// seedOf is the accepted body of the request type named name.
+func seedOf(t *testing.T, name string) string {
+	t.Helper()
+	for _, rt := range requestTypes {
+		if rt.name == name {
+			return rt.seed
+		}
+	}
+	t.Fatalf("no request type %s in requestTypes", name)
+	return ""
+}
+
 // TestEducationRequestsNameTheirFields checks the 422 answers of the
 // education grant's bodies: each field at fault, with a reason.
 func TestEducationRequestsNameTheirFields(t *testing.T) {
 	t.Parallel()
-	seed := requestTypes[len(requestTypes)-2].seed
+	seed := seedOf(t, "wire.EducationApplicationRequest")
 	require.Contains(t, seed, `"education"`)
 	bad := strings.NewReplacer(`"dibao"`, `"rich"`, `"undergraduate"`, `"doctoral"`, `"2026610113000123"`, `"2026 0001"`,
 		`"西北大学"`, `"  "`).Replace(seed)

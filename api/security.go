@@ -163,6 +163,14 @@ var auditedRoutes = map[string]auditRoute{
 	"POST /api/v1/supervision/cases/:ref/reassign":        {"case.reassign", "case", "ref", false},
 	"POST /api/v1/supervision/cases/:ref/notes":           {"case.supervisory_note", "case", "ref", false},
 	"POST /api/v1/supervision/cases/:ref/remind":          {"case.remind", "case", "ref", false},
+	// Campaigns (issue 18 item 5): supervisors' creates and closes, and the
+	// township officials' visits, ledger items and found persons.
+	"POST /api/v1/campaigns":                        {"campaign.create", "campaign", "", false},
+	"POST /api/v1/campaigns/:id/close":              {"campaign.close", "campaign", "id", false},
+	"POST /api/v1/campaigns/:id/tasks/:task/visit":  {"campaign_task.visit", "campaign_task", "task", false},
+	"POST /api/v1/campaigns/:id/tasks/:task/ledger": {"campaign_task.ledger_open", "campaign_task", "task", false},
+	"POST /api/v1/campaigns/:id/ledger/:item/close": {"campaign_ledger.close", "campaign_ledger_item", "item", false},
+	"POST /api/v1/campaigns/:id/found-persons":      {"campaign.found_person", "case", "", false},
 	// The education grant (issue 15): applications and the tier rules.
 	"POST /api/v1/education/applications":                                            {"application.submit", "case", "", false},
 	"PUT /api/v1/admin/education/tiers/:jurisdiction/:family_status/:school_kind":    {"education_tier.put", "config", "jurisdiction", false},

@@ -194,6 +194,19 @@ func (s *Server) routes() []route {
 		{http.MethodPut, "/api/v1/admin/support-standards/:district/:effective_from", authOfficial, s.putSupportStandard, false},
 		{http.MethodDelete, "/api/v1/admin/support-standards/:district/:effective_from", authOfficial, s.deleteSupportStandard, false},
 
+		// Campaigns over the register (issue 18 item 5, api/campaign.go).
+		{http.MethodGet, "/api/v1/campaigns", authOfficial, s.listCampaigns, false},
+		{http.MethodPost, "/api/v1/campaigns", authOfficial, s.createCampaign, false},
+		{http.MethodGet, "/api/v1/campaigns/:id", authOfficial, s.campaignDetail, false},
+		{http.MethodPost, "/api/v1/campaigns/:id/close", authOfficial, s.closeCampaign, false},
+		{http.MethodGet, "/api/v1/campaigns/:id/progress", authOfficial, s.campaignProgress, false},
+		{http.MethodGet, "/api/v1/campaigns/:id/tasks", authOfficial, s.listCampaignTasks, false},
+		{http.MethodPost, "/api/v1/campaigns/:id/tasks/:task/visit", authOfficial, s.recordVisit, false},
+		{http.MethodPost, "/api/v1/campaigns/:id/tasks/:task/ledger", authOfficial, s.openLedgerItem, false},
+		{http.MethodGet, "/api/v1/campaigns/:id/ledger", authOfficial, s.listLedgerItems, false},
+		{http.MethodPost, "/api/v1/campaigns/:id/ledger/:item/close", authOfficial, s.closeLedgerItem, false},
+		{http.MethodPost, "/api/v1/campaigns/:id/found-persons", authOfficial, s.recordFoundPerson, false},
+
 		{http.MethodGet, "/api/v1/notifications", authOfficial, s.listNotifications, false},
 		{http.MethodPost, "/api/v1/notifications/:id/retry", authOfficial, s.retryNotification, false},
 

@@ -17,6 +17,7 @@ const (
 	// The register's processes (register_cases.go).
 	SupportTransferWorkflow    = "SupportTransfer"
 	SupportTerminationWorkflow = "SupportTermination"
+	CampaignWorkflow           = "Campaign"
 )
 
 // Register adds civicflow's workflows and the activities behind them to w.
@@ -28,6 +29,7 @@ func Register(w worker.Registry, acts *activities.Activities) {
 	w.RegisterWorkflowWithOptions(SupportTransfer, workflowOptions(SupportTransferWorkflow))
 	w.RegisterWorkflowWithOptions(SupportTermination, workflowOptions(SupportTerminationWorkflow))
 	w.RegisterWorkflowWithOptions(Notify, workflowOptions(NotifyWorkflow))
+	w.RegisterWorkflowWithOptions(Campaign, workflowOptions(CampaignWorkflow))
 	w.RegisterActivity(acts)
 }
 

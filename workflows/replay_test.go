@@ -27,6 +27,7 @@ func TestReplaySavedHistories(t *testing.T) {
 			r.RegisterWorkflowWithOptions(EducationGrant, workflowOptions(EducationGrantWorkflow))
 			r.RegisterWorkflowWithOptions(SupportTransfer, workflowOptions(SupportTransferWorkflow))
 			r.RegisterWorkflowWithOptions(SupportTermination, workflowOptions(SupportTerminationWorkflow))
+			r.RegisterWorkflowWithOptions(Campaign, workflowOptions(CampaignWorkflow))
 			require.NoError(t, r.ReplayWorkflowHistoryFromJSONFile(nil, f))
 		})
 	}
