@@ -51,7 +51,10 @@ func TestDeadlineRulesDistrictOverridesCity(t *testing.T) {
 	require.Equal(t, 20, resolve("610102").Days, "another district keeps the city's default")
 	rules, err := db.DeadlineRules(ctx, "610113")
 	require.NoError(t, err)
-	require.Len(t, rules, 16) // five city rules of centralised care, six of community rehab (migration 007), four of the education grant (008), the override
+	// Five city rules of centralised care, six of community rehab (migration
+	// 007), four of the education grant (008), three each of the transfer
+	// and the termination (009), the override.
+	require.Len(t, rules, 22)
 
 	requireCode(t, db.DeleteDeadlineRule(ctx, civicflow.CaseTypeCentralisedCare, "district_review", civicflow.CityCode), civicflow.ECONFLICT)
 	require.NoError(t, db.DeleteDeadlineRule(ctx, civicflow.CaseTypeCentralisedCare, "district_review", "610113"))
