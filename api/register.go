@@ -43,16 +43,24 @@ func registerScope(a civicflow.Actor, q *postgres.RegisterQuery) error {
 	if err != nil {
 		return civicflow.Errorf(civicflow.EFORBIDDEN, "role %s does not read the register", a.Role)
 	}
-	for _, pair := range [][2]*string{{&q.DistrictCode, &f.DistrictCode}, {&q.TownshipCode, &f.TownshipCode}} {
-		asked, mine := pair[0], *pair[1]
-		if mine == "" {
-			continue
-		}
-		if *asked != "" && !strings.HasPrefix(*asked, mine) && !strings.HasPrefix(mine, *asked) {
+	if q.TownshipCode != "" && q.DistrictCode != "" && civicflow.DistrictOf(q.TownshipCode) != q.DistrictCode {
+		return civicflow.Invalid(civicflow.FieldError{Field: "township", Reason: "is not in the district asked for"})
+	}
+	mine := f.TownshipCode
+	if mine == "" {
+		mine = f.DistrictCode
+	}
+	asked := q.TownshipCode
+	if asked == "" {
+		asked = q.DistrictCode
+	}
+	if mine != "" {
+		if asked != "" && !strings.HasPrefix(asked, mine) && !strings.HasPrefix(mine, asked) {
 			return civicflow.Errorf(civicflow.EFORBIDDEN, "that part of the register is outside your jurisdiction")
 		}
-		if len(*asked) < len(mine) {
-			*asked = mine
+		if len(mine) > len(asked) {
+			// Asking for more than one's own: one's own, as for cases.
+			q.DistrictCode, q.TownshipCode = f.DistrictCode, f.TownshipCode
 		}
 	}
 	if f.InstitutionID != 0 {

@@ -87,8 +87,8 @@ type matrixRow struct {
 
 // snapshot is everything a denied request must leave alone.
 type snapshot struct {
-	events, history, docs, cases int
-	caseRow, users, allocations  string
+	events, history, docs, cases          int
+	caseRow, users, allocations, register string
 }
 
 func (e *e2eSystem) snapshot(t *testing.T, caseID int64) snapshot {
@@ -100,8 +100,11 @@ func (e *e2eSystem) snapshot(t *testing.T, caseID int64) snapshot {
 		(SELECT count(*) FROM cases),
 		(SELECT row_to_json(c)::text FROM cases c WHERE id = $1),
 		(SELECT md5(string_agg(row_to_json(u)::text, ',' ORDER BY id)) FROM users u),
-		(SELECT md5(coalesce(string_agg(row_to_json(a)::text, ',' ORDER BY id), '')) FROM bed_allocations a)`, caseID).
-		Scan(&s.docs, &s.cases, &s.caseRow, &s.users, &s.allocations))
+		(SELECT md5(coalesce(string_agg(row_to_json(a)::text, ',' ORDER BY id), '')) FROM bed_allocations a),
+		(SELECT md5(coalesce((SELECT string_agg(row_to_json(r)::text, ',' ORDER BY id) FROM register_periods r), '') ||
+			coalesce((SELECT string_agg(row_to_json(g)::text, ',' ORDER BY id) FROM register_changes g), '') ||
+			coalesce((SELECT string_agg(row_to_json(d)::text, ',' ORDER BY district_code, effective_from) FROM support_standards d), '')))`, caseID).
+		Scan(&s.docs, &s.cases, &s.caseRow, &s.users, &s.allocations, &s.register))
 	return s
 }
 
@@ -148,6 +151,10 @@ func TestE2EAuthorizationMatrix(t *testing.T) {
 	require.Equal(t, "雁塔区社会福利院", al.Institution, "the district's own institution has a self-care bed")
 	e.mustAct(t, st, cDone.Ref, "confirm_admission", map[string]any{}, "completed")
 	cDone.allocID = done.AllocationID
+	// The admitted resident is in the register (issue 18).
+	var entryID int64
+	require.NoError(t, e.db.Pool().QueryRow(ctx, `SELECT id FROM register_periods WHERE opened_by_case = $1`, cDone.ID).Scan(&entryID))
+	entryP := fmt.Sprintf("/api/v1/register/%d", entryID)
 	// An education-grant case at intake (issue 15): the third process.
 	var cEdu fixture
 	cEdu.submitted = e.submitEducation(t, educationApplication(newStudentIDNumber(), "dibao", "undergraduate"), "")
@@ -268,6 +275,26 @@ func TestE2EAuthorizationMatrix(t *testing.T) {
 		{name: "change a tier rule", fx: &cEdu, allowed: []string{"admin"}, // 4000 is no tier: 422, nothing changes
 			call: func(t *testing.T, h map[string]string) response {
 				return e.putJSON(t, "/api/v1/admin/education/tiers/610113/dibao/vocational", h, map[string]any{"amount": 4000})
+			}},
+		// The register (issue 18): reads within jurisdiction; a termination
+		// raised with a date in the future is refused (422) once the caller
+		// may raise it; a standard of 0 CNY likewise.
+		{name: "register of a township", fx: &cDone, allowed: append(slices.Clone(readers), "st-own", "st-other"),
+			call: get("/api/v1/register?township=610113001")},
+		{name: "register of a district", fx: &cDone, allowed: []string{"ts-own", "ts-other-township", "dr-own", "sv-district", "sv-city", "st-own", "st-other"},
+			call: get("/api/v1/register?district=610113")},
+		{name: "register entry", fx: &cDone, allowed: append(slices.Clone(readers), "st-own"), call: get(entryP)},
+		{name: "register reveal", fx: &cDone, allowed: []string{"ts-own", "dr-own"},
+			call: post(entryP+"/reveal", map[string]any{"reason": "联系家属"})},
+		{name: "raise a termination", fx: &cDone, allowed: []string{"ts-own", "st-own"},
+			call: post(entryP+"/terminations", map[string]any{"reason": "died", "effective_on": "2099-01-01",
+				"raised_by": "committee", "reporter": "居委会", "statement": "病故"})},
+		{name: "register counts", fx: &cDone, allowed: []string{"dr-own", "dr-other-district", "sv-district", "sv-other-district", "sv-city"},
+			call: get("/api/v1/supervision/register/counts")},
+		{name: "support standards", fx: &cDone, allowed: []string{"admin"}, call: get("/api/v1/admin/support-standards")},
+		{name: "set a support standard", fx: &cDone, allowed: []string{"admin"},
+			call: func(t *testing.T, h map[string]string) response {
+				return e.putJSON(t, "/api/v1/admin/support-standards/610113/2099-01-01", h, map[string]any{"monthly_amount": 0})
 			}},
 		// Applicant routes.
 		{name: "applicant view", fx: &cIntake, applicant: true, allowed: []string{"applicant-own"}, call: get(appP(&cIntake))},
