@@ -1,11 +1,14 @@
 package workflows
 
 import (
+	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/mock"
 	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
 
 	"civicflow"
 )
@@ -120,4 +123,41 @@ func TestSupportTerminationWithObjectionAndBedOffered(t *testing.T) {
 	start := h.rec.transitions[len(h.rec.transitions)-2].At
 	require.Equal(t, 7*24*time.Hour, end.Sub(start), "the notice ran its full period after the objection")
 	require.Equal(t, 1, offered, "the freed bed is offered to the waiting case once")
+}
+
+// The saved histories of the register's workflows replay
+// (TestReplaySavedHistories); this proves replay can fail for each: the
+// same workflow issuing one more command first is refused.
+func TestReplayRegisterHistoriesDetectIncompatibleChange(t *testing.T) {
+	sleepFirst := func(ctx workflow.Context) error { return workflow.Sleep(ctx, time.Minute) }
+	cases := []struct {
+		file, name string
+		changed    any
+	}{
+		{"support_transfer_admitted.json", SupportTransferWorkflow, func(ctx workflow.Context, in SupportTransferInput) (CaseState, error) {
+			if err := sleepFirst(ctx); err != nil {
+				return CaseState{}, err
+			}
+			return SupportTransfer(ctx, in)
+		}},
+		{"support_termination_completed.json", SupportTerminationWorkflow, func(ctx workflow.Context, in SupportTerminationInput) (CaseState, error) {
+			if err := sleepFirst(ctx); err != nil {
+				return CaseState{}, err
+			}
+			return SupportTermination(ctx, in)
+		}},
+		{"campaign_closed.json", CampaignWorkflow, func(ctx workflow.Context, in CampaignInput) (CampaignState, error) {
+			if err := sleepFirst(ctx); err != nil {
+				return CampaignState{}, err
+			}
+			return Campaign(ctx, in)
+		}},
+	}
+	for _, c := range cases {
+		t.Run(c.file, func(t *testing.T) {
+			r := worker.NewWorkflowReplayer()
+			r.RegisterWorkflowWithOptions(c.changed, workflowOptions(c.name))
+			require.Error(t, r.ReplayWorkflowHistoryFromJSONFile(nil, filepath.Join("testdata", "histories", c.file)))
+		})
+	}
 }
