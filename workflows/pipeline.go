@@ -129,6 +129,10 @@ type step struct {
 	noticeEndsAt *time.Time
 	supportStart *time.Time
 	admit        int64                 // allocation to mark admitted along with the step
+	// release gives up an allocation before admission along with the step
+	// (ReleaseAllocation); the case the bed then goes to is woken once
+	// the step is recorded (offerBed).
+	release *civicflow.Release
 	clock        *civicflow.StageClock // the entered stage's clock, when the caller read it already
 	// due sets the due date the case shows when the stage's clock gives
 	// none (the next review of a rehab plan).
@@ -238,7 +242,7 @@ func (p *pipeline) stepLocked(ctx workflow.Context, s step) error {
 		due := *s.due
 		t.StageDueAt = &due
 	}
-	res, err := p.write(ctx, s, t, clockReq)
+	res, freed, err := p.write(ctx, s, t, clockReq)
 	if err == nil && clockReq != nil {
 		if res.Clock == nil {
 			err = fmt.Errorf("the write of %s answered no clock", s.action)
@@ -257,6 +261,11 @@ func (p *pipeline) stepLocked(ctx workflow.Context, s step) error {
 		next.state.StageDueAt = &due
 	}
 	p.rec = next
+	if err := offerBed(ctx, freed); err != nil {
+		// The step is recorded and the bed is the next case's in the
+		// store; only the wake-up failed (its run ended meanwhile).
+		workflow.GetLogger(ctx).Error("freed bed not offered", "error", err)
+	}
 	switch {
 	case !p.stageAttrs:
 	case (changed && p.deadlines) || s.due != nil:
@@ -310,11 +319,14 @@ func (p *pipeline) plan(s step, cur *tracked, at time.Time) (tracked, civicflow.
 }
 
 // write runs the activity that records step s as transition t: one
-// activity, whatever else the step writes with it.
-func (p *pipeline) write(ctx workflow.Context, s step, t civicflow.Transition, clock *activities.StageClockInput) (activities.RecordResult, error) {
-	var res activities.RecordResult
-	var err error
+// activity, whatever else the step writes with it. freed is the bed a
+// release gave to another case (zero otherwise).
+func (p *pipeline) write(ctx workflow.Context, s step, t civicflow.Transition, clock *activities.StageClockInput) (res activities.RecordResult, freed civicflow.Departure, err error) {
 	switch {
+	case s.release != nil:
+		r := *s.release
+		r.Transition = t
+		err = workflow.ExecuteActivity(ctx, a.ReleaseAllocation, activities.ReleaseAllocationInput{Release: r}).Get(ctx, &freed)
 	case s.admit != 0:
 		err = workflow.ExecuteActivity(ctx, a.ConfirmAdmission, activities.AdmissionInput{AllocationID: s.admit, Transition: t}).Get(ctx, nil)
 	case s.rehab != nil:
@@ -328,7 +340,7 @@ func (p *pipeline) write(ctx workflow.Context, s step, t civicflow.Transition, c
 	default:
 		err = workflow.ExecuteActivity(ctx, a.RecordTransition, activities.RecordInput{Transition: t, Clock: clock}).Get(ctx, &res)
 	}
-	return res, err
+	return res, freed, err
 }
 
 // scope is the authorisation scope as the workflow knows it.

@@ -254,6 +254,7 @@ func TestE2EAuthorizationMatrix(t *testing.T) {
 		action(&cIntake, "approve", map[string]any{}, "dr-own"),
 		action(&cIntake, "return", map[string]any{"reasons": "补充"}, "dr-own"),
 		action(&cDone, "confirm_admission", map[string]any{}, "st-own"),
+		action(&cDone, "release_allocation", map[string]any{"reasons": "未报到", "release_reason": "no_show"}, "st-own", "dr-own"),
 		{name: "unknown action", fx: &cReview, call: post(caseP(&cReview)+"/actions/launch", map[string]any{})},
 		// The education grant: its own actions, sent where the allowed
 		// officials get 409; and a process's action is nobody's on a case
