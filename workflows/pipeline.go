@@ -129,10 +129,6 @@ type step struct {
 	noticeEndsAt *time.Time
 	supportStart *time.Time
 	admit        int64                 // allocation to mark admitted along with the step
-	// release gives up an allocation before admission along with the step
-	// (ReleaseAllocation); the case the bed then goes to is woken once
-	// the step is recorded (offerBed).
-	release *civicflow.Release
 	clock        *civicflow.StageClock // the entered stage's clock, when the caller read it already
 	// due sets the due date the case shows when the stage's clock gives
 	// none (the next review of a rehab plan).
@@ -142,6 +138,10 @@ type step struct {
 	// award is written with the step (RecordAward) when set: an approved
 	// education grant.
 	award *civicflow.AwardWrite
+	// release gives up an allocation before admission along with the step
+	// (ReleaseAllocation); the case the bed then goes to is woken once
+	// the step is recorded (offerBed).
+	release *civicflow.Release
 	// edit changes the proposed state along with the step: what the
 	// ending keeps besides the stage (a new investigation round, the home
 	// visit, the rehab part). It gets a copy, never the recorded state.
