@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"testing"
 	"time"
@@ -108,4 +109,104 @@ func TestE2EReleaseBeforeAdmission(t *testing.T) {
 	r = e.act(t, dr, holder.Reference, "release_allocation", body())
 	require.Equal(t, http.StatusConflict, r.Status, string(r.Raw))
 	saveHistory(t, e, civicflow.CaseWorkflowID(holder.ID), "centralised_care_released")
+}
+
+// TestE2EInstitutionsBedsAndWaitlist: an administrator creates an
+// institution and its beds through the API (field 422s, 409s for taken
+// names, labels and held beds, every write audited); a bed added while a
+// case waits goes to it at once and wakes it; supervisors and the district
+// see the wait-list in order, masked.
+func TestE2EInstitutionsBedsAndWaitlist(t *testing.T) {
+	e := setup(t)
+	ctx := context.Background()
+	admin, svCity, svYanta, dr := e.login(t, "admin"), e.login(t, "sv.city"), e.login(t, "sv.yanta"), e.login(t, "dr.yanta")
+
+	r := e.postJSON(t, "/api/v1/admin/institutions", admin, map[string]any{"name": " ", "district_code": "610113"})
+	require.Equal(t, http.StatusUnprocessableEntity, r.Status, string(r.Raw))
+	require.Contains(t, string(r.Raw), `"field":"name"`)
+	r = e.postJSON(t, "/api/v1/admin/institutions", admin, map[string]any{"name": "西安市敬老院", "district_code": "610100"})
+	require.Equal(t, http.StatusUnprocessableEntity, r.Status, string(r.Raw))
+	require.Contains(t, string(r.Raw), `"field":"district_code"`, "the city is not a district")
+	r = e.postJSON(t, "/api/v1/admin/institutions", dr, map[string]any{"name": "x", "district_code": "610113"})
+	require.Equal(t, http.StatusForbidden, r.Status)
+	name := "鄠邑区中心敬老院-" + time.Now().Format("150405.000")
+	r = e.postJSON(t, "/api/v1/admin/institutions", admin, map[string]any{"name": name, "district_code": "610118",
+		"designated": false, "address": "鄠邑区人民路 1 号"})
+	require.Equal(t, http.StatusCreated, r.Status, string(r.Raw))
+	id := int64(r.Body["id"].(float64))
+	r = e.postJSON(t, "/api/v1/admin/institutions", admin, map[string]any{"name": name, "district_code": "610118"})
+	require.Equal(t, http.StatusConflict, r.Status, string(r.Raw))
+	inst := fmt.Sprintf("/api/v1/admin/institutions/%d", id)
+
+	r = e.postJSON(t, inst+"/beds", admin, map[string]any{"label": "A-1", "care_level": "fully"})
+	require.Equal(t, http.StatusUnprocessableEntity, r.Status, string(r.Raw))
+	require.Contains(t, string(r.Raw), "care_level")
+	r = e.postJSON(t, inst+"/beds", admin, map[string]any{"label": "A-1", "care_level": "dependent"})
+	require.Equal(t, http.StatusCreated, r.Status, string(r.Raw))
+	bed := int64(r.Body["id"].(float64))
+	r = e.postJSON(t, inst+"/beds", admin, map[string]any{"label": "A-1", "care_level": "self_care"})
+	require.Equal(t, http.StatusConflict, r.Status, string(r.Raw))
+
+	// Cases of 雁塔 wait for dependent care (more than there are beds).
+	is, err := e.db.Institutions(ctx, "")
+	require.NoError(t, err)
+	free := 0
+	for _, in := range is {
+		free += in.FreeBeds[civicflow.CareDependent]
+	}
+	subs, cases := e.placeDependent(t, free+1)
+	require.Equal(t, civicflow.StageWaitlisted, cases[len(cases)-1].Stage)
+
+	// The wait-list, as each reader may see it.
+	r = e.do(t, http.MethodGet, "/api/v1/supervision/waitlist?care_level=dependent", svCity, nil)
+	require.Equal(t, http.StatusOK, r.Status, string(r.Raw))
+	rows := r.Body["waitlist"].([]any)
+	require.NotEmpty(t, rows)
+	first := rows[0].(map[string]any)
+	require.Equal(t, float64(1), first["city_position"])
+	require.NotContains(t, string(r.Raw), "买买提", "no names in clear")
+	require.Equal(t, civicflow.MaskName("买买提·艾力"), first["name_masked"])
+	for _, who := range []map[string]string{svYanta, dr} {
+		r = e.do(t, http.MethodGet, "/api/v1/supervision/waitlist", who, nil)
+		require.Equal(t, http.StatusOK, r.Status, string(r.Raw))
+		for _, row := range r.Body["waitlist"].([]any) {
+			require.Equal(t, "610113", row.(map[string]any)["district_code"])
+		}
+	}
+	require.Contains(t, string(r.Raw), subs[len(subs)-1].Ref)
+	r = e.do(t, http.MethodGet, "/api/v1/supervision/waitlist?district=610102", dr, nil)
+	require.Equal(t, http.StatusForbidden, r.Status)
+	r = e.do(t, http.MethodGet, "/api/v1/supervision/waitlist?care_level=x", svCity, nil)
+	require.Equal(t, http.StatusUnprocessableEntity, r.Status)
+	r = e.do(t, http.MethodGet, "/api/v1/supervision/waitlist", e.login(t, "ts.xiaozhai"), nil)
+	require.Equal(t, http.StatusForbidden, r.Status)
+
+	// Made designated, the institution's free bed goes to the wait-list
+	// at once (the first in city order: nobody of 鄠邑 waits) and wakes it.
+	var nextID int64
+	require.NoError(t, e.db.Pool().QueryRow(ctx, `SELECT case_id FROM waitlist WHERE care_level = 'dependent'
+		ORDER BY (district_code = '610118') DESC, position LIMIT 1`).Scan(&nextID))
+	r = e.postJSON(t, inst, admin, map[string]any{"designated": true, "name": name + "（定点）"})
+	require.Equal(t, http.StatusOK, r.Status, string(r.Raw))
+	next := e.waitStage(t, nextID, civicflow.StageAwaitingAdmission, 30*time.Second)
+	r = e.do(t, http.MethodGet, inst+"/beds", admin, nil)
+	require.Equal(t, http.StatusOK, r.Status, string(r.Raw))
+	holder := r.Body["beds"].([]any)[0].(map[string]any)["holder"].(map[string]any)
+	require.Equal(t, next.Reference, holder["case_reference"])
+	require.Equal(t, false, holder["admitted"])
+
+	// A held bed cannot be retired; a free one can, and is kept.
+	r = e.postJSON(t, fmt.Sprintf("%s/beds/%d/retire", inst, bed), admin, map[string]any{})
+	require.Equal(t, http.StatusConflict, r.Status, string(r.Raw))
+	r = e.postJSON(t, inst+"/beds", admin, map[string]any{"label": "A-2", "care_level": "self_care"})
+	require.Equal(t, http.StatusCreated, r.Status, string(r.Raw))
+	r = e.postJSON(t, fmt.Sprintf("%s/beds/%d/retire", inst, int64(r.Body["id"].(float64))), admin, map[string]any{})
+	require.Equal(t, http.StatusOK, r.Status, string(r.Raw))
+	require.NotEmpty(t, r.str("retired_at"))
+
+	// Every write is in the audit trail, refusals too.
+	var n int
+	require.NoError(t, e.db.Pool().QueryRow(ctx, `SELECT count(*) FROM audit_log WHERE action IN
+		('institution.create', 'institution.update', 'bed.add', 'bed.retire') AND at > now() - interval '10 minutes'`).Scan(&n))
+	require.GreaterOrEqual(t, n, 10)
 }
