@@ -33,6 +33,39 @@ func (e *e2eSystem) placeDependent(t *testing.T, n int) ([]submitted, []*civicfl
 	return subs, cases
 }
 
+// giveBack releases every bed the test's cases hold or are given, waiting
+// for its wait-listed cases to be served, so that the tests after it find
+// the dependent-care beds as free as before (the e2e tests share one
+// system).
+func (e *e2eSystem) giveBack(t *testing.T, subs []submitted) {
+	t.Helper()
+	dr := e.login(t, "dr.yanta")
+	stages := func() (placed []submitted, waiting int) {
+		for _, s := range subs {
+			cs, err := e.db.Case(context.Background(), s.ID)
+			require.NoError(t, err)
+			switch cs.Stage {
+			case civicflow.StageAwaitingAdmission:
+				placed = append(placed, s)
+			case civicflow.StageWaitlisted, civicflow.StagePlacement:
+				waiting++
+			}
+		}
+		return placed, waiting
+	}
+	for {
+		placed, waiting := stages()
+		for _, s := range placed {
+			e.mustAct(t, dr, s.Ref, "release_allocation", map[string]any{"reasons": "测试结束", "release_reason": "declined"}, "withdrawn")
+		}
+		if waiting == 0 {
+			return
+		}
+		require.Eventually(t, func() bool { p, w := stages(); return len(p) > 0 || w == 0 }, 30*time.Second, 50*time.Millisecond,
+			"a wait-listed case of the test is served as the test's beds are released")
+	}
+}
+
 // TestE2EReleaseBeforeAdmission: a person placed in a bed does not come;
 // the district releases the bed, the case ends withdrawn with the reason on
 // its timeline, and the bed goes to the next waiting case, whose workflow
@@ -47,7 +80,8 @@ func TestE2EReleaseBeforeAdmission(t *testing.T) {
 	for _, in := range is {
 		free += in.FreeBeds[civicflow.CareDependent]
 	}
-	_, cases := e.placeDependent(t, free+1)
+	subs, cases := e.placeDependent(t, free+1)
+	defer e.giveBack(t, subs)
 	var holder *civicflow.Case
 	for _, cs := range cases {
 		if cs.Stage == civicflow.StageAwaitingAdmission {
@@ -155,6 +189,7 @@ func TestE2EInstitutionsBedsAndWaitlist(t *testing.T) {
 		free += in.FreeBeds[civicflow.CareDependent]
 	}
 	subs, cases := e.placeDependent(t, free+1)
+	defer e.giveBack(t, subs)
 	require.Equal(t, civicflow.StageWaitlisted, cases[len(cases)-1].Stage)
 
 	// The wait-list, as each reader may see it.
