@@ -91,6 +91,10 @@ const (
 	ActionReturn              Action = "return"
 	ActionConfirmAdmission    Action = "confirm_admission"
 	ActionRecordDeparture     Action = "record_departure"
+	// ActionReleaseAllocation gives up a bed before admission: the person
+	// declined it, died or did not arrive (ReleaseReason). The case ends
+	// withdrawn and the bed goes to the next waiting case (issue 18).
+	ActionReleaseAllocation Action = "release_allocation"
 )
 
 // Actions on a community-rehab case (rehab.go). The pipeline's actions
@@ -111,7 +115,7 @@ func Actions() []Action {
 	return []Action{
 		ActionAccept, ActionRequestSupplements, ActionReject, ActionProvideSupplements,
 		ActionWithdraw, ActionRecordInvestigation, ActionLodgeObjection, ActionApprove,
-		ActionReturn, ActionConfirmAdmission, ActionRecordDeparture,
+		ActionReturn, ActionConfirmAdmission, ActionRecordDeparture, ActionReleaseAllocation,
 		ActionRegister, ActionAssess, ActionAgreePlan, ActionRecordReview, ActionRecordSession,
 		ActionClose, ActionRefer, ActionRecordVerification, ActionRecordTransferVisit,
 	}

@@ -95,6 +95,9 @@ var expectedRules = map[Action]map[Role][]Stage{
 	"return":               {RoleDistrictReviewer: {StageDistrictReview}},
 	"confirm_admission":    {RoleInstitutionStaff: {StageAwaitingAdmission}},
 	"record_departure":     {RoleInstitutionStaff: {StageCompleted}},
+	// A bed given up before admission (issue 18): the institution holding
+	// it or the district that placed the case.
+	"release_allocation": {RoleInstitutionStaff: {StageAwaitingAdmission}, RoleDistrictReviewer: {StageAwaitingAdmission}},
 	// Community rehab (rehab.go): the centre's actions.
 	"register":       {RoleRehabAssessor: {StageRegistration}},
 	"assess":         {RoleRehabAssessor: {StageAssessment}},
@@ -238,7 +241,12 @@ func TestAllowedActions(t *testing.T) {
 	require.Empty(t, AllowedActions(applicant, caseScope(StageCompleted)))
 
 	staff := Actor{Role: RoleInstitutionStaff, InstitutionID: caseInstitution}
-	require.Equal(t, []Action{ActionConfirmAdmission}, AllowedActions(staff, caseScope(StageAwaitingAdmission)))
+	require.Equal(t, []Action{ActionConfirmAdmission, ActionReleaseAllocation}, AllowedActions(staff, caseScope(StageAwaitingAdmission)))
+	require.Equal(t, []Action{ActionReleaseAllocation}, AllowedActions(reviewer, caseScope(StageAwaitingAdmission)))
+	require.Empty(t, AllowedActions(Actor{Role: RoleDistrictReviewer, Jurisdiction: otherDistrict}, caseScope(StageAwaitingAdmission)))
+	require.Empty(t, AllowedActions(Actor{Role: RoleInstitutionStaff, InstitutionID: caseInstitution + 1}, caseScope(StageAwaitingAdmission)))
+	require.True(t, NeedsReasons(CaseTypeCentralisedCare, ActionReleaseAllocation, RoleInstitutionStaff))
+	require.True(t, NeedsReasons(CaseTypeCentralisedCare, ActionReleaseAllocation, RoleDistrictReviewer))
 	// Departure is recorded on the allocation, never offered on the case.
 	require.NoError(t, Authorize(staff, ActionRecordDeparture, caseScope(StageCompleted)))
 	require.Empty(t, AllowedActions(staff, caseScope(StageCompleted)))

@@ -92,6 +92,11 @@ var processes = []Process{
 			Rule{Action: ActionLodgeObjection, Role: RoleTownshipOfficial, Stages: []Stage{StagePublicNotice}, Reasons: true},
 			Rule{Action: ActionConfirmAdmission, Role: RoleInstitutionStaff, Stages: []Stage{StageAwaitingAdmission}},
 			Rule{Action: ActionRecordDeparture, Role: RoleInstitutionStaff, Stages: []Stage{StageCompleted}},
+			// Either side may learn first that the person will not come:
+			// the institution holding the bed, or the district that placed
+			// the case (issue 18).
+			Rule{Action: ActionReleaseAllocation, Role: RoleInstitutionStaff, Stages: []Stage{StageAwaitingAdmission}, Reasons: true},
+			Rule{Action: ActionReleaseAllocation, Role: RoleDistrictReviewer, Stages: []Stage{StageAwaitingAdmission}, Reasons: true},
 		),
 		SystemStages: []Stage{StagePublicNotice, StagePlacement, StageWaitlisted},
 		Clocked: []Stage{StageIntake, StageInvestigation, StagePublicNotice, StageDistrictReview,

@@ -105,6 +105,7 @@ var actionNames = map[Action]names{
 	ActionReturn:              {"退回街道（乡镇）", "Return to the township"},
 	ActionConfirmAdmission:    {"确认入住", "Confirm admission"},
 	ActionRecordDeparture:     {"登记离院", "Record departure"},
+	ActionReleaseAllocation:   {"入住前释放床位", "Release the bed before admission"},
 	ActionRegister:            {"登记建档", "Register"},
 	ActionAssess:              {"记录康复评估", "Record the assessment"},
 	ActionAgreePlan:           {"确认康复计划", "Agree the plan"},

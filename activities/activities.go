@@ -147,6 +147,20 @@ func (a *Activities) ReleaseBed(ctx context.Context, in ReleaseInput) (*civicflo
 	return d, retryable(err)
 }
 
+// ReleaseAllocationInput is the input of ReleaseAllocation.
+type ReleaseAllocationInput struct {
+	Release civicflow.Release
+}
+
+// ReleaseAllocation gives up a bed before admission (release_allocation),
+// ends the case and gives the bed to the next waiting case, in one
+// transaction (idempotent through the step's key; a retry answers the
+// same next case). An admitted allocation is refused (ECONFLICT).
+func (a *Activities) ReleaseAllocation(ctx context.Context, in ReleaseAllocationInput) (*civicflow.Departure, error) {
+	d, err := a.Store.ReleaseAllocation(ctx, in.Release)
+	return d, retryable(err)
+}
+
 // AwardInput is the input of RecordAward.
 type AwardInput struct {
 	Award civicflow.AwardWrite

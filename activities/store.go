@@ -30,6 +30,7 @@ type Store interface {
 	AllocateBed(ctx context.Context, caseID int64, level civicflow.CareLevel, district string) (*civicflow.Placement, error)
 	ConfirmAdmission(ctx context.Context, allocationID int64, t civicflow.Transition) error
 	ReleaseBed(ctx context.Context, allocationID int64, t civicflow.Transition) (*civicflow.Departure, error)
+	ReleaseAllocation(ctx context.Context, r civicflow.Release) (*civicflow.Departure, error)
 
 	// Stage clocks.
 	CalendarBetween(ctx context.Context, from, to time.Time) (civicflow.Calendar, error)

@@ -17,7 +17,7 @@ import (
 
 func (s *Server) requireAdministrator(c echo.Context) error {
 	if actorOf(c).Role != civicflow.RoleAdministrator {
-		return civicflow.Errorf(civicflow.EFORBIDDEN, "only administrators manage users")
+		return civicflow.Errorf(civicflow.EFORBIDDEN, "only administrators administer users, institutions and beds")
 	}
 	return nil
 }

@@ -244,7 +244,7 @@ func (s *Server) renderLoaded(c echo.Context, cs *civicflow.Case) error {
 var officialActions = map[civicflow.Action]bool{
 	civicflow.ActionAccept: true, civicflow.ActionRequestSupplements: true, civicflow.ActionReject: true,
 	civicflow.ActionRecordInvestigation: true, civicflow.ActionLodgeObjection: true, civicflow.ActionApprove: true,
-	civicflow.ActionReturn: true, civicflow.ActionConfirmAdmission: true,
+	civicflow.ActionReturn: true, civicflow.ActionConfirmAdmission: true, civicflow.ActionReleaseAllocation: true,
 	civicflow.ActionRegister: true, civicflow.ActionAssess: true, civicflow.ActionAgreePlan: true,
 	civicflow.ActionRecordReview: true, civicflow.ActionClose: true, civicflow.ActionRefer: true,
 	civicflow.ActionRecordVerification: true, civicflow.ActionRecordTransferVisit: true,
@@ -264,7 +264,7 @@ func (s *Server) act(c echo.Context) error {
 		return err
 	}
 	wreq := workflows.ActionRequest{Reasons: req.Reasons, Items: req.Items, Note: req.Note, Objector: req.Objector,
-		CareLevel: civicflow.CareLevel(req.CareLevel)}
+		CareLevel: civicflow.CareLevel(req.CareLevel), ReleaseReason: civicflow.ReleaseReason(req.ReleaseReason)}
 	if v := req.HomeVisit; v != nil {
 		// A date of China time: parsed as UTC, China's today counted as the
 		// future between 16:00 and 24:00 UTC.

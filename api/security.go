@@ -154,6 +154,11 @@ var auditedRoutes = map[string]auditRoute{
 	"POST /api/v1/admin/users/:id/enable":    {"user.enable", "user", "id", false},
 	"POST /api/v1/admin/users/:id/password":  {"user.reset_password", "user", "id", false},
 	"POST /api/v1/admin/users/:id/role":      {"user.assign_role", "user", "id", false},
+	// Bed operations (issue 18): institutions and beds.
+	"POST /api/v1/admin/institutions":                      {"institution.create", "institution", "", false},
+	"POST /api/v1/admin/institutions/:id":                  {"institution.update", "institution", "id", false},
+	"POST /api/v1/admin/institutions/:id/beds":             {"bed.add", "bed", "", false},
+	"POST /api/v1/admin/institutions/:id/beds/:bed/retire": {"bed.retire", "bed", "bed", false},
 	// Deadlines and supervision (issue 4): settings and supervisors' actions.
 	"PUT /api/v1/admin/calendar/:date":                    {"calendar.put", "config", "date", false},
 	"DELETE /api/v1/admin/calendar/:date":                 {"calendar.delete", "config", "date", false},

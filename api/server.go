@@ -171,6 +171,15 @@ func (s *Server) routes() []route {
 		{http.MethodGet, "/api/v1/institutions", authOfficial, s.listInstitutions, false},
 		{http.MethodPost, "/api/v1/allocations/:id/departure", authOfficial, s.recordDeparture, false},
 
+		// Bed operations (issue 18, api/institutions.go).
+		{http.MethodGet, "/api/v1/admin/institutions", authOfficial, s.listInstitutionRecords, false},
+		{http.MethodPost, "/api/v1/admin/institutions", authOfficial, s.createInstitution, false},
+		{http.MethodPost, "/api/v1/admin/institutions/:id", authOfficial, s.updateInstitution, false},
+		{http.MethodGet, "/api/v1/admin/institutions/:id/beds", authOfficial, s.listBeds, false},
+		{http.MethodPost, "/api/v1/admin/institutions/:id/beds", authOfficial, s.addBed, false},
+		{http.MethodPost, "/api/v1/admin/institutions/:id/beds/:bed/retire", authOfficial, s.retireBed, false},
+		{http.MethodGet, "/api/v1/supervision/waitlist", authOfficial, s.waitlist, false},
+
 		// Community rehab (issue 5, api/rehab.go).
 		{http.MethodPost, "/api/v1/rehab/applications", authNone, s.submitRehab, false},
 		{http.MethodGet, "/api/v1/rehab/centres", authOfficial, s.listRehabCentres, false},

@@ -52,7 +52,7 @@ func (db *DB) EnsureInstitution(ctx context.Context, ni NewInstitution) (int64, 
 func (db *DB) Institutions(ctx context.Context, district string) ([]civicflow.Institution, error) {
 	rows, err := db.pool.Query(ctx, `SELECT i.id, i.name, i.district_code, b.care_level, count(b.id),
 			count(b.id) FILTER (WHERE a.id IS NULL)
-		FROM institutions i JOIN beds b ON b.institution_id = i.id
+		FROM institutions i JOIN beds b ON b.institution_id = i.id AND b.retired_at IS NULL
 		LEFT JOIN bed_allocations a ON a.bed_id = b.id AND a.released_at IS NULL
 		WHERE ($1 = '' OR i.district_code = $1)
 		GROUP BY i.id, b.care_level ORDER BY i.id, b.care_level`, district)
@@ -89,10 +89,13 @@ func lockCareLevel(ctx context.Context, tx pgx.Tx, level civicflow.CareLevel) er
 }
 
 // AllocateBed gives the case a free bed of the care level in a designated
-// institution, preferring the case's district. When none is free, or cases
-// queued earlier for this care level are still waiting, the case joins the
-// wait-list. Calling it again for the same case returns its current bed or
-// wait-list place: it is idempotent.
+// institution, preferring the case's district, unless the wait-list rule
+// gives that bed to a case waiting ahead of it (docs/beds.md): a bed of
+// the case's own district only to a case of that district, one of
+// another district only when nobody of that district waits and nobody
+// is ahead of the case in city order. Without such a bed the case joins
+// the wait-list. Calling it again for the same case returns its current
+// bed or wait-list place: it is idempotent.
 func (db *DB) AllocateBed(ctx context.Context, caseID int64, level civicflow.CareLevel, district string) (*civicflow.Placement, error) {
 	var p civicflow.Placement
 	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
@@ -114,14 +117,19 @@ func (db *DB) AllocateBed(ctx context.Context, caseID int64, level civicflow.Car
 			return err
 		}
 		var bedID int64
-		if ahead == 0 {
-			err = tx.QueryRow(ctx, `SELECT b.id FROM beds b JOIN institutions i ON i.id = b.institution_id
-				WHERE b.care_level = $1 AND i.designated
-				  AND NOT EXISTS (SELECT 1 FROM bed_allocations a WHERE a.bed_id = b.id AND a.released_at IS NULL)
-				ORDER BY (i.district_code = $2) DESC, i.id, b.id LIMIT 1`, level, district).Scan(&bedID)
-			if err != nil && !errors.Is(err, pgx.ErrNoRows) {
-				return err
-			}
+		err = tx.QueryRow(ctx, `WITH me AS (SELECT coalesce((SELECT position FROM waitlist WHERE case_id = $3), 9223372036854775807) AS pos)
+			SELECT b.id FROM me, beds b JOIN institutions i ON i.id = b.institution_id
+			WHERE b.care_level = $1 AND i.designated AND b.retired_at IS NULL
+			  AND NOT EXISTS (SELECT 1 FROM bed_allocations a WHERE a.bed_id = b.id AND a.released_at IS NULL)
+			  -- nobody of the bed's district waits ahead (for a bed elsewhere: at all)
+			  AND NOT EXISTS (SELECT 1 FROM waitlist w WHERE w.care_level = $1 AND w.case_id <> $3
+			                  AND w.district_code = i.district_code AND (i.district_code <> $2 OR w.position < me.pos))
+			  -- a bed of another district: nobody ahead in city order either
+			  AND (i.district_code = $2 OR NOT EXISTS (SELECT 1 FROM waitlist w WHERE w.care_level = $1
+			                  AND w.case_id <> $3 AND w.position < me.pos))
+			ORDER BY (i.district_code = $2) DESC, i.id, b.id LIMIT 1`, level, district, caseID).Scan(&bedID)
+		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+			return err
 		}
 		if bedID == 0 {
 			if _, err := tx.Exec(ctx, `INSERT INTO waitlist (case_id, care_level, district_code) VALUES ($1, $2, $3)
@@ -139,6 +147,28 @@ func (db *DB) AllocateBed(ctx context.Context, caseID int64, level civicflow.Car
 		return nil, mapError(fmt.Sprintf("allocate bed for case %d", caseID), err)
 	}
 	return &p, nil
+}
+
+// serveWaitlist gives a free bed to the case the wait-list rule picks
+// (docs/beds.md): the first case waiting for its care level from the
+// bed's district, and only when none of that district waits, the first
+// in city order. A retired bed, or one of an institution no longer
+// designated, goes to nobody. It answers the new allocation, or nil when
+// the bed stays free. The caller holds the care level's lock.
+func serveWaitlist(ctx context.Context, tx pgx.Tx, bedID int64) (*civicflow.Allocation, error) {
+	var next int64
+	err := tx.QueryRow(ctx, `SELECT w.case_id FROM beds b JOIN institutions i ON i.id = b.institution_id
+		JOIN waitlist w ON w.care_level = b.care_level
+		WHERE b.id = $1 AND b.retired_at IS NULL AND i.designated
+		  AND NOT EXISTS (SELECT 1 FROM bed_allocations a WHERE a.bed_id = b.id AND a.released_at IS NULL)
+		ORDER BY (w.district_code = i.district_code) DESC, w.position LIMIT 1`, bedID).Scan(&next)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return allocate(ctx, tx, next, bedID)
 }
 
 func allocate(ctx context.Context, tx pgx.Tx, caseID, bedID int64) (*civicflow.Allocation, error) {
@@ -199,16 +229,30 @@ func (db *DB) CaseAllocation(ctx context.Context, caseID int64) (*civicflow.Allo
 // ConfirmAdmission marks the case's allocation admitted, enters the
 // person in the register in centralised support (ending a dispersed
 // period on the same day for a transfer) and records the transition, in
-// one transaction. Repeating it changes nothing.
+// one transaction. Repeating it changes nothing. An allocation released
+// before admission (release_allocation) cannot be admitted: ECONFLICT.
+// The allocation's row and then the case's are locked first, so an
+// admission and a release that race are ordered and one of them fails.
 func (db *DB) ConfirmAdmission(ctx context.Context, allocationID int64, t civicflow.Transition) error {
 	return mapError("confirm admission", pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
+		// The allocation first, then the case: the order ReleaseAllocation
+		// takes them in, so that the two never wait for each other.
+		var admitted, released bool
+		if err := tx.QueryRow(ctx, `SELECT admitted_at IS NOT NULL, released_at IS NOT NULL FROM bed_allocations
+			WHERE id = $1 AND case_id = $2 FOR UPDATE`, allocationID, t.CaseID).Scan(&admitted, &released); err != nil {
+			return err
+		}
 		done, err := stepRecorded(ctx, tx, t.CaseID, t.Key)
 		if err != nil || done {
 			return err
 		}
-		if _, err := tx.Exec(ctx, `UPDATE bed_allocations SET admitted_at = $2
-			WHERE id = $1 AND case_id = $3 AND admitted_at IS NULL AND released_at IS NULL`, allocationID, t.At, t.CaseID); err != nil {
-			return err
+		if released && !admitted {
+			return civicflow.Errorf(civicflow.ECONFLICT, "the bed was released before admission; it cannot be confirmed")
+		}
+		if !admitted {
+			if _, err := tx.Exec(ctx, `UPDATE bed_allocations SET admitted_at = $2 WHERE id = $1`, allocationID, t.At); err != nil {
+				return err
+			}
 		}
 		if err := enterCentralised(ctx, tx, allocationID, t); err != nil {
 			return err
@@ -218,13 +262,12 @@ func (db *DB) ConfirmAdmission(ctx context.Context, allocationID int64, t civicf
 }
 
 // ReleaseBed ends an admitted allocation (the resident left), records the
-// departure on the case and gives the bed to the first case waiting for its
-// care level, all in one transaction. Repeating it changes nothing.
+// departure on the case and gives the bed to the next waiting case
+// (serveWaitlist), all in one transaction. Repeating it changes nothing.
 func (db *DB) ReleaseBed(ctx context.Context, allocationID int64, t civicflow.Transition) (*civicflow.Departure, error) {
 	var d civicflow.Departure
 	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
-		a, err := scanAllocation(tx.QueryRow(ctx, `SELECT `+allocationColumns+` FROM bed_allocations a
-			JOIN beds b ON b.id = a.bed_id JOIN institutions i ON i.id = b.institution_id WHERE a.id = $1`, allocationID))
+		a, err := scanAllocation(tx.QueryRow(ctx, allocationByIDSQL, allocationID))
 		if err != nil {
 			return err
 		}
@@ -232,7 +275,7 @@ func (db *DB) ReleaseBed(ctx context.Context, allocationID int64, t civicflow.Tr
 			return err
 		}
 		d.CaseID = a.CaseID
-		tag, err := tx.Exec(ctx, `UPDATE bed_allocations SET released_at = $2, release_reason = $3
+		tag, err := tx.Exec(ctx, `UPDATE bed_allocations SET released_at = $2, release_reason = $3, release_cause = 'departure'
 			WHERE id = $1 AND released_at IS NULL AND admitted_at IS NOT NULL`, allocationID, t.At, t.Reasons)
 		if err != nil {
 			return err
@@ -249,23 +292,85 @@ func (db *DB) ReleaseBed(ctx context.Context, allocationID int64, t civicflow.Tr
 		if err := recordTransition(ctx, tx, t); err != nil {
 			return err
 		}
-		var next int64
-		err = tx.QueryRow(ctx, `SELECT case_id FROM waitlist WHERE care_level = $1 ORDER BY position LIMIT 1`, a.CareLevel).Scan(&next)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return nil
-		}
-		if err != nil {
+		na, err := serveWaitlist(ctx, tx, a.BedID)
+		if err != nil || na == nil {
 			return err
 		}
-		na, err := allocate(ctx, tx, next, a.BedID)
-		if err != nil {
-			return err
-		}
-		d.NextCaseID, d.AllocationID = next, na.ID
+		d.NextCaseID, d.AllocationID = na.CaseID, na.ID
 		return nil
 	})
 	if err != nil {
 		return nil, mapError(fmt.Sprintf("release allocation %d", allocationID), err)
+	}
+	return &d, nil
+}
+
+// ReleaseAllocation gives up an allocation before admission
+// (release_allocation: the person declined, died or did not arrive),
+// records the step that ends the case and gives the bed to the next
+// waiting case (serveWaitlist), in one transaction. An admitted
+// allocation is not released here (ECONFLICT: that is a departure).
+// Repeating it changes nothing and answers the same next case, so that a
+// retried activity still wakes it.
+func (db *DB) ReleaseAllocation(ctx context.Context, r civicflow.Release) (*civicflow.Departure, error) {
+	d := civicflow.Departure{CaseID: r.Transition.CaseID}
+	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
+		if !r.Reason.Valid() {
+			return civicflow.Invalid(civicflow.FieldError{Field: "release_reason", Reason: "must be declined, died or no_show"})
+		}
+		a, err := scanAllocation(tx.QueryRow(ctx, allocationByIDSQL, r.AllocationID))
+		if err != nil {
+			return err
+		}
+		if a.CaseID != r.Transition.CaseID {
+			return civicflow.Errorf(civicflow.ECONFLICT, "allocation %d is not held by case %d", r.AllocationID, r.Transition.CaseID)
+		}
+		if err := lockCareLevel(ctx, tx, a.CareLevel); err != nil {
+			return err
+		}
+		var admitted, released bool
+		if err := tx.QueryRow(ctx, `SELECT admitted_at IS NOT NULL, released_at IS NOT NULL FROM bed_allocations
+			WHERE id = $1 FOR UPDATE`, r.AllocationID).Scan(&admitted, &released); err != nil {
+			return err
+		}
+		switch {
+		case admitted:
+			return civicflow.Errorf(civicflow.ECONFLICT, "the person has been admitted; record a departure instead")
+		case released:
+			var done bool
+			if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM case_events WHERE case_id = $1 AND event_key = $2)`,
+				r.Transition.CaseID, r.Transition.Key).Scan(&done); err != nil {
+				return err
+			}
+			if !done {
+				return civicflow.Errorf(civicflow.ECONFLICT, "the bed was already released")
+			}
+			// An earlier attempt of this step released it: the case it
+			// served, if still waiting for admission, holds the bed now.
+			err := tx.QueryRow(ctx, `SELECT case_id, id FROM bed_allocations WHERE bed_id = $1 AND id > $2
+				AND released_at IS NULL AND admitted_at IS NULL`, a.BedID, a.ID).Scan(&d.NextCaseID, &d.AllocationID)
+			if errors.Is(err, pgx.ErrNoRows) {
+				return nil
+			}
+			return err
+		}
+		if _, err := tx.Exec(ctx, `UPDATE bed_allocations SET released_at = $2, release_reason = $3, release_cause = $4
+			WHERE id = $1`, r.AllocationID, r.Transition.At, r.Transition.Reasons, string(r.Reason)); err != nil {
+			return err
+		}
+		d.Released = true
+		if err := recordTransition(ctx, tx, r.Transition); err != nil {
+			return err
+		}
+		na, err := serveWaitlist(ctx, tx, a.BedID)
+		if err != nil || na == nil {
+			return err
+		}
+		d.NextCaseID, d.AllocationID = na.CaseID, na.ID
+		return nil
+	})
+	if err != nil {
+		return nil, mapError(fmt.Sprintf("release allocation %d before admission", r.AllocationID), err)
 	}
 	return &d, nil
 }
@@ -281,9 +386,9 @@ func (db *DB) Waitlist(ctx context.Context, level civicflow.CareLevel) ([]int64,
 }
 
 // freeBed ends a current allocation (the resident's support ended) and
-// gives the bed to the first case waiting for its care level, in the
-// caller's transaction. It answers the departure: the case that left and
-// the waiting case that got the bed (0 if none).
+// gives the bed to the case the wait-list rule picks (serveWaitlist), in
+// the caller's transaction. It answers the departure: the case that left
+// and the waiting case that got the bed (0 if none).
 func freeBed(ctx context.Context, tx pgx.Tx, allocationID int64, at time.Time, reason string) (civicflow.Departure, error) {
 	var d civicflow.Departure
 	a, err := scanAllocation(tx.QueryRow(ctx, allocationByIDSQL, allocationID))
@@ -294,24 +399,16 @@ func freeBed(ctx context.Context, tx pgx.Tx, allocationID int64, at time.Time, r
 		return d, err
 	}
 	d.CaseID = a.CaseID
-	tag, err := tx.Exec(ctx, `UPDATE bed_allocations SET released_at = $2, release_reason = $3
-		WHERE id = $1 AND released_at IS NULL`, allocationID, at, reason)
+	tag, err := tx.Exec(ctx, `UPDATE bed_allocations SET released_at = $2, release_reason = $3, release_cause = 'departure'
+		WHERE id = $1 AND released_at IS NULL AND admitted_at IS NOT NULL`, allocationID, at, reason)
 	if err != nil || tag.RowsAffected() == 0 {
 		return d, err
 	}
 	d.Released = true
-	var next int64
-	err = tx.QueryRow(ctx, `SELECT case_id FROM waitlist WHERE care_level = $1 ORDER BY position LIMIT 1`, a.CareLevel).Scan(&next)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return d, nil
-	}
-	if err != nil {
+	na, err := serveWaitlist(ctx, tx, a.BedID)
+	if err != nil || na == nil {
 		return d, err
 	}
-	na, err := allocate(ctx, tx, next, a.BedID)
-	if err != nil {
-		return d, err
-	}
-	d.NextCaseID, d.AllocationID = next, na.ID
+	d.NextCaseID, d.AllocationID = na.CaseID, na.ID
 	return d, nil
 }

@@ -223,29 +223,245 @@ func TestWaitlistIsServedInOrder(t *testing.T) {
 	require.True(t, p.Waitlisted)
 	require.Equal(t, 2, p.Position)
 
-	// A bed becomes free (a new institution). A newcomer still queues
-	// behind the cases already waiting, even in the bed's own district.
+	// A bed becomes free in another district (a seeded institution; the
+	// API serves the wait-list when it adds a bed). By the wait-list rule
+	// (docs/beds.md) a newcomer from a third district queues behind the
+	// cases already waiting, and a waiting case of 雁塔 behind the head
+	// stays behind it, since nobody waits from the bed's district ...
 	ensureInstitution(t, db, "新城区敬老院", "610102", map[civicflow.CareLevel]int{civicflow.CareDependent: 1})
-	c5 := createCase(t, db, "610102001").CaseID
-	p = allocate(t, db, c5, civicflow.CareDependent, "610102")
+	c6 := createCase(t, db, "610124001").CaseID
+	p = allocate(t, db, c6, civicflow.CareDependent, "610124")
 	require.True(t, p.Waitlisted)
 	require.Equal(t, 3, p.Position)
-	require.Equal(t, []int64{c2, c3, c5}, waitlist(t, db, civicflow.CareDependent))
-
-	// Someone behind the head asking again stays where they are.
 	p = allocate(t, db, c3, civicflow.CareDependent, "610113")
 	require.True(t, p.Waitlisted)
 	require.Equal(t, 2, p.Position)
 
-	// The head of the queue asking again gets the free bed.
-	p = allocate(t, db, c2, civicflow.CareDependent, "610113")
+	// ... but a newcomer of the bed's own district takes it: no case of
+	// that district is ahead of it, and its district comes first.
+	c5 := createCase(t, db, "610102001").CaseID
+	p = allocate(t, db, c5, civicflow.CareDependent, "610102")
 	require.NotNil(t, p.Allocation)
-	require.Equal(t, []int64{c3, c5}, waitlist(t, db, civicflow.CareDependent))
+	require.Equal(t, []int64{c2, c3, c6}, waitlist(t, db, civicflow.CareDependent))
 
 	p = allocate(t, db, c4, civicflow.CareDependent, "610113")
 	require.True(t, p.Waitlisted)
-	require.Equal(t, 3, p.Position)
-	require.Equal(t, []int64{c3, c5, c4}, waitlist(t, db, civicflow.CareDependent))
+	require.Equal(t, 4, p.Position)
+	require.Equal(t, []int64{c2, c3, c6, c4}, waitlist(t, db, civicflow.CareDependent))
+}
+
+func TestAllocateBedWaitsBehindItsDistrict(t *testing.T) {
+	t.Parallel()
+	db := setup(t)
+	ensureInstitution(t, db, "雁塔区福利院", "610113", map[civicflow.CareLevel]int{civicflow.CareDependent: 1})
+	holder := createCase(t, db, "610113001").CaseID
+	require.NotNil(t, allocate(t, db, holder, civicflow.CareDependent, "610113").Allocation)
+	first := createCase(t, db, "610113001").CaseID
+	require.True(t, allocate(t, db, first, civicflow.CareDependent, "610113").Waitlisted)
+	// A free bed of 雁塔 appears (seeded, not served): a later case of 雁塔
+	// stays behind the earlier one of 雁塔, which takes it when it asks.
+	ensureInstitution(t, db, "雁塔区第二福利院", "610113", map[civicflow.CareLevel]int{civicflow.CareDependent: 1})
+	second := createCase(t, db, "610113002").CaseID
+	p := allocate(t, db, second, civicflow.CareDependent, "610113")
+	require.True(t, p.Waitlisted)
+	require.Equal(t, 2, p.Position)
+	// Nor may a case of another district take 雁塔's bed over 雁塔's own.
+	far := createCase(t, db, "610124001").CaseID
+	require.True(t, allocate(t, db, far, civicflow.CareDependent, "610124").Waitlisted)
+	require.NotNil(t, allocate(t, db, first, civicflow.CareDependent, "610113").Allocation)
+	require.Equal(t, []int64{second, far}, waitlist(t, db, civicflow.CareDependent))
+}
+
+// placed puts a case on the given bed's care level and records that it
+// awaits admission, as the workflow's bed_allocated step does.
+func placed(t *testing.T, db *postgres.DB, township string, level civicflow.CareLevel) (int64, *civicflow.Allocation) {
+	t.Helper()
+	id := createCase(t, db, township).CaseID
+	p := allocate(t, db, id, level, township[:6])
+	require.NotNil(t, p.Allocation)
+	require.NoError(t, db.RecordTransition(context.Background(), civicflow.Transition{CaseID: id, Key: "placed", Seq: 1,
+		Action: civicflow.StepBedAllocated, From: civicflow.StagePlacement, To: civicflow.StageAwaitingAdmission,
+		Actor: civicflow.SystemActor, At: now()}))
+	return id, p.Allocation
+}
+
+func release(caseID, allocationID int64, reason civicflow.ReleaseReason) civicflow.Release {
+	return civicflow.Release{AllocationID: allocationID, Reason: reason, Transition: civicflow.Transition{
+		CaseID: caseID, Key: "released", Seq: 2, Action: civicflow.ActionReleaseAllocation,
+		From: civicflow.StageAwaitingAdmission, To: civicflow.StageWithdrawn,
+		Actor:   civicflow.Actor{UserID: 2, Username: "dr", Role: civicflow.RoleDistrictReviewer, Jurisdiction: "610113"},
+		Reasons: "家属决定居家照料", At: now(), Details: map[string]any{"release_reason": reason}}}
+}
+
+func TestFreedBedGoesToItsDistrictFirst(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := setup(t)
+	inst := ensureInstitution(t, db, "雁塔区福利院", "610113", map[civicflow.CareLevel]int{civicflow.CareDependent: 1})
+	holder, alloc := placed(t, db, "610113001", civicflow.CareDependent)
+	// Waiting, in city order: 新城, 雁塔, 周至.
+	xincheng := createCase(t, db, "610102001").CaseID
+	yanta := createCase(t, db, "610113002").CaseID
+	zhouzhi := createCase(t, db, "610124001").CaseID
+	for _, c := range []struct {
+		id       int64
+		district string
+	}{{xincheng, "610102"}, {yanta, "610113"}, {zhouzhi, "610124"}} {
+		require.True(t, allocate(t, db, c.id, civicflow.CareDependent, c.district).Waitlisted)
+	}
+
+	// The bed is given up before admission: 雁塔's own waiting case gets
+	// it, although 新城's waits longer.
+	d, err := db.ReleaseAllocation(ctx, release(holder, alloc.ID, civicflow.ReleaseDeclined))
+	require.NoError(t, err)
+	require.True(t, d.Released)
+	require.Equal(t, yanta, d.NextCaseID)
+	require.Equal(t, []int64{xincheng, zhouzhi}, waitlist(t, db, civicflow.CareDependent))
+	next, err := db.CaseAllocation(ctx, yanta)
+	require.NoError(t, err)
+	require.Equal(t, alloc.BedID, next.BedID)
+	require.Equal(t, inst, next.InstitutionID)
+
+	// 雁塔's case is admitted and leaves; nobody of 雁塔 waits now, so the
+	// first in city order (新城) gets the bed.
+	require.NoError(t, db.ConfirmAdmission(ctx, next.ID, civicflow.Transition{CaseID: yanta, Key: "admitted", Seq: 2,
+		Action: civicflow.ActionConfirmAdmission, From: civicflow.StageAwaitingAdmission, To: civicflow.StageCompleted,
+		Actor: civicflow.SystemActor, At: now()}))
+	d, err = db.ReleaseBed(ctx, next.ID, civicflow.Transition{Key: "departed", Seq: 3, Action: civicflow.ActionRecordDeparture,
+		From: civicflow.StageCompleted, To: civicflow.StageDeparted, Actor: civicflow.SystemActor, At: now()})
+	require.NoError(t, err)
+	require.Equal(t, xincheng, d.NextCaseID)
+	require.Equal(t, []int64{zhouzhi}, waitlist(t, db, civicflow.CareDependent))
+}
+
+func TestReleaseAllocation(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := setup(t)
+	ensureInstitution(t, db, "雁塔区福利院", "610113", map[civicflow.CareLevel]int{civicflow.CareDependent: 2})
+	holder, alloc := placed(t, db, "610113001", civicflow.CareDependent)
+	other, otherAlloc := placed(t, db, "610113001", civicflow.CareDependent)
+	waiting := createCase(t, db, "610113002").CaseID
+	require.True(t, allocate(t, db, waiting, civicflow.CareDependent, "610113").Waitlisted)
+
+	// Field and ownership checks change nothing.
+	_, err := db.ReleaseAllocation(ctx, release(holder, alloc.ID, "moved"))
+	requireCode(t, err, civicflow.EINVALID)
+	_, err = db.ReleaseAllocation(ctx, release(holder, otherAlloc.ID, civicflow.ReleaseDied))
+	requireCode(t, err, civicflow.ECONFLICT)
+	_, err = db.ReleaseAllocation(ctx, release(holder, 999999, civicflow.ReleaseDied))
+	requireCode(t, err, civicflow.ENOTFOUND)
+	require.Equal(t, civicflow.StageAwaitingAdmission, getCase(t, db, holder).Stage)
+
+	r := release(holder, alloc.ID, civicflow.ReleaseNoShow)
+	d, err := db.ReleaseAllocation(ctx, r)
+	require.NoError(t, err)
+	require.Equal(t, civicflow.Departure{CaseID: holder, NextCaseID: waiting, AllocationID: d.AllocationID, Released: true}, *d)
+	c := getCase(t, db, holder)
+	require.Equal(t, civicflow.StageWithdrawn, c.Stage)
+	var cause, reason string
+	require.NoError(t, db.Pool().QueryRow(ctx, `SELECT release_cause, release_reason FROM bed_allocations WHERE id = $1`, alloc.ID).Scan(&cause, &reason))
+	require.Equal(t, "no_show", cause)
+	require.Equal(t, "家属决定居家照料", reason)
+	evs, err := db.Events(ctx, holder)
+	require.NoError(t, err)
+	require.Equal(t, civicflow.ActionReleaseAllocation, evs[len(evs)-1].Action)
+	require.Equal(t, civicflow.StageWithdrawn, evs[len(evs)-1].ToStage)
+
+	// A retried attempt of the same step answers the same next case and
+	// writes nothing.
+	again, err := db.ReleaseAllocation(ctx, r)
+	require.NoError(t, err)
+	require.False(t, again.Released)
+	require.Equal(t, waiting, again.NextCaseID)
+	require.Equal(t, d.AllocationID, again.AllocationID)
+	require.Equal(t, 3, count(t, db, `SELECT count(*) FROM bed_allocations`))
+	require.Equal(t, 1, count(t, db, `SELECT count(*) FROM case_events WHERE case_id = $1 AND event_key = 'released'`, holder))
+
+	// A released allocation is never admitted.
+	err = db.ConfirmAdmission(ctx, alloc.ID, civicflow.Transition{CaseID: holder, Key: "admitted", Seq: 3,
+		Action: civicflow.ActionConfirmAdmission, From: civicflow.StageAwaitingAdmission, To: civicflow.StageCompleted,
+		Actor: civicflow.SystemActor, At: now()})
+	requireCode(t, err, civicflow.ECONFLICT)
+	require.Equal(t, civicflow.StageWithdrawn, getCase(t, db, holder).Stage)
+
+	// An admitted one is not released here: that is a departure.
+	require.NoError(t, db.ConfirmAdmission(ctx, otherAlloc.ID, civicflow.Transition{CaseID: other, Key: "admitted", Seq: 2,
+		Action: civicflow.ActionConfirmAdmission, From: civicflow.StageAwaitingAdmission, To: civicflow.StageCompleted,
+		Actor: civicflow.SystemActor, At: now()}))
+	_, err = db.ReleaseAllocation(ctx, release(other, otherAlloc.ID, civicflow.ReleaseDied))
+	requireCode(t, err, civicflow.ECONFLICT)
+
+	// The schema refuses what Go would not do: an admitted allocation
+	// released as given up, a settled one changed, an allocation deleted.
+	for _, sql := range []string{
+		`UPDATE bed_allocations SET released_at = now(), release_cause = 'died' WHERE id = $1`,
+		`UPDATE bed_allocations SET admitted_at = now() WHERE id = $1`,
+		`DELETE FROM bed_allocations WHERE id = $1`,
+	} {
+		_, err := db.Pool().Exec(ctx, sql, otherAlloc.ID)
+		require.Error(t, err, sql)
+	}
+}
+
+// TestReleaseAndAdmissionRace sends a release and an admission of the same
+// allocation at the same moment, many times: exactly one wins, and the bed
+// is either admitted or given to the next waiting case, never both.
+func TestReleaseAndAdmissionRace(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := setup(t)
+	ensureInstitution(t, db, "雁塔区福利院", "610113", map[civicflow.CareLevel]int{civicflow.CareSelf: 1})
+	wins := map[string]int{}
+	for round := range 12 {
+		holder, alloc := placed(t, db, "610113001", civicflow.CareSelf)
+		next := createCase(t, db, "610113002").CaseID
+		require.True(t, allocate(t, db, next, civicflow.CareSelf, "610113").Waitlisted)
+		errs := make([]error, 2)
+		runConcurrently(2, func(i int) {
+			if i == 0 {
+				_, errs[0] = db.ReleaseAllocation(ctx, release(holder, alloc.ID, civicflow.ReleaseDeclined))
+				return
+			}
+			errs[1] = db.ConfirmAdmission(ctx, alloc.ID, civicflow.Transition{CaseID: holder, Key: "admitted", Seq: 2,
+				Action: civicflow.ActionConfirmAdmission, From: civicflow.StageAwaitingAdmission, To: civicflow.StageCompleted,
+				Actor: civicflow.SystemActor, At: now()})
+		})
+		a, err := db.Allocation(ctx, alloc.ID)
+		require.NoError(t, err)
+		nextAlloc, nextErr := db.CaseAllocation(ctx, next)
+		switch {
+		case errs[0] == nil:
+			requireCode(t, errs[1], civicflow.ECONFLICT)
+			require.NotNil(t, a.ReleasedAt)
+			require.Nil(t, a.AdmittedAt)
+			require.Equal(t, civicflow.StageWithdrawn, getCase(t, db, holder).Stage)
+			require.NoError(t, nextErr, "round %d", round)
+			require.Equal(t, alloc.BedID, nextAlloc.BedID)
+			wins["release"]++
+			// Free the bed for the next round: the next case leaves at once.
+			_, err := db.ReleaseAllocation(ctx, release(next, nextAlloc.ID, civicflow.ReleaseDied))
+			require.NoError(t, err)
+		case errs[1] == nil:
+			requireCode(t, errs[0], civicflow.ECONFLICT)
+			require.NotNil(t, a.AdmittedAt)
+			require.Nil(t, a.ReleasedAt)
+			require.Equal(t, civicflow.StageCompleted, getCase(t, db, holder).Stage)
+			requireCode(t, nextErr, civicflow.ENOTFOUND)
+			wins["admission"]++
+			_, err := db.ReleaseBed(ctx, alloc.ID, civicflow.Transition{Key: "departed", Seq: 3, Action: civicflow.ActionRecordDeparture,
+				From: civicflow.StageCompleted, To: civicflow.StageDeparted, Actor: civicflow.SystemActor, At: now()})
+			require.NoError(t, err)
+			nextAlloc, err := db.CaseAllocation(ctx, next)
+			require.NoError(t, err)
+			_, err = db.ReleaseAllocation(ctx, release(next, nextAlloc.ID, civicflow.ReleaseDied))
+			require.NoError(t, err)
+		default:
+			t.Fatalf("round %d: both failed: %v, %v", round, errs[0], errs[1])
+		}
+		require.Equal(t, 0, count(t, db, `SELECT count(*) FROM bed_allocations WHERE released_at IS NULL`), "round %d", round)
+	}
+	t.Logf("release vs admission: %v", wins)
 }
 
 func TestAdmissionAndRelease(t *testing.T) {
@@ -258,7 +474,7 @@ func TestAdmissionAndRelease(t *testing.T) {
 	resident := createCase(t, db, "610113001").CaseID
 	semi := createCase(t, db, "610113001").CaseID // waits for another care level, queued first
 	next := createCase(t, db, "610102001").CaseID
-	later := createCase(t, db, "610113002").CaseID
+	later := createCase(t, db, "610124001").CaseID // neither waits in the bed's district: city order
 
 	p := allocate(t, db, resident, civicflow.CareDependent, "610113")
 	require.NotNil(t, p.Allocation)
@@ -268,7 +484,7 @@ func TestAdmissionAndRelease(t *testing.T) {
 		Actor: civicflow.SystemActor, At: now()}))
 	require.True(t, allocate(t, db, semi, civicflow.CareSemiDependent, "610113").Waitlisted)
 	require.True(t, allocate(t, db, next, civicflow.CareDependent, "610102").Waitlisted)
-	require.True(t, allocate(t, db, later, civicflow.CareDependent, "610113").Waitlisted)
+	require.True(t, allocate(t, db, later, civicflow.CareDependent, "610124").Waitlisted)
 
 	departure := civicflow.Transition{Key: "departed", Seq: 3, Action: "record_departure",
 		From: civicflow.StageCompleted, To: civicflow.StageDeparted, Actor: staff, Reasons: "moved in with family"}

@@ -113,10 +113,13 @@ func (con *Console) logout(c echo.Context) error {
 }
 
 // waiting is what counts as work for an official: the actions the stage
-// expects of them. An objection during the public notice is possible but
-// not expected, so it does not put a case in the inbox.
+// expects of them. An objection during the public notice, or giving up a
+// bed before admission (release_allocation), is possible but not
+// expected, so it does not put a case in the inbox.
 func waiting(actions []civicflow.Action) []civicflow.Action {
-	return slices.DeleteFunc(slices.Clone(actions), func(a civicflow.Action) bool { return a == civicflow.ActionLodgeObjection })
+	return slices.DeleteFunc(slices.Clone(actions), func(a civicflow.Action) bool {
+		return a == civicflow.ActionLodgeObjection || a == civicflow.ActionReleaseAllocation
+	})
 }
 
 // listCases pages through GET /api/v1/cases (scoped to the official's

@@ -81,6 +81,9 @@ type ActionRequest struct {
 	HomeVisit *HomeVisitInput `json:"home_visit"`
 	Objector  string          `json:"objector" validate:"max=100"`
 	CareLevel string          `json:"care_level" validate:"omitempty,oneof=self_care semi_dependent dependent"`
+	// ReleaseReason: release_allocation, why the bed is given up before
+	// admission (the workflow requires it there).
+	ReleaseReason string `json:"release_reason" validate:"omitempty,oneof=declined died no_show"`
 	// RehabCentreID: approve of a community-rehab case names the
 	// district's rehab centre.
 	RehabCentreID int64 `json:"rehab_centre_id" validate:"min=0"`

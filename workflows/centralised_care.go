@@ -52,6 +52,15 @@ const versionStageDeadlines = "stage-deadlines"
 // placement. Asked only on that path, so other histories do not change.
 const versionDispersedSupport = "dispersed-support"
 
+// versionReleaseAllocation marks the release_allocation path (issue 18): a
+// bed given up before admission ends the case withdrawn and wakes the next
+// waiting case. The marker is written only when a release happens, inside
+// its update, so every other path of every run — old or new — issues the
+// same commands as before. Version 1 is the only one: a run can reach the
+// update only with code that has the handler, so DefaultVersion there means
+// a history this code did not write.
+const versionReleaseAllocation = "release-allocation"
+
 // CentralisedCare runs one application for centralised support for an
 // extremely poor person (特困人员集中供养) from intake to admission.
 func CentralisedCare(ctx workflow.Context, in CentralisedCareInput) (CaseState, error) {
@@ -102,7 +111,8 @@ func CentralisedCare(ctx workflow.Context, in CentralisedCareInput) (CaseState, 
 }
 
 func (c *careCase) actions() []civicflow.Action {
-	return []civicflow.Action{civicflow.ActionRecordInvestigation, civicflow.ActionLodgeObjection, civicflow.ActionConfirmAdmission}
+	return []civicflow.Action{civicflow.ActionRecordInvestigation, civicflow.ActionLodgeObjection, civicflow.ActionConfirmAdmission,
+		civicflow.ActionReleaseAllocation}
 }
 
 // check validates the fields of the centralised-care actions and of the
@@ -132,6 +142,10 @@ func (c *careCase) check(act civicflow.Action, req ActionRequest) []civicflow.Fi
 			need("reasons", req.Reasons)
 		default:
 			bad = append(bad, civicflow.FieldError{Field: "home_visit.opinion", Reason: "must be eligible or ineligible"})
+		}
+	case civicflow.ActionReleaseAllocation:
+		if !req.ReleaseReason.Valid() {
+			bad = append(bad, civicflow.FieldError{Field: "release_reason", Reason: "must be declined, died or no_show"})
 		}
 	case civicflow.ActionApprove:
 		if req.CareLevel != "" && !req.CareLevel.Valid() {
@@ -200,6 +214,14 @@ func (c *careCase) next(ctx workflow.Context, act civicflow.Action, req ActionRe
 		start := civicflow.SupportStart(workflow.Now(ctx))
 		s.supportStart = &start
 		s.details = map[string]any{"support_start": start.Format("2006-01-02")}
+	case civicflow.ActionReleaseAllocation:
+		if workflow.GetVersion(ctx, versionReleaseAllocation, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+			return s, civicflow.Errorf(civicflow.ECONFLICT, "this case's workflow cannot release its bed")
+		}
+		id := c.state().AllocationID
+		s.to, s.waitingFor = civicflow.StageWithdrawn, []string{}
+		s.release = &civicflow.Release{AllocationID: id, Reason: req.ReleaseReason}
+		s.details = map[string]any{"release_reason": req.ReleaseReason, "allocation_id": id}
 	default:
 		return s, fmt.Errorf("no handler for action %s", act)
 	}

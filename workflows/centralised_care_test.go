@@ -40,6 +40,9 @@ type recorder struct {
 	dispersed   []civicflow.DispersedWrite
 	ended       []civicflow.TerminationWrite
 	nextCase    int64 // EndSupport answers that this waiting case got the freed bed (0: none)
+	releases    []civicflow.Release
+	// freedTo is the case a released bed goes to (0: nobody waits).
+	freedTo int64
 }
 
 // refusals makes the next write of an action fail as a store refuses it
@@ -147,6 +150,22 @@ func setup(t *testing.T, birth time.Time) *harness {
 			}
 			record(in.Transition)
 			return nil
+		})
+	env.OnActivity(a.ReleaseAllocation, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in activities.ReleaseAllocationInput) (*civicflow.Departure, error) {
+			if err := rec.refuse.take(in.Release.Transition.Action); err != nil {
+				return nil, err
+			}
+			rec.mu.Lock()
+			rec.releases = append(rec.releases, in.Release)
+			next := rec.freedTo
+			rec.mu.Unlock()
+			record(in.Release.Transition)
+			d := &civicflow.Departure{CaseID: in.Release.Transition.CaseID, Released: true, NextCaseID: next}
+			if next != 0 {
+				d.AllocationID = 100
+			}
+			return d, nil
 		})
 	env.OnActivity(a.RecordAward, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, in activities.AwardInput) (activities.RecordResult, error) {
@@ -418,4 +437,86 @@ func TestCentralisedCareStageSearchAttributes(t *testing.T) {
 				"awaiting_admission", "completed"}, stages)
 		})
 	}
+}
+
+// toAdmission schedules the actions that bring a case to
+// awaiting_admission by nine days in.
+func (h *harness) toAdmission() {
+	h.act(time.Minute, civicflow.ActionAccept, ActionRequest{Actor: township}, "")
+	h.act(time.Hour, civicflow.ActionRecordInvestigation, ActionRequest{Actor: township, HomeVisit: visit(civicflow.OpinionEligible)}, "")
+	h.act(8*24*time.Hour, civicflow.ActionApprove, ActionRequest{Actor: reviewer}, "")
+}
+
+func TestCentralisedCareReleaseBeforeAdmission(t *testing.T) {
+	h := setup(t, time.Time{})
+	h.rec.freedTo = 77
+	offered := 0
+	h.env.OnSignalExternalWorkflow("default-test-namespace", civicflow.CaseWorkflowID(77), "", SignalBedOffered,
+		BedOffer{AllocationID: 100}).Return(func(_, _, _, _ string, _ any) error { offered++; return nil })
+	h.toAdmission()
+	otherDistrict := civicflow.Actor{UserID: 5, Username: "dr2", Role: civicflow.RoleDistrictReviewer, Jurisdiction: "610102"}
+	day := 9 * 24 * time.Hour
+	reason := ActionRequest{Actor: staff, Reasons: "家属接回家中照料", ReleaseReason: civicflow.ReleaseDeclined}
+	noReasons, noKind := reason, reason
+	noReasons.Reasons = " "
+	noKind.ReleaseReason = "moved"
+	wrong := reason
+	wrong.Actor = wrongInst
+	far := reason
+	far.Actor = otherDistrict
+	h.act(day, civicflow.ActionReleaseAllocation, noReasons, civicflow.EINVALID)
+	h.act(day+time.Minute, civicflow.ActionReleaseAllocation, noKind, civicflow.EINVALID)
+	h.act(day+2*time.Minute, civicflow.ActionReleaseAllocation, wrong, civicflow.EFORBIDDEN)
+	h.act(day+3*time.Minute, civicflow.ActionReleaseAllocation, far, civicflow.EFORBIDDEN)
+	h.act(day+4*time.Minute, civicflow.ActionReleaseAllocation, ActionRequest{Actor: township, Reasons: "x", ReleaseReason: civicflow.ReleaseDied}, civicflow.EFORBIDDEN)
+	byDistrict := reason
+	byDistrict.Actor, byDistrict.ReleaseReason = reviewer, civicflow.ReleaseNoShow
+	h.act(day+time.Hour, civicflow.ActionReleaseAllocation, byDistrict, "")
+	h.start()
+	st := h.result()
+	require.Equal(t, civicflow.StageWithdrawn, st.Stage)
+	acts := h.rec.actions()
+	require.Equal(t, []string{"approve", "bed_allocated", "release_allocation"}, acts[len(acts)-3:])
+	require.Len(t, h.rec.releases, 1)
+	rel := h.rec.releases[0]
+	require.Equal(t, int64(99), rel.AllocationID, "the allocation the case holds")
+	require.Equal(t, civicflow.ReleaseNoShow, rel.Reason)
+	require.Equal(t, civicflow.StageAwaitingAdmission, rel.Transition.From)
+	require.Equal(t, civicflow.StageWithdrawn, rel.Transition.To)
+	require.Equal(t, reviewer, rel.Transition.Actor)
+	require.Equal(t, "家属接回家中照料", rel.Transition.Reasons)
+	require.Equal(t, 1, offered, "the next waiting case is woken once")
+	h.env.AssertActivityNumberOfCalls(t, "ConfirmAdmission", 0)
+}
+
+// TestCentralisedCareReleaseAndAdmissionTogether sends a release and an
+// admission at the same moment: the first accepted wins and the other is
+// refused before anything is written.
+func TestCentralisedCareReleaseAndAdmissionTogether(t *testing.T) {
+	h := setup(t, time.Time{})
+	h.toAdmission()
+	day := 9 * 24 * time.Hour
+	h.act(day, civicflow.ActionConfirmAdmission, ActionRequest{Actor: staff}, "")
+	h.act(day, civicflow.ActionReleaseAllocation, ActionRequest{Actor: reviewer, Reasons: "未报到", ReleaseReason: civicflow.ReleaseNoShow}, civicflow.ECONFLICT)
+	h.start()
+	st := h.result()
+	require.Equal(t, civicflow.StageCompleted, st.Stage)
+	require.Empty(t, h.rec.releases)
+	h.env.AssertActivityNumberOfCalls(t, "ReleaseAllocation", 0)
+}
+
+// TestCentralisedCareRefusedReleaseChangesNothing: the store refuses the
+// release (the person was admitted meanwhile): the case stays awaiting
+// admission and may still be admitted.
+func TestCentralisedCareRefusedReleaseChangesNothing(t *testing.T) {
+	h := setup(t, time.Time{})
+	h.rec.refuse.refuseNext(civicflow.ActionReleaseAllocation, civicflow.Errorf(civicflow.ECONFLICT, "admitted"))
+	h.toAdmission()
+	day := 9 * 24 * time.Hour
+	h.act(day, civicflow.ActionReleaseAllocation, ActionRequest{Actor: staff, Reasons: "去世", ReleaseReason: civicflow.ReleaseDied}, "late")
+	h.act(day+time.Hour, civicflow.ActionConfirmAdmission, ActionRequest{Actor: staff}, "")
+	h.start()
+	st := h.result()
+	require.Equal(t, civicflow.StageCompleted, st.Stage)
+	require.NotContains(t, h.rec.actions(), "release_allocation")
 }

@@ -27,12 +27,21 @@ func Departure(ctx workflow.Context, in DepartureInput) (civicflow.Departure, er
 	if err != nil {
 		return d, fmt.Errorf("release bed: %w", err)
 	}
-	if d.NextCaseID != 0 {
-		err := workflow.SignalExternalWorkflow(ctx, civicflow.CaseWorkflowID(d.NextCaseID), "", SignalBedOffered,
-			BedOffer{AllocationID: d.AllocationID}).Get(ctx, nil)
-		if err != nil {
-			return d, fmt.Errorf("offer bed to case %d: %w", d.NextCaseID, err)
-		}
+	return d, offerBed(ctx, d)
+}
+
+// offerBed wakes the case a freed bed went to (d.NextCaseID, none when 0):
+// its workflow, waiting on the wait-list, runs its placement again and
+// finds the allocation the store made. A departure and a release before
+// admission (release_allocation) both end with it.
+func offerBed(ctx workflow.Context, d civicflow.Departure) error {
+	if d.NextCaseID == 0 {
+		return nil
 	}
-	return d, nil
+	err := workflow.SignalExternalWorkflow(ctx, civicflow.CaseWorkflowID(d.NextCaseID), "", SignalBedOffered,
+		BedOffer{AllocationID: d.AllocationID}).Get(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("offer bed to case %d: %w", d.NextCaseID, err)
+	}
+	return nil
 }

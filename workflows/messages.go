@@ -97,6 +97,9 @@ type ActionRequest struct {
 	HomeVisit   *HomeVisit          `json:"home_visit,omitempty"` // record_investigation
 	Objector    string              `json:"objector,omitempty"`   // lodge_objection
 	CareLevel   civicflow.CareLevel `json:"care_level,omitempty"` // approve: the confirmed care level
+	// ReleaseReason says why a bed is given up before admission
+	// (release_allocation).
+	ReleaseReason civicflow.ReleaseReason `json:"release_reason,omitempty"`
 	// RehabCentreID is the centre a district names when it approves a
 	// community-rehab case (approve).
 	RehabCentreID int64 `json:"rehab_centre_id,omitempty"`

@@ -142,10 +142,13 @@ type step struct {
 	// approval in dispersed support, entering the register.
 	dispersed *civicflow.DispersedWrite
 	// termination is written with the step (EndSupport) when set: a
-	// confirmed termination ending the period of support; the departure
-	// it answers (a bed freed for a waiting case) goes to departure.
+	// confirmed termination ending the period of support; a bed it frees
+	// for a waiting case is offered once the step is recorded (offerBed).
 	termination *civicflow.TerminationWrite
-	departure   *civicflow.Departure
+	// release gives up an allocation before admission along with the step
+	// (ReleaseAllocation); the case the bed then goes to is woken once
+	// the step is recorded (offerBed).
+	release *civicflow.Release
 	// edit changes the proposed state along with the step: what the
 	// ending keeps besides the stage (a new investigation round, the home
 	// visit, the rehab part). It gets a copy, never the recorded state.
@@ -246,7 +249,7 @@ func (p *pipeline) stepLocked(ctx workflow.Context, s step) error {
 		due := *s.due
 		t.StageDueAt = &due
 	}
-	res, err := p.write(ctx, s, t, clockReq)
+	res, freed, err := p.write(ctx, s, t, clockReq)
 	if err == nil && clockReq != nil {
 		if res.Clock == nil {
 			err = fmt.Errorf("the write of %s answered no clock", s.action)
@@ -265,6 +268,11 @@ func (p *pipeline) stepLocked(ctx workflow.Context, s step) error {
 		next.state.StageDueAt = &due
 	}
 	p.rec = next
+	if err := offerBed(ctx, freed); err != nil {
+		// The step is recorded and the bed is the next case's in the
+		// store; only the wake-up failed (its run ended meanwhile).
+		workflow.GetLogger(ctx).Error("freed bed not offered", "error", err)
+	}
 	switch {
 	case !p.stageAttrs:
 	case (changed && p.deadlines) || s.due != nil:
@@ -318,11 +326,14 @@ func (p *pipeline) plan(s step, cur *tracked, at time.Time) (tracked, civicflow.
 }
 
 // write runs the activity that records step s as transition t: one
-// activity, whatever else the step writes with it.
-func (p *pipeline) write(ctx workflow.Context, s step, t civicflow.Transition, clock *activities.StageClockInput) (activities.RecordResult, error) {
-	var res activities.RecordResult
-	var err error
+// activity, whatever else the step writes with it. freed is the bed a
+// release gave to another case (zero otherwise).
+func (p *pipeline) write(ctx workflow.Context, s step, t civicflow.Transition, clock *activities.StageClockInput) (res activities.RecordResult, freed civicflow.Departure, err error) {
 	switch {
+	case s.release != nil:
+		r := *s.release
+		r.Transition = t
+		err = workflow.ExecuteActivity(ctx, a.ReleaseAllocation, activities.ReleaseAllocationInput{Release: r}).Get(ctx, &freed)
 	case s.admit != 0:
 		err = workflow.ExecuteActivity(ctx, a.ConfirmAdmission, activities.AdmissionInput{AllocationID: s.admit, Transition: t}).Get(ctx, nil)
 	case s.rehab != nil:
@@ -340,11 +351,11 @@ func (p *pipeline) write(ctx workflow.Context, s step, t civicflow.Transition, c
 	case s.termination != nil:
 		w := *s.termination
 		w.Transition = t
-		err = workflow.ExecuteActivity(ctx, a.EndSupport, activities.TerminationInput{Write: w}).Get(ctx, s.departure)
+		err = workflow.ExecuteActivity(ctx, a.EndSupport, activities.TerminationInput{Write: w}).Get(ctx, &freed)
 	default:
 		err = workflow.ExecuteActivity(ctx, a.RecordTransition, activities.RecordInput{Transition: t, Clock: clock}).Get(ctx, &res)
 	}
-	return res, err
+	return res, freed, err
 }
 
 // scope is the authorisation scope as the workflow knows it.

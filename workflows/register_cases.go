@@ -221,27 +221,14 @@ func (c *terminationCase) publicNotice(ctx workflow.Context) error {
 	if err := c.mu.Lock(ctx); err != nil {
 		return err
 	}
+	defer c.mu.Unlock()
 	if !inNotice() {
-		c.mu.Unlock()
 		return nil
 	}
-	var d civicflow.Departure
-	err := c.stepLocked(ctx, step{action: civicflow.StepPublicNoticeEnded, to: civicflow.StageCompleted,
-		actor: civicflow.SystemActor, departure: &d,
+	return c.stepLocked(ctx, step{action: civicflow.StepPublicNoticeEnded, to: civicflow.StageCompleted,
+		actor:       civicflow.SystemActor,
 		termination: &civicflow.TerminationWrite{Reason: c.in.Reason, EffectiveOn: c.in.EffectiveOn},
 		details:     map[string]any{"objections": 0, "reason": c.in.Reason, "effective_on": c.in.EffectiveOn.Format("2006-01-02")}})
-	c.mu.Unlock()
-	if err != nil {
-		return err
-	}
-	if d.NextCaseID != 0 {
-		err := workflow.SignalExternalWorkflow(ctx, civicflow.CaseWorkflowID(d.NextCaseID), "", SignalBedOffered,
-			BedOffer{AllocationID: d.AllocationID}).Get(ctx, nil)
-		if err != nil {
-			return fmt.Errorf("offer bed to case %d: %w", d.NextCaseID, err)
-		}
-	}
-	return nil
 }
 
 // validDate reports whether s is a date (YYYY-MM-DD).

@@ -261,6 +261,7 @@ func TestE2EAuthorizationMatrix(t *testing.T) {
 		action(&cIntake, "approve", map[string]any{}, "dr-own"),
 		action(&cIntake, "return", map[string]any{"reasons": "补充"}, "dr-own"),
 		action(&cDone, "confirm_admission", map[string]any{}, "st-own"),
+		action(&cDone, "release_allocation", map[string]any{"reasons": "未报到", "release_reason": "no_show"}, "st-own", "dr-own"),
 		{name: "unknown action", fx: &cReview, call: post(caseP(&cReview)+"/actions/launch", map[string]any{})},
 		// The education grant: its own actions, sent where the allowed
 		// officials get 409; and a process's action is nobody's on a case
@@ -318,6 +319,19 @@ func TestE2EAuthorizationMatrix(t *testing.T) {
 			call: post(user("password"), map[string]any{"password": "another long password"})},
 		{name: "disable user", fx: &cIntake, allowed: []string{"admin"}, mutates: true, call: post(user("disable"), map[string]any{})},
 		{name: "enable user", fx: &cIntake, allowed: []string{"admin"}, mutates: true, call: post(user("enable"), map[string]any{})},
+		// Bed operations (issue 18): sent so that the allowed get 404/409/422.
+		{name: "institution records", fx: &cIntake, allowed: []string{"admin"}, call: get("/api/v1/admin/institutions")},
+		{name: "create institution", fx: &cIntake, allowed: []string{"admin"},
+			call: post("/api/v1/admin/institutions", map[string]any{"name": "雁塔区社会福利院", "district_code": "610113"})},
+		{name: "update institution", fx: &cIntake, allowed: []string{"admin"},
+			call: post("/api/v1/admin/institutions/999999", map[string]any{"designated": true})},
+		{name: "institution beds", fx: &cIntake, allowed: []string{"admin"}, call: get("/api/v1/admin/institutions/999999/beds")},
+		{name: "add bed", fx: &cIntake, allowed: []string{"admin"},
+			call: post("/api/v1/admin/institutions/999999/beds", map[string]any{"label": "A-1", "care_level": "dependent"})},
+		{name: "retire bed", fx: &cIntake, allowed: []string{"admin"},
+			call: post("/api/v1/admin/institutions/999999/beds/1/retire", map[string]any{})},
+		{name: "wait-list", fx: &cIntake, allowed: []string{"dr-own", "dr-other-district", "sv-district", "sv-other-district", "sv-city"},
+			call: get("/api/v1/supervision/waitlist")},
 		// Last: the allowed departure really releases the bed.
 		{name: "record departure", fx: &cDone, allowed: []string{"st-own"}, mutates: true,
 			call: post(fmt.Sprintf("/api/v1/allocations/%d/departure", cDone.allocID), map[string]any{"reasons": "回家"})},

@@ -151,4 +151,4 @@ CREATE TRIGGER campaign_found_no_truncate BEFORE TRUNCATE ON campaign_found_pers
 ALTER TABLE audit_log DROP CONSTRAINT audit_log_target_type_check;
 ALTER TABLE audit_log ADD CONSTRAINT audit_log_target_type_check
     CHECK (target_type IN ('', 'case', 'person', 'user', 'config', 'allocation', 'session',
-                           'campaign', 'campaign_task', 'campaign_ledger_item'));
+                           'institution', 'bed', 'campaign', 'campaign_task', 'campaign_ledger_item'));
