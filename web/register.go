@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -304,8 +305,9 @@ type entryData struct {
 	Reasons []civicflow.RegisterEndReason
 	Term    terminationInput
 	Errors  map[string]string
-	// OpenCase is the open termination a second one was refused for.
-	OpenCase string
+	// OpenCase is the open termination a second one was refused for;
+	// Raised the one just raised by an official who may not read it.
+	OpenCase, Raised string
 }
 
 // raiseAs is who u may raise the end of entry's support as: a township
@@ -355,9 +357,17 @@ func (con *Console) showEntry(c echo.Context, u *civicflow.User, cr creds, statu
 	return con.renderPage(c, status, "register_entry", p)
 }
 
+// raisedRef is the form of a termination's reference, which the entry
+// page names after an official who may not read the case raised it.
+var raisedRef = regexp.MustCompile(`^ZZ-[0-9]{6}-[0-9]{6}$`)
+
 func (con *Console) registerEntry(c echo.Context) error {
 	return con.registerOr(c, func(u *civicflow.User, cr creds) error {
-		return con.showEntry(c, u, cr, http.StatusOK, entryData{}, "")
+		d := entryData{}
+		if ref := c.QueryParam("raised"); raisedRef.MatchString(ref) {
+			d.Raised = ref
+		}
+		return con.showEntry(c, u, cr, http.StatusOK, d, "")
 	})
 }
 
@@ -394,6 +404,13 @@ func (con *Console) raiseTermination(c echo.Context) error {
 		var de *civicflow.Error
 		switch {
 		case err == nil:
+			// The new case is the township's: institution staff, who raised
+			// it, may not read it (the API says so), and stay on the entry.
+			if _, err := con.caseDetail(c, cr, out.Reference); civicflow.ErrorCode(err) == civicflow.EFORBIDDEN {
+				return redirect(c, "/register/"+url.PathEscape(c.Param("id"))+"?raised="+url.QueryEscape(out.Reference))
+			} else if err != nil {
+				return con.fail(c, err)
+			}
 			return redirect(c, "/cases/"+url.PathEscape(out.Reference)+"?done=termination")
 		case asDomain(err, &de) && de.Code == civicflow.EINVALID:
 			p := con.newPage(c, "", nil)

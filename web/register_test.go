@@ -237,7 +237,7 @@ func (f *fakeAPI) serveRegister(w http.ResponseWriter, r *http.Request, raw []by
 			apiError(w, 422, civicflow.EINVALID, bad...)
 			return
 		}
-		if e.ID == 42 {
+		if req.Reporter == "已报告过" {
 			writeJSON(w, 409, wire.ErrorOf(&civicflow.Error{Code: civicflow.ECONFLICT, Reference: "ZZ-610113-000061",
 				Message: "an open support_termination case for this person already exists"}))
 			return
@@ -281,6 +281,10 @@ func (f *fakeAPI) serveRegister(w http.ResponseWriter, r *http.Request, raw []by
 		}
 		writeJSON(w, 200, f.regDetail(user, parts[4]))
 	case strings.HasPrefix(p, "/api/v1/cases/"):
+		if user.Role == civicflow.RoleInstitutionStaff && !strings.HasPrefix(parts[4], "TK-") {
+			apiError(w, 403, civicflow.EFORBIDDEN) // the township's case, not placed with the institution
+			return
+		}
 		writeJSON(w, 200, f.regDetail(user, parts[4]))
 	default:
 		apiError(w, 404, civicflow.ENOTFOUND)
@@ -476,6 +480,7 @@ func TestRaiseTermination(t *testing.T) {
 
 	// An open termination: named, with a link.
 	form.Set("csrf", h.csrf("/console/register/42"))
+	form.Set("reporter", "已报告过")
 	status, body, _ = h.post("/console/register/42/terminations", form)
 	require.Equal(t, http.StatusConflict, status)
 	require.Contains(t, body, "无需重复报告")
@@ -487,6 +492,16 @@ func TestRaiseTermination(t *testing.T) {
 	require.Contains(t, body, `<input type="hidden" name="raised_by" value="institution">`)
 	require.Contains(t, body, `<strong id="raised-by">供养机构</strong>`)
 	require.NotContains(t, body, `action="/console/register/42/reveal"`, "institution staff do not unmask")
+	// The case is the township's: the staff stay on the entry, told its reference.
+	status, _, resp = h.post("/console/register/42/terminations", url.Values{"csrf": {h.csrf("/console/register/42")},
+		"raised_by": {"institution"}, "reason": {"died"}, "effective_on": {today}, "reporter": {"院方护理部"}, "statement": {"院内病故"}})
+	require.Equal(t, http.StatusSeeOther, status)
+	require.Equal(t, "/console/register/42?raised="+termRef, resp.Header.Get("Location"))
+	require.Equal(t, "institution", sentAs[wire.TerminationRequest](t, h.api, "POST /api/v1/register/42/terminations").RaisedBy)
+	_, body, _ = h.get(resp.Header.Get("Location"))
+	require.Contains(t, body, `<p class="flash" role="status" id="raised-case">终止供养报告已提交（案件编号 `+termRef+`）`)
+	_, body, _ = h.get("/console/register/42?raised=%3Cb%3E")
+	require.NotContains(t, body, `id="raised-case"`, "only a termination's reference is named")
 }
 
 // The district's approval of centralised care offers centralised or
