@@ -236,6 +236,12 @@ func (s *Server) renderLoaded(c echo.Context, cs *civicflow.Case) error {
 	if v.Education, err = s.educationView(ctx, cs); err != nil {
 		return err
 	}
+	if cs.Type == civicflow.CaseTypeSupportTransfer || cs.Type == civicflow.CaseTypeSupportTermination {
+		// The store's error names the case already.
+		if v.Register, err = s.store.RegisterCaseDetails(ctx, cs.ID); err != nil {
+			return err
+		}
+	}
 	return c.JSON(http.StatusOK, v)
 }
 

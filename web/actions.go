@@ -18,6 +18,7 @@ var consoleActions = map[civicflow.Action]bool{
 	civicflow.ActionAccept: true, civicflow.ActionRequestSupplements: true, civicflow.ActionReject: true,
 	civicflow.ActionRecordInvestigation: true, civicflow.ActionLodgeObjection: true, civicflow.ActionApprove: true,
 	civicflow.ActionReturn: true, civicflow.ActionConfirmAdmission: true, civicflow.ActionRecordVerification: true,
+	civicflow.ActionRecordTransferVisit: true,
 }
 
 // actionInput is what the action form holds.
@@ -32,6 +33,14 @@ type actionInput struct {
 	// enrolment "yes" or "no", with Findings and Opinion), and the tier a
 	// district approves.
 	FamilyStatus, SchoolKind, Enrolment, TierAmount string
+	// The district's approval of centralised care records the person's
+	// choice of support (centralised, or dispersed at home with the carer
+	// under a care agreement).
+	SupportForm                                                      string
+	CarerName, CarerRelation, CarerPhone, CarerStartsOn, CarerEndsOn string
+	// TransferReason: the township's visit for a transfer says why the
+	// person must move (with VisitedOn, Findings and VisitCare).
+	TransferReason string
 	// fresh: a new form, not yet typed in (prefilled from the case).
 	fresh bool
 }
@@ -41,7 +50,9 @@ func readActionInput(c echo.Context) actionInput {
 	return actionInput{Reasons: v("reasons"), Items: v("items"), Note: v("note"), VisitedOn: v("visited_on"),
 		Visitors: v("visitors"), Findings: v("findings"), VisitCare: v("visit_care"), Opinion: v("opinion"),
 		Objector: v("objector"), CareLevel: v("care_level"), Nonce: v("nonce"), RehabCentre: v("rehab_centre_id"),
-		FamilyStatus: v("family_status"), SchoolKind: v("school_kind"), Enrolment: v("enrolment_confirmed"), TierAmount: v("tier_amount")}
+		FamilyStatus: v("family_status"), SchoolKind: v("school_kind"), Enrolment: v("enrolment_confirmed"), TierAmount: v("tier_amount"),
+		SupportForm: v("support_form"), CarerName: v("carer_name"), CarerRelation: v("carer_relation"), CarerPhone: v("carer_phone"),
+		CarerStartsOn: v("carer_starts_on"), CarerEndsOn: v("carer_ends_on"), TransferReason: v("transfer_reason")}
 }
 
 // lines splits a list typed one item per line (or separated by commas).
@@ -70,6 +81,9 @@ func (in actionInput) body(act civicflow.Action) wire.ActionRequest {
 			CareLevel: in.VisitCare, Opinion: in.Opinion}
 	case civicflow.ActionLodgeObjection:
 		b.Objector = in.Objector
+	case civicflow.ActionRecordTransferVisit:
+		b.TransferVisit = &wire.TransferVisitInput{VisitedOn: in.VisitedOn, Reason: in.TransferReason, Findings: in.Findings,
+			CareLevel: in.VisitCare}
 	case civicflow.ActionRecordVerification:
 		v := &wire.VerificationInput{FamilyStatus: in.FamilyStatus, SchoolKind: in.SchoolKind, Findings: in.Findings, Opinion: in.Opinion}
 		switch in.Enrolment {
@@ -88,6 +102,11 @@ func (in actionInput) body(act civicflow.Action) wire.ActionRequest {
 		if n, err := strconv.Atoi(in.TierAmount); err == nil {
 			b.TierAmount = n
 		}
+		b.SupportForm = in.SupportForm
+		if in.SupportForm == string(civicflow.SupportDispersed) {
+			b.Carer = &wire.CarerInput{Name: in.CarerName, Relation: in.CarerRelation, Phone: in.CarerPhone,
+				StartsOn: in.CarerStartsOn, EndsOn: in.CarerEndsOn}
+		}
 	}
 	return b
 }
@@ -99,6 +118,8 @@ func actionFieldToForm(field string) string {
 		return "items"
 	case strings.HasPrefix(field, "home_visit.visitors"):
 		return "visitors"
+	case strings.HasPrefix(field, "carer."):
+		return "carer_" + strings.TrimPrefix(field, "carer.")
 	}
 	switch field {
 	case "home_visit.visited_on":
@@ -119,6 +140,18 @@ func actionFieldToForm(field string) string {
 		return "findings"
 	case "verification.opinion", "verification":
 		return "opinion"
+	case "carer":
+		return "carer_name"
+	case "transfer_visit.visited_on":
+		return "visited_on"
+	case "transfer_visit.reason":
+		return "transfer_reason"
+	case "transfer_visit.findings":
+		return "findings"
+	case "transfer_visit.care_level":
+		return "visit_care"
+	case "support_form":
+		return field
 	case "reasons", "note", "objector", "care_level", "rehab_centre_id", "tier_amount":
 		return field
 	}
@@ -129,7 +162,8 @@ func actionFieldToForm(field string) string {
 // catalogue message action.field.<name> for its error, and may have one
 // of its own for an action, action.field.<action>.<name>).
 var actionFormFields = []string{"items", "visitors", "visited_on", "findings", "visit_care", "opinion", "reasons", "note",
-	"objector", "care_level", "rehab_centre_id", "family_status", "school_kind", "enrolment_confirmed", "tier_amount", "form"}
+	"objector", "care_level", "rehab_centre_id", "family_status", "school_kind", "enrolment_confirmed", "tier_amount",
+	"support_form", "carer_name", "carer_relation", "carer_phone", "carer_starts_on", "carer_ends_on", "transfer_reason", "form"}
 
 type actionData struct {
 	Case    *wire.CaseDetail
@@ -143,6 +177,10 @@ type actionData struct {
 	Centres []civicflow.RehabCentre
 	// Grant: the choices of an education-grant case's forms.
 	Grant *educationChoices
+	// Forms and TransferReasons: the choices of the approval's form of
+	// support and of a transfer visit's reason.
+	Forms           []civicflow.SupportForm
+	TransferReasons []civicflow.TransferReason
 }
 
 func (con *Console) actionPage(c echo.Context, u *civicflow.User, cr creds, status int, in actionInput, errs map[string]string, confirm bool) error {
@@ -157,7 +195,13 @@ func (con *Console) actionPage(c echo.Context, u *civicflow.User, cr creds, stat
 		return con.showCase(c, u, cr, http.StatusConflict, "err.not_now", nil)
 	}
 	d := actionData{Case: v, Action: act, Role: u.Role, In: in, Errors: errs, Confirm: confirm,
-		Cares: []string{"self_care", "semi_dependent", "dependent"}}
+		Cares: []string{"self_care", "semi_dependent", "dependent"}, Forms: civicflow.SupportForms,
+		TransferReasons: []civicflow.TransferReason{civicflow.TransferCarerUnable, civicflow.TransferCareLevelChanged,
+			civicflow.TransferPersonsOwnRequest}}
+	if in.fresh && act == civicflow.ActionRecordTransferVisit && v.Register != nil {
+		// The visit starts from the reason the applicant gave.
+		d.In.TransferReason = v.Register.Reason
+	}
 	if v.Type == civicflow.CaseTypeEducationGrant {
 		d.Grant = newEducationChoices(v)
 		if in.fresh {
@@ -185,9 +229,21 @@ func (con *Console) actionPage(c echo.Context, u *civicflow.User, cr creds, stat
 // Rehab says whether the case is a community-rehab case.
 func (d actionData) Rehab() bool { return d.Case.Type == civicflow.CaseTypeCommunityRehab }
 
-// Care says whether the case is a centralised-care case (whose approval
-// may set the care level).
-func (d actionData) Care() bool { return !d.Rehab() && d.Grant == nil }
+// Care says whether the case's approval may set the care level: a
+// centralised-care case, or a transfer to an institution.
+func (d actionData) Care() bool {
+	return d.Case.Type == civicflow.CaseTypeCentralisedCare || d.Case.Type == civicflow.CaseTypeSupportTransfer
+}
+
+// ChoosesSupport says whether the approval records the person's choice
+// of centralised or dispersed support: centralised care only (a transfer
+// is to an institution by definition).
+func (d actionData) ChoosesSupport() bool {
+	return d.Action == civicflow.ActionApprove && d.Case.Type == civicflow.CaseTypeCentralisedCare
+}
+
+// Dispersed says whether the approval being typed is in dispersed support.
+func (d actionData) Dispersed() bool { return d.In.SupportForm == string(civicflow.SupportDispersed) }
 
 // AsksReasons says whether the form has a reasons field: the actions
 // that need them, and those that need them for an ineligible opinion.
@@ -210,7 +266,9 @@ func (con *Console) actionForm(c echo.Context) error {
 		return con.rehabActionForm(c)
 	}
 	return con.officialOr(c, func(u *civicflow.User, cr creds) error {
-		in := actionInput{Nonce: randomToken(), VisitedOn: con.now().In(civicflow.ChinaZone()).Format("2006-01-02"), fresh: true}
+		today := con.now().In(civicflow.ChinaZone()).Format("2006-01-02")
+		in := actionInput{Nonce: randomToken(), VisitedOn: today, SupportForm: string(civicflow.SupportCentralised),
+			CarerStartsOn: today, fresh: true}
 		return con.actionPage(c, u, cr, http.StatusOK, in, nil, false)
 	})
 }

@@ -50,6 +50,13 @@ type applyProcess struct {
 	// education grant: the student already holds it for the year); ""
 	// says err.conflict.
 	Held string
+	// Whole are the API's fields that are about the form as a whole (the
+	// transfer's "person": no one in the register has this ID number and
+	// name), with the catalogue key of what the page says of them.
+	Whole map[string]string
+	// Opens says the API answers wire.RegisterCaseOpened (a case on a
+	// registered person) rather than wire.Submitted.
+	Opens bool
 }
 
 // applySection is a fieldset of the form.
@@ -159,7 +166,7 @@ func statementField(hint string) applyField {
 // applyProcesses are the processes the console takes applications for,
 // the first the default of /console/apply.
 func applyProcesses() []*applyProcess {
-	return []*applyProcess{careProcess(), rehabProcess(), educationProcess()}
+	return []*applyProcess{careProcess(), rehabProcess(), educationProcess(), transferProcess()}
 }
 
 // careProcess is centralised support for extremely poor persons
@@ -288,6 +295,46 @@ func educationProcess() *applyProcess {
 				req.Education.AdmissionYear = n
 			}
 			return req, errs
+		}}
+}
+
+// transferProcess is the move of a person in dispersed support to an
+// institution (分散供养转集中供养, POST /api/v1/transfer/applications):
+// the person, or a relative (often the carer who can no longer go on),
+// asks for it. The person is found in the register by ID number and
+// name, so nothing else is asked of them; the township visits.
+func transferProcess() *applyProcess {
+	person := []applyField{
+		{Name: "id_number", Kind: kindText, Label: "apply.id_number", Hint: "apply.id_number_hint", Required: true, InputMode: "text",
+			MaxLen: 18, Autocomplete: "off", Upper: true, API: []string{"person.id_number"}},
+		{Name: "name", Kind: kindText, Label: "apply.transfer.name", Hint: "apply.transfer.name_hint", Required: true, MaxLen: 50,
+			Autocomplete: "off", API: []string{"person.name"}},
+	}
+	applicant := append([]applyField{{Name: "relation", Kind: kindSelect, Label: "apply.transfer.relation", Required: true,
+		Options: options("apply.transfer.relation.", "self", "relative"), Err: "apply.transfer.field.relation",
+		API: []string{"applicant.relation"}}},
+		contactFields("apply.transfer.applicant_name_hint")...)
+	request := []applyField{
+		{Name: "reason", Kind: kindSelect, Label: "apply.transfer.reason", Required: true, Blank: "form.choose",
+			Options: options("register.transfer_reason.", string(civicflow.TransferCarerUnable), string(civicflow.TransferCareLevelChanged),
+				string(civicflow.TransferPersonsOwnRequest)),
+			Err: "apply.transfer.field.reason", API: []string{"reason"}},
+		statementField("apply.transfer.statement_hint"),
+	}
+	return &applyProcess{Key: "transfer", Title: "apply.transfer.title", Lead: "apply.transfer.lead",
+		APIPath: "/api/v1/transfer/applications", Opens: true,
+		Whole: map[string]string{"person": "apply.transfer.not_found"},
+		Sections: []applySection{{Legend: "apply.transfer.person", Hint: "apply.transfer.person_hint", Fields: person},
+			{Legend: "apply.applicant", Fields: applicant},
+			{Legend: "apply.transfer.request", Fields: request}},
+		Defaults: map[string]string{"relation": "relative"},
+		Request: func(v formValues) (any, map[string]string) {
+			var req wire.TransferApplicationRequest
+			req.Person.IDNumber, req.Person.Name = v["id_number"], v["name"]
+			req.Applicant.Relation, req.Applicant.Name = v["relation"], v["applicant_name"]
+			req.Applicant.Phone, req.Applicant.Email = v["applicant_phone"], v["applicant_email"]
+			req.Reason, req.Statement = v["reason"], v["statement"]
+			return req, nil
 		}}
 }
 
@@ -546,7 +593,14 @@ func (con *Console) apply(c echo.Context) error {
 	var out wire.Submitted
 	var err error
 	if len(local) == 0 {
-		_, err = con.api.do(c, call{method: http.MethodPost, path: pr.APIPath, body: body, idemKey: "console-" + nonce}, &out)
+		send := call{method: http.MethodPost, path: pr.APIPath, body: body, idemKey: "console-" + nonce}
+		if pr.Opens {
+			var opened wire.RegisterCaseOpened
+			_, err = con.api.do(c, send, &opened)
+			out = wire.Submitted{Reference: opened.Reference, AccessCode: opened.AccessCode, Stage: opened.Stage, TrackURL: opened.TrackURL}
+		} else {
+			_, err = con.api.do(c, send, &out)
+		}
 	}
 	if len(local) == 0 && err == nil {
 		sessionOf(c).setCase(c, out.Reference, out.AccessCode)
@@ -571,6 +625,8 @@ func (con *Console) apply(c echo.Context) error {
 			}
 			key := pr.errKey(name)
 			switch {
+			case name == "form" && pr.Whole[fe.Field] != "":
+				key = pr.Whole[fe.Field]
 			case name == "form":
 				key = "field.form"
 			case fe.Reason == "is required":

@@ -116,6 +116,13 @@ func (con *Console) routes() []route {
 		{http.MethodGet, "/cases/:ref/sessions", con.sessionsForm, false}, // rehab_sessions.go
 		{http.MethodPost, "/cases/:ref/sessions", con.recordSessions, false},
 
+		// The register of supported persons (register.go).
+		{http.MethodGet, "/register", con.registerList, false},
+		{http.MethodPost, "/register", con.registerList, false}, // a search by name or ID number
+		{http.MethodGet, "/register/:id", con.registerEntry, false},
+		{http.MethodPost, "/register/:id/reveal", con.registerReveal, false},
+		{http.MethodPost, "/register/:id/terminations", con.raiseTermination, false},
+
 		// Supervisors (supervisor.go).
 		{http.MethodGet, "/board", con.board, false},
 		{http.MethodPost, "/cases/:ref/reassign", con.reassign, false},

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -231,6 +232,8 @@ type caseData struct {
 	Assignees    []assignee
 	Reassignable bool
 	Rehab        *rehabData
+	// TransferVisit is the township's last visit of a transfer case.
+	TransferVisit *wire.TransferVisitInput
 }
 
 // assignee is a row of GET /api/v1/supervision/cases/:ref/assignees.
@@ -265,6 +268,9 @@ func (con *Console) showCase(c echo.Context, u *civicflow.User, cr creds, status
 	}
 	if v.Type == civicflow.CaseTypeCommunityRehab {
 		d.Rehab = rehabView(u, v)
+	}
+	if v.Type == civicflow.CaseTypeSupportTransfer {
+		d.TransferVisit = lastTransferVisit(v.Timeline)
 	}
 	// The console has forms for every action it knows; any other the role
 	// may do is named, to be done through the API.
@@ -351,4 +357,21 @@ func (con *Console) officialUpload(c echo.Context) error {
 		}
 		return redirect(c, "/cases/"+url.PathEscape(c.Param("ref"))+"?done=uploaded")
 	})
+}
+
+// lastTransferVisit is what the township recorded at its last visit of
+// a transfer (the details of its record_transfer_visit step), or nil.
+func lastTransferVisit(timeline []civicflow.Event) *wire.TransferVisitInput {
+	for i := len(timeline) - 1; i >= 0; i-- {
+		ev := timeline[i]
+		if ev.Action != civicflow.ActionRecordTransferVisit || len(ev.Details) == 0 {
+			continue
+		}
+		var v wire.TransferVisitInput
+		if err := json.Unmarshal(ev.Details, &v); err != nil {
+			return nil // an unreadable record is not shown; the timeline still lists the step
+		}
+		return &v
+	}
+	return nil
 }

@@ -43,6 +43,9 @@ type fakeAPI struct {
 	calendarGapsDown bool
 	// bodies holds the last JSON body sent to each method and path.
 	bodies map[string][]byte
+	// registerQueries are the queries GET /api/v1/register was asked
+	// (register_test.go).
+	registerQueries []url.Values
 }
 
 // sentAs decodes the last JSON body sent to "METHOD /path" into a wire
@@ -107,6 +110,7 @@ var fakeUsers = map[string]civicflow.User{
 	"tok-ad": {ID: 3, Username: "admin", DisplayName: "管理员", Role: civicflow.RoleAdministrator, Jurisdiction: civicflow.CityCode},
 	"tok-dr": {ID: 5, Username: "dr.yanta", DisplayName: "陈静", Role: civicflow.RoleDistrictReviewer, Jurisdiction: "610113"},
 	"tok-ra": {ID: 4, Username: "ra.yanta", DisplayName: "吴刚", Role: civicflow.RoleRehabAssessor, Jurisdiction: "610113", RehabCentreID: 5},
+	"tok-st": {ID: 6, Username: "st.yanta", DisplayName: "赵敏", Role: civicflow.RoleInstitutionStaff, Jurisdiction: "610113", InstitutionID: 1},
 }
 
 func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -150,6 +154,8 @@ func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	p := r.URL.Path
 	switch {
+	case registerRoute(p):
+		f.serveRegister(w, r, raw, user, authed) // register_test.go
 	case educationRoute(p):
 		f.serveEducation(w, r, raw, user, authed) // education_test.go
 	case p == "/api/v1/cases/RH-610113-000010":
@@ -500,7 +506,7 @@ func TestCatalogueIsComplete(t *testing.T) {
 	// Every key the templates and the Go code name literally.
 	used := map[string]bool{}
 	tmplKey := regexp.MustCompile(`\.T "([a-z_.]+)"`)
-	goKey := regexp.MustCompile(`"((?:err|field|title|flash|apply|track|login|paper|supplements|reveal|supervise|admin|board|due|disability|by|form|inbox|case|rehab|education)\.[a-z_.]+)"`)
+	goKey := regexp.MustCompile(`"((?:err|field|title|flash|apply|track|login|paper|supplements|reveal|supervise|admin|board|due|disability|by|form|inbox|case|rehab|education|register)\.[a-z_.]+)"`)
 	require.NoError(t, fs.WalkDir(templateFS, "templates", func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
@@ -570,7 +576,7 @@ func TestCatalogueIsComplete(t *testing.T) {
 		used["action.field."+f] = true
 	}
 	for a := range consoleActions {
-		for _, t := range []civicflow.CaseType{civicflow.CaseTypeCentralisedCare, civicflow.CaseTypeCommunityRehab, civicflow.CaseTypeEducationGrant} {
+		for _, t := range civicflow.AllCaseTypes {
 			d := actionData{Case: &wire.CaseDetail{Case: &civicflow.Case{Type: t}}, Action: a}
 			for _, r := range civicflow.OfficialRoles {
 				if d.Role = r; d.AsksReasons() {
@@ -587,6 +593,29 @@ func TestCatalogueIsComplete(t *testing.T) {
 		used["education.school."+string(k)] = true
 	}
 	used["education.state."+string(civicflow.AwardAwaitingPayment)] = true
+	// The register's names (register.go: Form, EndReason, TransferReason,
+	// RaisedBy; the kinds of change).
+	for _, f := range civicflow.SupportForms {
+		used["register.form."+string(f)] = true
+	}
+	for _, r := range []civicflow.RegisterEndReason{civicflow.EndTransferred, civicflow.EndDied, civicflow.EndRegainedIncome,
+		civicflow.EndSupporterFound, civicflow.EndMovedAway, civicflow.EndDeparted} {
+		used["register.end."+string(r)] = true
+	}
+	for _, r := range []civicflow.TransferReason{civicflow.TransferCarerUnable, civicflow.TransferCareLevelChanged, civicflow.TransferPersonsOwnRequest} {
+		used["register.transfer_reason."+string(r)] = true
+	}
+	for _, r := range []civicflow.RaisedBy{civicflow.RaisedByPerson, civicflow.RaisedByRelative, civicflow.RaisedByCommittee,
+		civicflow.RaisedByInstitution, civicflow.RaisedByTownship} {
+		used["register.raised_by."+string(r)] = true
+	}
+	for _, k := range []string{civicflow.RegisterEntered, civicflow.RegisterEnded} {
+		used["register.change."+k] = true
+	}
+	for _, f := range terminationFields {
+		used["register.field."+f] = true
+	}
+	used["flash.termination"] = true
 	for _, code := range []string{civicflow.EINVALID, civicflow.ENOTFOUND, civicflow.ECONFLICT, civicflow.EFORBIDDEN, civicflow.EUNAUTHORIZED,
 		civicflow.ETOOLARGE, civicflow.EUNAVAILABLE, civicflow.ETOOMANY, civicflow.EINTERNAL} {
 		used["err."+code] = true
@@ -665,10 +694,19 @@ func TestPagesRender(t *testing.T) {
 			check("/console/inbox", "TK-610113-000002")
 			check("/console/cases/TK-610113-000001", "6101**********1015")
 			check("/console/cases/TK-610113-000001/act/request_supplements", tr("action.items"))
+			check("/console/apply/transfer", tr("apply.transfer.person_hint"))
+			check("/console/register", tr("register.search"))
+			check("/console/register/41", tr("register.term_heading"))
+			check("/console/cases/ZJ-610113-000050", `id="transfer-visit"`)
+			check("/console/cases/ZJ-610113-000050/act/record_transfer_visit", tr("action.transfer.reason_hint"))
+			check("/console/cases/ZZ-610113-000060", tr("case.register.termination_heading"))
 			h.login("ra.yanta")
 			check("/console/cases/RH-610113-000013/sessions", tr("sessions.heading"))
+			h.login("dr.yanta")
+			check("/console/cases/TK-610113-000045/act/approve", tr("action.carer_heading"))
 			h.login("sv.city")
 			check("/console/board", "<svg")
+			check("/console/register", tr("register.counts_heading"))
 			h.login("admin")
 			check("/console/admin/users", "ts.xiaozhai")
 			check("/console/admin/deadlines", tr("deadlines.heading"))

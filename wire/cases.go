@@ -60,6 +60,9 @@ type CaseDetail struct {
 	// Education is the education part of an education-grant case
 	// (education.go).
 	Education *EducationDetail `json:"education,omitempty"`
+	// Register is what a transfer or termination of support is about: the
+	// register entry, who raised it, why and (a termination) from when.
+	Register *civicflow.RegisterCaseDetails `json:"register,omitempty"`
 }
 
 // Allows reports whether the official may take action a now.
