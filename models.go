@@ -112,7 +112,10 @@ type Case struct {
 	// every official of the role in the case's jurisdiction.
 	AssignedUserID int64 `json:"assigned_user_id,omitempty"`
 	// RehabCentreID is the centre holding a community-rehab case (0: none yet).
-	RehabCentreID int64     `json:"rehab_centre_id,omitempty"`
+	RehabCentreID int64 `json:"rehab_centre_id,omitempty"`
+	// SupportForm is the form of support the district recorded for a
+	// centralised-care case once decided ("" before).
+	SupportForm SupportForm `json:"support_form,omitempty"`
 	CreatedAt     time.Time `json:"created_at"`
 	UpdatedAt     time.Time `json:"updated_at"`
 }

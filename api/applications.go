@@ -241,7 +241,7 @@ func (s *Server) renderApplicantCase(c echo.Context, caseID int64) error {
 	}
 	v := wire.ApplicantCase{Reference: cs.Reference, Type: cs.Type, Stage: cs.Stage, StageSince: cs.StageEnteredAt, WaitingFor: cs.WaitingFor,
 		PersonName: cs.PersonName, IDNumberMasked: cs.IDNumberMasked, CanWithdraw: cs.Stage.Withdrawable(),
-		Papers: recs.Papers, SupportStart: cs.SupportStart, History: []wire.HistoryEntry{}}
+		Papers: recs.Papers, SupportStart: cs.SupportStart, SupportForm: cs.SupportForm, History: []wire.HistoryEntry{}}
 	if v.Papers == nil {
 		v.Papers = []civicflow.Document{}
 	}

@@ -186,7 +186,7 @@ const caseColumns = `c.id, c.reference, c.case_type, c.stage, c.workflow_id, c.p
 	c.relation, c.applicant_name, coalesce(c.reported_self_care, ''), coalesce(c.care_level, ''), c.has_disability,
 	c.statement, c.waiting_for, coalesce(c.institution_id, 0), coalesce(c.bed_id, 0), coalesce(c.allocation_id, 0),
 	c.support_start, c.notice_ends_at, c.seq, c.stage_entered_at, c.created_at, c.updated_at,
-	c.stage_due_at, coalesce(c.assigned_user_id, 0), coalesce(c.rehab_centre_id, 0)`
+	c.stage_due_at, coalesce(c.assigned_user_id, 0), coalesce(c.rehab_centre_id, 0), coalesce(c.support_form, '')`
 
 func scanCase(row pgx.Row) (*civicflow.Case, error) {
 	var c civicflow.Case
@@ -196,7 +196,7 @@ func scanCase(row pgx.Row) (*civicflow.Case, error) {
 		&c.Relation, &c.ApplicantName, &c.SelfCare, &c.CareLevel, &c.DisabilityRecorded,
 		&c.Statement, &waiting, &c.InstitutionID, &c.BedID, &c.AllocationID,
 		&c.SupportStart, &c.NoticeEndsAt, &c.Seq, &c.StageEnteredAt, &c.CreatedAt, &c.UpdatedAt,
-		&c.StageDueAt, &c.AssignedUserID, &c.RehabCentreID)
+		&c.StageDueAt, &c.AssignedUserID, &c.RehabCentreID, &c.SupportForm)
 	if err != nil {
 		return nil, err
 	}

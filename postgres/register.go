@@ -127,6 +127,9 @@ func enterCentralised(ctx context.Context, tx pgx.Tx, allocationID int64, t civi
 			return err
 		}
 	}
+	if _, err := tx.Exec(ctx, `UPDATE cases SET support_form = 'centralised' WHERE id = $1`, t.CaseID); err != nil {
+		return mapError("record the form of support", err)
+	}
 	var periodID int64
 	err := tx.QueryRow(ctx, `INSERT INTO register_periods (person_id, form, care_level, district_code, township_code,
 			allocation_id, institution_id, starts_on, opened_by_case)

@@ -85,6 +85,9 @@ type ApplicantCase struct {
 	Papers         []civicflow.Document `json:"papers"`
 	Placement      *Placement           `json:"placement,omitempty"`
 	SupportStart   *time.Time           `json:"support_start,omitempty"`
+	// SupportForm is the form of support decided (centralised care):
+	// dispersed support is at home, with no placement.
+	SupportForm civicflow.SupportForm `json:"support_form,omitempty"`
 	// Award is the education grant approved (nil before approval and in
 	// other processes).
 	Award   *ApplicantAward `json:"award,omitempty"`

@@ -82,6 +82,9 @@ func TestE2ERegisterDispersedTransferAndTermination(t *testing.T) {
 	e.mustAct(t, dr, c.Ref, "approve", map[string]any{"support_form": "dispersed", "carer": carerBody()}, "completed")
 	cs := e.waitStage(t, c.ID, civicflow.StageCompleted, time.Second)
 	require.Zero(t, cs.AllocationID, "dispersed support holds no bed")
+	r = e.do(t, http.MethodGet, "/api/v1/applications/"+c.Ref, map[string]string{"X-Access-Code": c.Code}, nil)
+	require.Equal(t, http.StatusOK, r.Status, string(r.Raw))
+	require.Equal(t, "dispersed", r.str("support_form"), "the applicant is told the form of support")
 	mine := e.registerEntries(t, ts, "form=dispersed&limit=500")
 	var entry map[string]any
 	for _, en := range mine {
