@@ -133,6 +133,17 @@ func (con *Console) routes() []route {
 		{http.MethodPost, "/admin/calendar", con.putCalendarDay, false},
 		{http.MethodPost, "/admin/calendar/delete", con.deleteCalendarDay, false},
 
+		// Campaigns over the register (campaign.go).
+		{http.MethodGet, "/campaigns", con.campaigns, false},
+		{http.MethodPost, "/campaigns", con.createCampaign, false},
+		{http.MethodGet, "/campaigns/:id", con.campaignPage, false},
+		{http.MethodPost, "/campaigns/:id/close", con.closeCampaign, false},
+		{http.MethodGet, "/campaigns/:id/tasks/:task", con.visitForm, false},
+		{http.MethodPost, "/campaigns/:id/tasks/:task/visit", con.recordVisit, false},
+		{http.MethodPost, "/campaigns/:id/tasks/:task/ledger", con.openLedgerItem, false},
+		{http.MethodPost, "/campaigns/:id/ledger/:item/close", con.closeLedgerItem, false},
+		{http.MethodPost, "/campaigns/:id/found-persons", con.recordFoundPerson, false},
+
 		{http.MethodGet, "/*", con.notFound, false},
 	}
 }
