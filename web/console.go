@@ -144,6 +144,15 @@ func (con *Console) routes() []route {
 		{http.MethodPost, "/campaigns/:id/ledger/:item/close", con.closeLedgerItem, false},
 		{http.MethodPost, "/campaigns/:id/found-persons", con.recordFoundPerson, false},
 
+		// The wait-list, institutions and beds (beds.go).
+		{http.MethodGet, "/waitlist", con.waitlist, false},
+		{http.MethodGet, "/admin/institutions", con.adminInstitutions, false},
+		{http.MethodPost, "/admin/institutions", con.createInstitution, false},
+		{http.MethodGet, "/admin/institutions/:id", con.institutionPage, false},
+		{http.MethodPost, "/admin/institutions/:id", con.updateInstitution, false},
+		{http.MethodPost, "/admin/institutions/:id/beds", con.addBed, false},
+		{http.MethodPost, "/admin/institutions/:id/beds/:bed/retire", con.retireBed, false},
+
 		{http.MethodGet, "/*", con.notFound, false},
 	}
 }
