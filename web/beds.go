@@ -306,3 +306,12 @@ func (con *Console) retireBed(c echo.Context) error {
 		return redirect(c, "/admin/institutions/"+id+"?done=retired")
 	})
 }
+
+// ReleaseReasons are the causes release_allocation takes (the API's
+// release_reason), for its form.
+func (d actionData) ReleaseReasons() []string {
+	if d.Action != civicflow.ActionReleaseAllocation {
+		return nil
+	}
+	return []string{"declined", "died", "no_show"}
+}

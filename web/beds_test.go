@@ -21,6 +21,8 @@ func (f *fakeAPI) serveBeds(w http.ResponseWriter, r *http.Request, raw []byte, 
 	admin := user.Role == civicflow.RoleAdministrator
 	inst := civicflow.InstitutionRecord{ID: 1, Name: "雁塔区社会福利院", DistrictCode: "610113", Designated: true, Address: "雁塔路 1 号", CreatedAt: f.now}
 	switch {
+	case p == "/api/v1/cases/"+releaseRef:
+		f.releaseCase(w, user)
 	case p == "/api/v1/supervision/waitlist":
 		if user.Role != civicflow.RoleSupervisor && user.Role != civicflow.RoleDistrictReviewer {
 			apiError(w, 403, civicflow.EFORBIDDEN)
@@ -177,4 +179,53 @@ func TestAdministratorManagesInstitutionsAndBeds(t *testing.T) {
 	h2.login("sv.city")
 	status, _, _ = h2.get("/console/admin/institutions")
 	require.Equal(t, http.StatusForbidden, status)
+}
+
+// releaseRef awaits admission in the fake; its detail lists the actions
+// the caller's role may take there, as the API does.
+const releaseRef = "TK-610113-000070"
+
+func (f *fakeAPI) releaseCase(w http.ResponseWriter, user civicflow.User) {
+	sc := civicflow.Scope{CaseID: 70, Stage: civicflow.StageAwaitingAdmission, DistrictCode: "610113", TownshipCode: "610113001", InstitutionID: 1}
+	writeJSON(w, 200, wire.CaseDetail{Case: &civicflow.Case{ID: 70, Reference: releaseRef, Type: civicflow.CaseTypeCentralisedCare,
+		Stage: civicflow.StageAwaitingAdmission, PersonName: "张**", IDNumberMasked: "6101**********1015", DistrictCode: "610113",
+		TownshipCode: "610113001", InstitutionID: 1, StageEnteredAt: f.now}, AllowedActions: civicflow.AllowedActions(user.Actor(), sc),
+		Timeline: []civicflow.Event{}, Papers: []civicflow.Document{}, Checks: []civicflow.CheckResult{}})
+}
+
+func TestDistrictReleasesABedBeforeAdmission(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.login("dr.yanta")
+	_, body, _ := h.get("/console/cases/" + releaseRef)
+	require.Contains(t, body, `id="act-release_allocation"`, "offered to the district reviewer")
+	status, body, _ := h.get("/console/cases/" + releaseRef + "/act/release_allocation")
+	require.Equal(t, http.StatusOK, status, body)
+	require.NotContains(t, body, "⟦")
+	require.Contains(t, body, `<option value="no_show">逾期未报到</option>`)
+	require.Contains(t, body, `id="reasons"`)
+	csrf := csrfRe.FindStringSubmatch(body)[1]
+	form := url.Values{"csrf": {csrf}, "nonce": {"r-1"}, "reasons": {"约定日期未报到，电话无人接听"}, "release_reason": {"no_show"}}
+	status, body, _ = h.post("/console/cases/"+releaseRef+"/act/release_allocation", form)
+	require.Equal(t, http.StatusOK, status, body)
+	require.Contains(t, body, `<dd id="confirm-release-reason">逾期未报到</dd>`)
+	form.Set("confirm", "yes")
+	status, _, resp := h.post("/console/cases/"+releaseRef+"/act/release_allocation", form)
+	require.Equal(t, http.StatusSeeOther, status)
+	require.Equal(t, "/console/cases/"+releaseRef+"?done=action", resp.Header.Get("Location"))
+	sent := sentAs[wire.ActionRequest](t, h.api, "POST /api/v1/cases/"+releaseRef+"/actions/release_allocation")
+	require.Equal(t, "no_show", sent.ReleaseReason)
+	require.Equal(t, "约定日期未报到，电话无人接听", sent.Reasons)
+	require.Equal(t, "release_reason", actionFieldToForm("release_reason"), "the API's refusal is shown at the select")
+
+	// A township official may not: not offered.
+	h = newHarness(t)
+	h.login("ts.xiaozhai")
+	_, body, _ = h.get("/console/cases/" + releaseRef)
+	require.NotContains(t, body, `id="act-release_allocation"`)
+	cat, err := loadCatalogue()
+	require.NoError(t, err)
+	for _, lang := range languages {
+		require.Contains(t, cat[lang], "action.field.release_reason")
+	}
 }
