@@ -316,6 +316,7 @@ func TestTownshipClosesALedgerItemAndRecordsAFoundPerson(t *testing.T) {
 	require.Equal(t, wire.CommunityContact{Name: "刘敏", Phone: "13912345678"}, sent.Contact)
 	_, body, _ = h.get("/console/campaigns/7?done=found&case=TK-610113-000040")
 	require.Contains(t, body, `<a href="/console/cases/TK-610113-000040">`)
+	require.Contains(t, body, `href="/console/campaigns/7/tasks/11"`, "a ledger item links its visit")
 	_, body, _ = h.get(`/console/campaigns/7?done=found&case=<script>`)
 	require.NotContains(t, body, `id="found-case"`, "only a reference is shown back")
 }
