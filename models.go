@@ -116,8 +116,8 @@ type Case struct {
 	// SupportForm is the form of support the district recorded for a
 	// centralised-care case once decided ("" before).
 	SupportForm SupportForm `json:"support_form,omitempty"`
-	CreatedAt     time.Time `json:"created_at"`
-	UpdatedAt     time.Time `json:"updated_at"`
+	CreatedAt   time.Time   `json:"created_at"`
+	UpdatedAt   time.Time   `json:"updated_at"`
 }
 
 // Scope returns the authorisation scope of the case.

@@ -19,6 +19,7 @@ var consoleActions = map[civicflow.Action]bool{
 	civicflow.ActionRecordInvestigation: true, civicflow.ActionLodgeObjection: true, civicflow.ActionApprove: true,
 	civicflow.ActionReturn: true, civicflow.ActionConfirmAdmission: true, civicflow.ActionRecordVerification: true,
 	civicflow.ActionRecordTransferVisit: true,
+	civicflow.ActionReleaseAllocation:   true,
 }
 
 // actionInput is what the action form holds.
@@ -28,6 +29,9 @@ type actionInput struct {
 	Objector, CareLevel, Nonce                        string
 	// RehabCentre: approving a community-rehab case names the district's centre.
 	RehabCentre string
+	// ReleaseReason: release_allocation, why the bed is given up before
+	// admission (declined, died, no_show).
+	ReleaseReason string
 	// The education grant: the township's verification (the family
 	// status and kind of school found, the school's confirmation of the
 	// enrolment "yes" or "no", with Findings and Opinion), and the tier a
@@ -47,7 +51,7 @@ type actionInput struct {
 
 func readActionInput(c echo.Context) actionInput {
 	v := func(k string) string { return strings.TrimSpace(c.FormValue(k)) }
-	return actionInput{Reasons: v("reasons"), Items: v("items"), Note: v("note"), VisitedOn: v("visited_on"),
+	return actionInput{Reasons: v("reasons"), ReleaseReason: v("release_reason"), Items: v("items"), Note: v("note"), VisitedOn: v("visited_on"),
 		Visitors: v("visitors"), Findings: v("findings"), VisitCare: v("visit_care"), Opinion: v("opinion"),
 		Objector: v("objector"), CareLevel: v("care_level"), Nonce: v("nonce"), RehabCentre: v("rehab_centre_id"),
 		FamilyStatus: v("family_status"), SchoolKind: v("school_kind"), Enrolment: v("enrolment_confirmed"), TierAmount: v("tier_amount"),
@@ -76,6 +80,8 @@ func (in actionInput) body(act civicflow.Action) wire.ActionRequest {
 	switch act {
 	case civicflow.ActionRequestSupplements:
 		b.Items = lines(in.Items)
+	case civicflow.ActionReleaseAllocation:
+		b.ReleaseReason = in.ReleaseReason
 	case civicflow.ActionRecordInvestigation:
 		b.HomeVisit = &wire.HomeVisitInput{VisitedOn: in.VisitedOn, Visitors: lines(in.Visitors), Findings: in.Findings,
 			CareLevel: in.VisitCare, Opinion: in.Opinion}
@@ -122,6 +128,8 @@ func actionFieldToForm(field string) string {
 		return "carer_" + strings.TrimPrefix(field, "carer.")
 	}
 	switch field {
+	case "release_reason":
+		return field
 	case "home_visit.visited_on":
 		return "visited_on"
 	case "home_visit.findings":

@@ -140,6 +140,26 @@ func (con *Console) routes() []route {
 		{http.MethodPost, "/admin/calendar", con.putCalendarDay, false},
 		{http.MethodPost, "/admin/calendar/delete", con.deleteCalendarDay, false},
 
+		// Campaigns over the register (campaign.go).
+		{http.MethodGet, "/campaigns", con.campaigns, false},
+		{http.MethodPost, "/campaigns", con.createCampaign, false},
+		{http.MethodGet, "/campaigns/:id", con.campaignPage, false},
+		{http.MethodPost, "/campaigns/:id/close", con.closeCampaign, false},
+		{http.MethodGet, "/campaigns/:id/tasks/:task", con.visitForm, false},
+		{http.MethodPost, "/campaigns/:id/tasks/:task/visit", con.recordVisit, false},
+		{http.MethodPost, "/campaigns/:id/tasks/:task/ledger", con.openLedgerItem, false},
+		{http.MethodPost, "/campaigns/:id/ledger/:item/close", con.closeLedgerItem, false},
+		{http.MethodPost, "/campaigns/:id/found-persons", con.recordFoundPerson, false},
+
+		// The wait-list, institutions and beds (beds.go).
+		{http.MethodGet, "/waitlist", con.waitlist, false},
+		{http.MethodGet, "/admin/institutions", con.adminInstitutions, false},
+		{http.MethodPost, "/admin/institutions", con.createInstitution, false},
+		{http.MethodGet, "/admin/institutions/:id", con.institutionPage, false},
+		{http.MethodPost, "/admin/institutions/:id", con.updateInstitution, false},
+		{http.MethodPost, "/admin/institutions/:id/beds", con.addBed, false},
+		{http.MethodPost, "/admin/institutions/:id/beds/:bed/retire", con.retireBed, false},
+
 		{http.MethodGet, "/*", con.notFound, false},
 	}
 }

@@ -414,6 +414,8 @@ func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, 200, wire.DeadlineRules{Rules: []civicflow.DeadlineRule{{CaseType: civicflow.CaseTypeCentralisedCare, Stage: "intake", Jurisdiction: "610100", Days: 5, Unit: "working_days"}}})
 	case p == "/api/v1/admin/calendar":
 		writeJSON(w, 200, map[string]any{"year": 2026, "days": []civicflow.CalendarDay{{Date: "2026-10-01", Kind: "holiday", Name: "国庆节"}}, "source": "official"})
+	case opsRoute(p):
+		f.serveOps(w, r, raw, user) // campaign_test.go
 	default:
 		apiError(w, 404, civicflow.ENOTFOUND)
 	}
