@@ -26,6 +26,9 @@ type Process struct {
 	Clocked []Stage
 	// Notices say who hears about which step, beyond the pipeline's.
 	Notices []NoticeRule
+	// RaisedByOfficials: nobody applies (a termination is raised by the
+	// township or the institution), so no notice goes to an applicant.
+	RaisedByOfficials bool
 }
 
 // Rule says that Role may take Action while the case is in one of Stages.
@@ -179,8 +182,9 @@ var processes = []Process{
 			{Action: ActionReturn, Role: RoleDistrictReviewer, Stages: []Stage{StageDistrictReview}, Reasons: true},
 			{Action: ActionLodgeObjection, Role: RoleTownshipOfficial, Stages: []Stage{StagePublicNotice}, Reasons: true},
 		},
-		SystemStages: []Stage{StagePublicNotice},
-		Clocked:      []Stage{StageIntake, StageDistrictReview, StagePublicNotice},
+		SystemStages:      []Stage{StagePublicNotice},
+		Clocked:           []Stage{StageIntake, StageDistrictReview, StagePublicNotice},
+		RaisedByOfficials: true,
 	},
 }
 
@@ -248,6 +252,22 @@ func ResponsibleRole(stage Stage) Role {
 		}
 	}
 	return ""
+}
+
+// NoticesOf is NoticesFor for a step of a case of process t: a process
+// nobody applies for (RaisedByOfficials) notifies no applicant.
+func NoticesOf(t CaseType, action Action, to Stage) []Notice {
+	notices := NoticesFor(action, to)
+	if p, ok := ProcessOf(t); !ok || !p.RaisedByOfficials {
+		return notices
+	}
+	var out []Notice
+	for _, n := range notices {
+		if n.Recipient != RecipientApplicant {
+			out = append(out, n)
+		}
+	}
+	return out
 }
 
 // NoticesFor says who must learn about a step: action is the step's action

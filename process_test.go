@@ -86,3 +86,22 @@ func TestNoticesForTheEducationGrant(t *testing.T) {
 	require.Nil(t, NoticesFor(ActionAccept, StageInvestigation))
 	require.Nil(t, NoticesFor(ActionAccept, StageVerification))
 }
+
+// A termination is raised by officials: its steps notify officials only.
+func TestNoticesOfAProcessNobodyAppliesFor(t *testing.T) {
+	t.Parallel()
+	toApplicant := func(ns []Notice) bool {
+		for _, n := range ns {
+			if n.Recipient == RecipientApplicant {
+				return true
+			}
+		}
+		return false
+	}
+	require.True(t, toApplicant(NoticesOf(CaseTypeSupportTransfer, StepSubmitted, StageIntake)))
+	require.True(t, toApplicant(NoticesOf(CaseTypeSupportTransfer, ActionApprove, StagePlacement)))
+	got := NoticesOf(CaseTypeSupportTermination, StepSubmitted, StageIntake)
+	require.NotEmpty(t, got, "the township still hears of a raised termination")
+	require.False(t, toApplicant(got))
+	require.Empty(t, NoticesOf(CaseTypeSupportTermination, ActionApprove, StagePublicNotice))
+}

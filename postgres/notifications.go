@@ -19,9 +19,8 @@ import (
 // idempotent. An applicant without an e-mail address gets a no_channel row
 // and an event on the case's timeline saying the notice must go another way.
 func enqueueNotices(ctx context.Context, tx pgx.Tx, t civicflow.Transition) error {
-	notices := civicflow.NoticesFor(t.Action, t.To)
-	if len(notices) == 0 {
-		return nil
+	if len(civicflow.NoticesFor(t.Action, t.To)) == 0 {
+		return nil // most steps cause none: no need to read the case
 	}
 	var (
 		ref, district, township, districtName, townshipName, person string
@@ -49,6 +48,7 @@ func enqueueNotices(ctx context.Context, tx pgx.Tx, t civicflow.Transition) erro
 	if err != nil {
 		return fmt.Errorf("read case %d for notices: %w", t.CaseID, err)
 	}
+	notices := civicflow.NoticesOf(caseType, t.Action, t.To)
 	base := civicflow.NoticeData{Reference: ref, CaseType: caseType, Stage: t.To, Action: t.Action, PersonName: civicflow.MaskName(person),
 		District: districtName, Township: townshipName, At: t.At.In(civicflow.ChinaZone()).Format(time.DateOnly),
 		CareLevel: careLevel}

@@ -198,6 +198,11 @@ func TestE2ERegisterDispersedTransferAndTermination(t *testing.T) {
 	ended := r.Body["entry"].(map[string]any)
 	require.Equal(t, "died", ended["end_reason"])
 	require.Equal(t, today, ended["ends_on"].(string)[:10])
+	zevs, err := e.db.Events(ctx, zc.ID)
+	require.NoError(t, err)
+	for _, ev := range zevs {
+		require.NotEqual(t, civicflow.StepNoticeNotSent, ev.Action, "a termination has no applicant to notify")
+	}
 	al, err := e.db.Allocation(ctx, tcs.AllocationID)
 	require.NoError(t, err)
 	require.NotNil(t, al.ReleasedAt, "the bed is freed")
