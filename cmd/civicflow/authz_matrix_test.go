@@ -155,6 +155,29 @@ func TestE2EAuthorizationMatrix(t *testing.T) {
 	var entryID int64
 	require.NoError(t, e.db.Pool().QueryRow(ctx, `SELECT id FROM register_periods WHERE opened_by_case = $1`, cDone.ID).Scan(&entryID))
 	entryP := fmt.Sprintf("/api/v1/register/%d", entryID)
+	// A transfer at intake, of a person approved in dispersed support, and
+	// a termination at intake, of the admitted resident.
+	disp := e.toReview(t, ts, "self_care")
+	e.mustAct(t, dr, disp.Ref, "approve", map[string]any{"support_form": "dispersed", "carer": carerBody()}, "completed")
+	pd, err := e.db.PersonalData(ctx, disp.ID)
+	require.NoError(t, err)
+	r := e.postJSON(t, "/api/v1/transfer/applications", nil, map[string]any{
+		"person": map[string]any{"id_number": pd.IDNumber, "name": "买买提·艾力"}, "applicant": map[string]any{"relation": "self"},
+		"reason": "care_level_changed"})
+	require.Equal(t, http.StatusCreated, r.Status, string(r.Raw))
+	var cTransfer, cTerm fixture
+	tc, err := e.db.CaseByReference(ctx, r.str("reference"))
+	require.NoError(t, err)
+	cTransfer.submitted = submitted{Ref: tc.Reference, Code: r.str("access_code"), ID: tc.ID}
+	r = e.postJSON(t, entryP+"/terminations", ts, map[string]any{"reason": "moved_away",
+		"effective_on": time.Now().In(civicflow.ChinaZone()).Format(time.DateOnly), "raised_by": "township",
+		"reporter": "小寨路街道", "statement": "户籍迁出"})
+	require.Equal(t, http.StatusCreated, r.Status, string(r.Raw))
+	zc, err := e.db.CaseByReference(ctx, r.str("reference"))
+	require.NoError(t, err)
+	cTerm.submitted = submitted{Ref: zc.Reference, ID: zc.ID}
+	e.waitStage(t, cTransfer.ID, civicflow.StageIntake, 30*time.Second)
+	e.waitStage(t, cTerm.ID, civicflow.StageIntake, 30*time.Second)
 	// An education-grant case at intake (issue 15): the third process.
 	var cEdu fixture
 	cEdu.submitted = e.submitEducation(t, educationApplication(newStudentIDNumber(), "dibao", "undergraduate"), "")
@@ -297,6 +320,19 @@ func TestE2EAuthorizationMatrix(t *testing.T) {
 			call: func(t *testing.T, h map[string]string) response {
 				return e.putJSON(t, "/api/v1/admin/support-standards/610113/2099-01-01", h, map[string]any{"monthly_amount": 0})
 			}},
+		// The register's processes: their actions, sent at intake where the
+		// allowed officials get 409; a termination has no applicant.
+		{name: "case detail (transfer)", fx: &cTransfer, allowed: readers, call: get(caseP(&cTransfer))},
+		action(&cTransfer, "record_transfer_visit", map[string]any{"transfer_visit": map[string]any{"visited_on": "2026-12-01",
+			"reason": "care_level_changed", "findings": "已失能", "care_level": "dependent"}}, "ts-own"),
+		action(&cTransfer, "approve", map[string]any{}, "dr-own"),
+		{name: "applicant view (transfer)", fx: &cTransfer, applicant: true, allowed: []string{"applicant-own"}, call: get(appP(&cTransfer))},
+		{name: "case detail (termination)", fx: &cTerm, allowed: readers, call: get(caseP(&cTerm))},
+		action(&cTerm, "approve", map[string]any{}, "dr-own"),
+		action(&cTerm, "lodge_objection", map[string]any{"reasons": "异议", "objector": "家属"}, "ts-own"),
+		action(&cTerm, "request_supplements", map[string]any{"items": []string{"迁出证明"}}),
+		action(&cTerm, "record_transfer_visit", map[string]any{"transfer_visit": map[string]any{"visited_on": "2026-12-01",
+			"reason": "care_level_changed", "findings": "x", "care_level": "dependent"}}),
 		// Applicant routes.
 		{name: "applicant view", fx: &cIntake, applicant: true, allowed: []string{"applicant-own"}, call: get(appP(&cIntake))},
 		{name: "applicant supplements", fx: &cIntake, applicant: true, allowed: []string{"applicant-own"},
