@@ -64,7 +64,7 @@ func (f *fakeAPI) registerEntries() []*civicflow.RegisterEntry {
 
 // registerRoute says whether the fake's register part answers path.
 func registerRoute(path string) bool {
-	for _, p := range []string{"/api/v1/register", "/api/v1/supervision/register/", "/api/v1/transfer/", "/api/v1/admin/support-standards",
+	for _, p := range []string{"/api/v1/register", "/api/v1/supervision/register/", "/api/v1/transfer/",
 		"/api/v1/cases/ZJ-", "/api/v1/cases/ZZ-", "/api/v1/cases/" + dispersedTK} {
 		if strings.HasPrefix(path, p) {
 			return true

@@ -414,6 +414,8 @@ func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, 200, wire.DeadlineRules{Rules: []civicflow.DeadlineRule{{CaseType: civicflow.CaseTypeCentralisedCare, Stage: "intake", Jurisdiction: "610100", Days: 5, Unit: "working_days"}}})
 	case p == "/api/v1/admin/calendar":
 		writeJSON(w, 200, map[string]any{"year": 2026, "days": []civicflow.CalendarDay{{Date: "2026-10-01", Kind: "holiday", Name: "国庆节"}}, "source": "official"})
+	case strings.HasPrefix(p, "/api/v1/admin/support-standards"):
+		serveStandards(w, r, raw) // standards_test.go
 	case opsRoute(p):
 		f.serveOps(w, r, raw, user) // campaign_test.go
 	default:
@@ -712,6 +714,7 @@ func TestPagesRender(t *testing.T) {
 			h.login("admin")
 			check("/console/admin/users", "ts.xiaozhai")
 			check("/console/admin/deadlines", tr("deadlines.heading"))
+			check("/console/admin/standards", tr("standards.heading"))
 			check("/console/admin/calendar", "国庆节")
 			_, css, _ := h.get("/console/static/console.css")
 			require.Contains(t, css, "@media")
