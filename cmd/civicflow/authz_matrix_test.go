@@ -103,7 +103,10 @@ func (e *e2eSystem) snapshot(t *testing.T, caseID int64) snapshot {
 		(SELECT md5(coalesce(string_agg(row_to_json(a)::text, ',' ORDER BY id), '')) FROM bed_allocations a),
 		(SELECT md5(coalesce((SELECT string_agg(row_to_json(r)::text, ',' ORDER BY id) FROM register_periods r), '') ||
 			coalesce((SELECT string_agg(row_to_json(g)::text, ',' ORDER BY id) FROM register_changes g), '') ||
-			coalesce((SELECT string_agg(row_to_json(d)::text, ',' ORDER BY district_code, effective_from) FROM support_standards d), '')))`, caseID).
+			coalesce((SELECT string_agg(row_to_json(d)::text, ',' ORDER BY district_code, effective_from) FROM support_standards d), '') ||
+			coalesce((SELECT string_agg(row_to_json(m)::text, ',' ORDER BY id) FROM campaigns m), '') ||
+			coalesce((SELECT string_agg(row_to_json(k)::text, ',' ORDER BY id) FROM campaign_tasks k), '') ||
+			coalesce((SELECT string_agg(row_to_json(l)::text, ',' ORDER BY id) FROM campaign_ledger_items l), '')))`, caseID).
 		Scan(&s.docs, &s.cases, &s.caseRow, &s.users, &s.allocations, &s.register))
 	return s
 }
@@ -178,6 +181,24 @@ func TestE2EAuthorizationMatrix(t *testing.T) {
 	cTerm.submitted = submitted{Ref: zc.Reference, ID: zc.ID}
 	e.waitStage(t, cTransfer.ID, civicflow.StageIntake, 30*time.Second)
 	e.waitStage(t, cTerm.ID, civicflow.StageIntake, 30*time.Second)
+	// A campaign over 雁塔区 (issue 18 item 5) and a task of 小寨路街道 in it.
+	svCity := e.login(t, "sv.city")
+	r = e.postJSON(t, "/api/v1/campaigns", svCity, map[string]any{"kind": "annual_review", "scope": "610113", "title": "矩阵年审",
+		// Support confirmed today starts on the first of next month.
+		"as_of": civicflow.SupportStart(time.Now()).Format(time.DateOnly)})
+	require.Equal(t, http.StatusCreated, r.Status, string(r.Raw))
+	campaignP := fmt.Sprintf("/api/v1/campaigns/%d", num(r.Body["campaign"].(map[string]any)["id"]))
+	var taskID int64
+	require.Eventually(t, func() bool {
+		tr := e.do(t, http.MethodGet, campaignP+"/tasks", ts, nil)
+		tasks, _ := tr.Body["tasks"].([]any)
+		if len(tasks) == 0 {
+			return false
+		}
+		taskID = num(tasks[0].(map[string]any)["id"])
+		return true
+	}, 30*time.Second, 100*time.Millisecond, "the campaign's tasks are created")
+	taskP := fmt.Sprintf("%s/tasks/%d", campaignP, taskID)
 	// An education-grant case at intake (issue 15): the third process.
 	var cEdu fixture
 	cEdu.submitted = e.submitEducation(t, educationApplication(newStudentIDNumber(), "dibao", "undergraduate"), "")
@@ -333,6 +354,17 @@ func TestE2EAuthorizationMatrix(t *testing.T) {
 		action(&cTerm, "request_supplements", map[string]any{"items": []string{"迁出证明"}}),
 		action(&cTerm, "record_transfer_visit", map[string]any{"transfer_visit": map[string]any{"visited_on": "2026-12-01",
 			"reason": "care_level_changed", "findings": "x", "care_level": "dependent"}}),
+		// Campaigns: the board is the supervisors' of the scope; tasks and
+		// visits the township officials' (a visit dated in the future is
+		// refused, 422, once the caller may record it).
+		{name: "campaign board", fx: &cDone, allowed: []string{"sv-district", "sv-city"}, call: get(campaignP + "/progress")},
+		{name: "campaign tasks", fx: &cDone, allowed: []string{"ts-own", "ts-other-township"}, call: get(campaignP + "/tasks")},
+		{name: "campaign visit", fx: &cDone, allowed: []string{"ts-own"},
+			call: post(taskP+"/visit", map[string]any{"visited_on": "2099-01-01", "outcome": "ok"})},
+		{name: "create a campaign", fx: &cDone, allowed: []string{"sv-district", "sv-city"}, mutates: true,
+			call: post("/api/v1/campaigns", map[string]any{"kind": "inspection", "scope": "610113", "title": "专项排查"})},
+		{name: "close a campaign", fx: &cDone, allowed: []string{"sv-district", "sv-city"}, mutates: true,
+			call: post(campaignP+"/close", map[string]any{"note": "结束"})},
 		// Applicant routes.
 		{name: "applicant view", fx: &cIntake, applicant: true, allowed: []string{"applicant-own"}, call: get(appP(&cIntake))},
 		{name: "applicant supplements", fx: &cIntake, applicant: true, allowed: []string{"applicant-own"},
