@@ -342,16 +342,8 @@ func (db *DB) Register(ctx context.Context, q RegisterQuery) ([]*civicflow.Regis
 	if err != nil {
 		return nil, mapError("list the register", err)
 	}
-	defer rows.Close()
-	var out []*civicflow.RegisterEntry
-	for rows.Next() {
-		e, err := scanRegisterEntry(rows)
-		if err != nil {
-			return nil, mapError("list the register", err)
-		}
-		out = append(out, e)
-	}
-	return out, mapError("list the register", rows.Err())
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*civicflow.RegisterEntry, error) { return scanRegisterEntry(r) })
+	return out, mapError("list the register", err)
 }
 
 // RegisterEntry returns one period of support.

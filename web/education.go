@@ -16,17 +16,17 @@ import (
 // are the shared action forms (actions.go, templates/action.html).
 
 // Family names a family status (civicflow.FamilyStatus); "—" for none.
-func (p *page) Family(s any) string {
-	if v := fmt.Sprint(s); v != "" {
-		return p.T("education.family." + v)
-	}
-	return "—"
-}
+func (p *page) Family(s any) string { return p.named("education.family.", s) }
 
 // School names a kind of school (civicflow.SchoolKind); "—" for none.
-func (p *page) School(k any) string {
-	if v := fmt.Sprint(k); v != "" {
-		return p.T("education.school." + v)
+func (p *page) School(k any) string { return p.named("education.school.", k) }
+
+// named is the message prefix+v names, "—" for an empty v: the name of
+// a code (a family status, a form of support, a reason) in the page's
+// language.
+func (p *page) named(prefix string, v any) string {
+	if s := fmt.Sprint(v); s != "" {
+		return p.T(prefix + s)
 	}
 	return "—"
 }

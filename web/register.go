@@ -428,47 +428,13 @@ func (con *Console) raiseTermination(c echo.Context) error {
 }
 
 // Form names a form of support.
-func (p *page) Form(f any) string {
-	if v := fmt.Sprint(f); v != "" {
-		return p.T("register.form." + v)
-	}
-	return "—"
-}
+func (p *page) Form(f any) string { return p.named("register.form.", f) }
 
 // EndReason names why a period of support ended.
-func (p *page) EndReason(r any) string {
-	if v := fmt.Sprint(r); v != "" {
-		return p.T("register.end." + v)
-	}
-	return "—"
-}
+func (p *page) EndReason(r any) string { return p.named("register.end.", r) }
 
 // TransferReason names why a person asks to move to an institution.
-func (p *page) TransferReason(r any) string {
-	if v := fmt.Sprint(r); v != "" {
-		return p.T("register.transfer_reason." + v)
-	}
-	return "—"
-}
+func (p *page) TransferReason(r any) string { return p.named("register.transfer_reason.", r) }
 
 // RaisedBy names who raised a transfer or a termination.
-func (p *page) RaisedBy(r any) string {
-	if v := fmt.Sprint(r); v != "" {
-		return p.T("register.raised_by." + v)
-	}
-	return "—"
-}
-
-// Date shows a day (a time.Time or *time.Time) in China.
-func (p *page) Date(t any) string {
-	switch v := t.(type) {
-	case time.Time:
-		if v.IsZero() {
-			return "—"
-		}
-		return p.Day(&v)
-	case *time.Time:
-		return p.Day(v)
-	}
-	return "—"
-}
+func (p *page) RaisedBy(r any) string { return p.named("register.raised_by.", r) }

@@ -286,23 +286,7 @@ func (c *careCase) investigate(ctx workflow.Context) error {
 // case back to investigation before it ends.
 func (c *careCase) publicNotice(ctx workflow.Context) error {
 	round := c.state().Round
-	remaining := c.in.NoticePeriod
-	if ends := c.state().NoticeEndsAt; ends != nil {
-		remaining = ends.Sub(workflow.Now(ctx))
-	}
 	inNotice := func() bool { st := c.state(); return st.Stage == civicflow.StagePublicNotice && st.Round == round }
-	if remaining > 0 {
-		if _, err := workflow.AwaitWithTimeout(ctx, remaining, func() bool { return !inNotice() }); err != nil {
-			return err
-		}
-	}
-	if err := c.mu.Lock(ctx); err != nil {
-		return err
-	}
-	defer c.mu.Unlock()
-	if !inNotice() {
-		return nil
-	}
-	return c.stepLocked(ctx, step{action: civicflow.StepPublicNoticeEnded, to: civicflow.StageDistrictReview,
-		actor: civicflow.SystemActor, details: map[string]any{"objections": 0}})
+	return c.awaitNotice(ctx, c.in.NoticePeriod, inNotice, step{action: civicflow.StepPublicNoticeEnded,
+		to: civicflow.StageDistrictReview, actor: civicflow.SystemActor, details: map[string]any{"objections": 0}})
 }

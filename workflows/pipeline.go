@@ -672,3 +672,28 @@ func (p *pipeline) place(ctx workflow.Context) error {
 	workflow.GetSignalChannel(ctx, SignalBedOffered).Receive(ctx, &offer)
 	return nil // place runs again and finds the offered bed
 }
+
+// awaitNotice waits out a public notice (公示) on a durable timer until
+// its recorded end (or period from now, before one is recorded) and then
+// records end, unless the case left the notice meanwhile (inNotice false:
+// an objection, a withdrawal). Centralised care and the termination of
+// support share it.
+func (p *pipeline) awaitNotice(ctx workflow.Context, period time.Duration, inNotice func() bool, end step) error {
+	remaining := period
+	if ends := p.state().NoticeEndsAt; ends != nil {
+		remaining = ends.Sub(workflow.Now(ctx))
+	}
+	if remaining > 0 {
+		if _, err := workflow.AwaitWithTimeout(ctx, remaining, func() bool { return !inNotice() }); err != nil {
+			return err
+		}
+	}
+	if err := p.mu.Lock(ctx); err != nil {
+		return err
+	}
+	defer p.mu.Unlock()
+	if !inNotice() {
+		return nil
+	}
+	return p.stepLocked(ctx, end)
+}

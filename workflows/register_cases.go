@@ -209,23 +209,7 @@ func (c *terminationCase) next(ctx workflow.Context, act civicflow.Action, req A
 func (c *terminationCase) publicNotice(ctx workflow.Context) error {
 	seq := c.state().Seq
 	inNotice := func() bool { st := c.state(); return st.Stage == civicflow.StagePublicNotice && st.Seq == seq }
-	remaining := c.in.NoticePeriod
-	if ends := c.state().NoticeEndsAt; ends != nil {
-		remaining = ends.Sub(workflow.Now(ctx))
-	}
-	if remaining > 0 {
-		if _, err := workflow.AwaitWithTimeout(ctx, remaining, func() bool { return !inNotice() }); err != nil {
-			return err
-		}
-	}
-	if err := c.mu.Lock(ctx); err != nil {
-		return err
-	}
-	defer c.mu.Unlock()
-	if !inNotice() {
-		return nil
-	}
-	return c.stepLocked(ctx, step{action: civicflow.StepPublicNoticeEnded, to: civicflow.StageCompleted,
+	return c.awaitNotice(ctx, c.in.NoticePeriod, inNotice, step{action: civicflow.StepPublicNoticeEnded, to: civicflow.StageCompleted,
 		actor:       civicflow.SystemActor,
 		termination: &civicflow.TerminationWrite{Reason: c.in.Reason, EffectiveOn: c.in.EffectiveOn},
 		details:     map[string]any{"objections": 0, "reason": c.in.Reason, "effective_on": c.in.EffectiveOn.Format("2006-01-02")}})
