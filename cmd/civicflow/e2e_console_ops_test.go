@@ -101,8 +101,9 @@ func TestE2EConsoleCampaignInBrowser(t *testing.T) {
 	require.Contains(t, b.text("#board-h"), "Progress")
 	b.screenshot("23-campaign-board-en")
 	b.open("/console/lang/zh-CN?back="+path, "#close-campaign")
+	// The close form goes with the close: only the next page lacks it.
 	b.run(chromedp.SetValue(chromedp.CSS("#close-note"), "控制台测试结束"), chromedp.Click(chromedp.CSS("#close-campaign")),
-		chromedp.WaitVisible(chromedp.CSS(".flash")))
+		chromedp.WaitNotPresent(chromedp.CSS("#close-campaign")), chromedp.WaitVisible(chromedp.CSS(".flash")))
 	require.Contains(t, b.text("#campaign-state"), "已结束")
 	var closed bool
 	require.NoError(t, e.db.Pool().QueryRow(ctx, `SELECT closed_at IS NOT NULL FROM campaigns WHERE id = $1`, id).Scan(&closed))
@@ -139,7 +140,10 @@ func TestE2EConsoleWaitlistAndBedsInBrowser(t *testing.T) {
 	var bed int64
 	require.NoError(t, e.db.Pool().QueryRow(ctx, `SELECT b.id FROM beds b JOIN institutions i ON i.id = b.institution_id
 		WHERE i.name = $1`, name).Scan(&bed))
-	b.run(chromedp.Click(chromedp.CSS(fmt.Sprintf("#retire-%d", bed))), chromedp.WaitVisible(chromedp.CSS(".flash")))
+	// The page after adding the bed shows a flash already: wait for the
+	// retired bed's button to go, which only the next page does.
+	b.run(chromedp.Click(chromedp.CSS(fmt.Sprintf("#retire-%d", bed))),
+		chromedp.WaitNotPresent(chromedp.CSS(fmt.Sprintf("#retire-%d", bed))), chromedp.WaitVisible(chromedp.CSS(".flash")))
 	require.Contains(t, b.text("#beds"), "已停用")
 	require.Contains(t, b.text("#count-dependent"), "空闲 0 / 在用 0")
 	b.open("/console/admin/institutions", "#institutions")
