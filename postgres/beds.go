@@ -281,7 +281,21 @@ func (db *DB) ReleaseBed(ctx context.Context, allocationID int64, t civicflow.Tr
 			return err
 		}
 		if tag.RowsAffected() == 0 {
-			return nil
+			// A retry of the departure that released it (its step is on
+			// the timeline) answers as the first attempt did, so that the
+			// case the bed went to is still woken.
+			var mine bool
+			if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM case_events WHERE case_id = $1 AND event_key = $2)`,
+				a.CaseID, t.Key).Scan(&mine); err != nil || !mine || a.ReleasedAt == nil {
+				return err
+			}
+			d.Released = true
+			err := tx.QueryRow(ctx, `SELECT case_id, id FROM bed_allocations WHERE bed_id = $1 AND id > $2
+				AND released_at IS NULL AND admitted_at IS NULL`, a.BedID, a.ID).Scan(&d.NextCaseID, &d.AllocationID)
+			if errors.Is(err, pgx.ErrNoRows) {
+				return nil
+			}
+			return err
 		}
 		d.Released = true
 		t.CaseID = a.CaseID

@@ -574,10 +574,19 @@ func TestAdmissionAndRelease(t *testing.T) {
 	require.Equal(t, []int64{later}, waitlist(t, db, civicflow.CareDependent))
 	require.Equal(t, []int64{semi}, waitlist(t, db, civicflow.CareSemiDependent))
 
-	// Releasing again changes nothing.
+	// The same departure again (its activity retried after it committed)
+	// changes nothing and answers as the first did, so the case the bed
+	// went to is still woken; another departure of it releases nothing.
 	retry := departure
 	retry.At = now()
 	d, err = db.ReleaseBed(ctx, alloc.ID, retry)
+	require.NoError(t, err)
+	require.True(t, d.Released)
+	require.Equal(t, next, d.NextCaseID)
+	require.Equal(t, na.ID, d.AllocationID)
+	other := retry
+	other.Key = "departed-again"
+	d, err = db.ReleaseBed(ctx, alloc.ID, other)
 	require.NoError(t, err)
 	require.False(t, d.Released)
 	require.Zero(t, d.NextCaseID)
