@@ -106,10 +106,11 @@ func (db *DB) CreateApplication(ctx context.Context, nc NewCase) (*Created, erro
 			caseType = civicflow.CaseTypeCentralisedCare
 		}
 		var openRef string
-		// The predicate of cases_one_open_per_person (migration 009).
+		// The predicate of cases_one_open_per_person (migration 012).
 		err = tx.QueryRow(ctx, `SELECT reference FROM cases WHERE person_id = $1 AND case_type = $2
 			AND stage NOT IN ('rejected', 'withdrawn', 'departed', 'closed', 'referred')
-			AND NOT (case_type IN ('education_grant', 'support_transfer', 'support_termination') AND stage = 'completed')`, personID, caseType).Scan(&openRef)
+			AND NOT (case_type IN ('education_grant', 'support_transfer', 'support_termination') AND stage = 'completed')
+			AND support_ended_at IS NULL`, personID, caseType).Scan(&openRef)
 		if err == nil {
 			return &civicflow.Error{Code: civicflow.ECONFLICT, Reference: openRef,
 				Message: "an open application for this person already exists"}

@@ -174,6 +174,14 @@ func closeRunningPeriod(ctx context.Context, tx pgx.Tx, personID int64, at time.
 	if err != nil {
 		return mapError("end the period of support", err)
 	}
+	if reason != civicflow.EndTransferred {
+		// Support ended (not moved to an institution): the cases that
+		// confirmed it no longer keep the person from applying again.
+		if _, err := tx.Exec(ctx, `UPDATE cases SET support_ended_at = $2 WHERE person_id = $1
+			AND case_type = 'centralised_care' AND stage = 'completed' AND support_ended_at IS NULL`, personID, at); err != nil {
+			return mapError("mark the support ended", err)
+		}
+	}
 	return insertRegisterChange(ctx, tx, personID, periodID, civicflow.RegisterEnded, at, caseID, key, actor,
 		map[string]any{"reason": reason})
 }

@@ -250,3 +250,26 @@ func TestTransferAndTerminationTogether(t *testing.T) {
 		})
 	}
 }
+
+// Once a termination has ended the support a centralised-care case
+// confirmed, the person may apply again; before, the case blocks it.
+func TestApplyAgainAfterSupportEnded(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := setup(t)
+	caseID, e := dispersedPerson(t, db, "610113001")
+	app := newApplication("610113001")
+	pd, err := db.PersonalData(ctx, caseID)
+	require.NoError(t, err)
+	app.Person.IDNumber = pd.IDNumber
+	_, err = db.CreateApplication(ctx, postgres.NewCase{Application: app})
+	requireCode(t, err, civicflow.ECONFLICT)
+
+	term := terminationCase(t, db, e.ID)
+	_, err = endSupport(db, term.CaseID, "end", time.Date(2026, 12, 20, 0, 0, 0, 0, civicflow.ChinaZone()))
+	require.NoError(t, err)
+	again, err := db.CreateApplication(ctx, postgres.NewCase{Application: app})
+	require.NoError(t, err, "support ended: a new application is taken")
+	require.NotEqual(t, caseID, again.CaseID)
+	require.Equal(t, civicflow.StageCompleted, getCase(t, db, caseID).Stage, "the old case is not rewritten")
+}
