@@ -233,6 +233,11 @@ func (s *Server) renderLoaded(c echo.Context, cs *civicflow.Case) error {
 		return err
 	}
 	v.Timeline, v.Papers, v.Checks, v.Allocation, v.Rehab = recs.Timeline, recs.Papers, recs.Checks, recs.Allocation, recs.Rehab
+	// 一次性告知: papers are asked for once (the workflow refuses a second
+	// request), so the request is not offered again.
+	if slices.ContainsFunc(v.Timeline, func(ev civicflow.Event) bool { return ev.Action == civicflow.ActionRequestSupplements }) {
+		v.AllowedActions = slices.DeleteFunc(v.AllowedActions, func(a civicflow.Action) bool { return a == civicflow.ActionRequestSupplements })
+	}
 	if v.Education, err = s.educationView(ctx, cs); err != nil {
 		return err
 	}

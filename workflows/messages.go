@@ -146,6 +146,9 @@ type CaseState struct {
 	StageDueAt    *time.Time             `json:"stage_due_at,omitempty"` // the current stage's due date (issue 4)
 	Rehab         *RehabState            `json:"rehab,omitempty"`        // community rehab only
 	Education     *EducationState        `json:"education,omitempty"`    // education grant only
+	// SupplementsRequested: the township listed the missing papers once
+	// (一次性告知); it may not ask again.
+	SupplementsRequested bool `json:"supplements_requested,omitempty"`
 }
 
 // clone copies st deeply enough that changing the copy (a step's edit)

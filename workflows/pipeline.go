@@ -33,6 +33,12 @@ import (
 // the change. Waiting for the applicant's supplements stops the intake
 // clock; their arrival runs it on with the time that was left.
 
+// versionSupplementsOnce marks runs that refuse a second request for
+// supplements (issue 22, 一次性告知): the first request records that the
+// papers were asked for. Asked only when papers are requested, so other
+// histories do not change.
+const versionSupplementsOnce = "supplements-once"
+
 // a is the nil receiver through which workflows name activity methods.
 var a *activities.Activities
 
@@ -410,6 +416,12 @@ func (p *pipeline) validate(act civicflow.Action, req ActionRequest) error {
 	if err := civicflow.Authorize(req.Actor, act, p.scope()); err != nil {
 		return err
 	}
+	if act == civicflow.ActionRequestSupplements && p.state().SupplementsRequested {
+		// 一次性告知: everything missing is listed at once, so once the
+		// applicant has handed it in the township accepts or refuses.
+		return civicflow.Errorf(civicflow.ECONFLICT,
+			"the missing papers were listed once already (一次性告知) and handed in: accept or refuse the application")
+	}
 	var bad []civicflow.FieldError
 	need := func(field, value string) {
 		if strings.TrimSpace(value) == "" {
@@ -446,6 +458,11 @@ func (p *pipeline) apply(ctx workflow.Context, act civicflow.Action, req ActionR
 	case civicflow.ActionRequestSupplements:
 		s.to, s.waitingFor = civicflow.StageAwaitingSupplements, req.Items
 		s.details = map[string]any{"items": req.Items}
+		// Runs that asked for papers before the rule existed keep their
+		// history: the version is asked only on this path.
+		if workflow.GetVersion(ctx, versionSupplementsOnce, workflow.DefaultVersion, 1) >= 1 {
+			s.edit = func(st *CaseState) { st.SupplementsRequested = true }
+		}
 	case civicflow.ActionProvideSupplements:
 		s.to, s.waitingFor = civicflow.StageIntake, []string{}
 		s.details = map[string]any{"document_ids": req.DocumentIDs, "note": req.Note}

@@ -161,3 +161,18 @@ func TestReplayRegisterHistoriesDetectIncompatibleChange(t *testing.T) {
 		})
 	}
 }
+
+// 一次性告知: the township lists every missing paper once; once they are
+// handed in it may not ask again, only accept or refuse.
+func TestSupplementsAreAskedForOnce(t *testing.T) {
+	h := setup(t, time.Time{})
+	h.act(time.Minute, civicflow.ActionRequestSupplements, ActionRequest{Actor: township, Items: []string{"户口簿复印件"}}, "")
+	h.act(time.Hour, civicflow.ActionProvideSupplements, ActionRequest{Actor: applicant, Note: "已补交"}, "")
+	h.act(2*time.Hour, civicflow.ActionRequestSupplements, ActionRequest{Actor: township, Items: []string{"收入证明"}}, civicflow.ECONFLICT)
+	h.act(3*time.Hour, civicflow.ActionReject, ActionRequest{Actor: township, Reasons: "不符合条件"}, "")
+	h.start()
+	st := h.result()
+	require.Equal(t, civicflow.StageRejected, st.Stage)
+	require.True(t, st.SupplementsRequested)
+	require.Equal(t, []string{"submitted", "request_supplements", "provide_supplements", "reject"}, h.rec.actions())
+}

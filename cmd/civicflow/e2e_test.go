@@ -478,6 +478,13 @@ func TestE2ECaseFromApplicationToAdmission(t *testing.T) {
 	r = e.postJSON(t, "/api/v1/applications/"+c.Ref+"/supplements", code, map[string]any{"document_ids": []float64{docID}})
 	require.Equal(t, http.StatusOK, r.Status, string(r.Raw))
 	require.Equal(t, "intake", r.str("stage"))
+	// 一次性告知: the papers are handed in; the township may not ask again.
+	r = e.act(t, ts, c.Ref, "request_supplements", map[string]any{"items": []string{"结婚证"}})
+	require.Equal(t, http.StatusConflict, r.Status, string(r.Raw))
+	require.Contains(t, string(r.Raw), "一次性告知")
+	asked := e.do(t, http.MethodGet, "/api/v1/cases/"+c.Ref, ts, nil)
+	require.NotContains(t, asked.Body["allowed_actions"], "request_supplements", "not offered again")
+	require.Contains(t, asked.Body["allowed_actions"], "accept")
 
 	e.mustAct(t, ts, c.Ref, "accept", map[string]any{}, "investigation")
 	e.visited(t, ts, c.Ref, visitBody("eligible"))
