@@ -82,8 +82,8 @@ func (c Calendar) IsWorkingDay(t time.Time) bool {
 	return wd != time.Saturday && wd != time.Sunday
 }
 
-// startOfDay is 00:00 China time of t's day.
-func startOfDay(t time.Time) time.Time {
+// StartOfDay is 00:00 China time of t's day.
+func StartOfDay(t time.Time) time.Time {
 	d := t.In(chinaZone)
 	return time.Date(d.Year(), d.Month(), d.Day(), 0, 0, 0, 0, chinaZone)
 }
@@ -93,7 +93,7 @@ func startOfDay(t time.Time) time.Time {
 // count, as in "within 15 working days of acceptance". n = 0 gives the end
 // of t's own day.
 func (c Calendar) AddWorkingDays(t time.Time, n int) time.Time {
-	d := startOfDay(t)
+	d := StartOfDay(t)
 	for n > 0 {
 		d = d.AddDate(0, 0, 1)
 		if c.IsWorkingDay(d) {
@@ -107,9 +107,9 @@ func (c Calendar) AddWorkingDays(t time.Time, n int) time.Time {
 // including the last day before end (an end-of-day instant from
 // AddWorkingDays): what remains of a working-day limit at t.
 func (c Calendar) WorkingDaysLeft(t, end time.Time) int {
-	last := startOfDay(end.Add(-time.Nanosecond))
+	last := StartOfDay(end.Add(-time.Nanosecond))
 	n := 0
-	for d := startOfDay(t).AddDate(0, 0, 1); !d.After(last); d = d.AddDate(0, 0, 1) {
+	for d := StartOfDay(t).AddDate(0, 0, 1); !d.After(last); d = d.AddDate(0, 0, 1) {
 		if c.IsWorkingDay(d) {
 			n++
 		}

@@ -267,51 +267,28 @@ func (db *DB) ConfirmAdmission(ctx context.Context, allocationID int64, t civicf
 func (db *DB) ReleaseBed(ctx context.Context, allocationID int64, t civicflow.Transition) (*civicflow.Departure, error) {
 	var d civicflow.Departure
 	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
-		a, err := scanAllocation(tx.QueryRow(ctx, allocationByIDSQL, allocationID))
+		a, freed, err := freeBed(ctx, tx, allocationID, t.At, t.Reasons)
 		if err != nil {
 			return err
 		}
-		if err := lockCareLevel(ctx, tx, a.CareLevel); err != nil {
-			return err
-		}
-		d.CaseID = a.CaseID
-		tag, err := tx.Exec(ctx, `UPDATE bed_allocations SET released_at = $2, release_reason = $3, release_cause = 'departure'
-			WHERE id = $1 AND released_at IS NULL AND admitted_at IS NOT NULL`, allocationID, t.At, t.Reasons)
-		if err != nil {
-			return err
-		}
-		if tag.RowsAffected() == 0 {
+		d = freed
+		if !d.Released {
 			// A retry of the departure that released it (its step is on
 			// the timeline) answers as the first attempt did, so that the
 			// case the bed went to is still woken.
-			var mine bool
-			if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM case_events WHERE case_id = $1 AND event_key = $2)`,
-				a.CaseID, t.Key).Scan(&mine); err != nil || !mine || a.ReleasedAt == nil {
+			mine, err := stepDone(ctx, tx, a.CaseID, t.Key)
+			if err != nil || !mine || a.ReleasedAt == nil {
 				return err
 			}
 			d.Released = true
-			err := tx.QueryRow(ctx, `SELECT case_id, id FROM bed_allocations WHERE bed_id = $1 AND id > $2
-				AND released_at IS NULL AND admitted_at IS NULL`, a.BedID, a.ID).Scan(&d.NextCaseID, &d.AllocationID)
-			if errors.Is(err, pgx.ErrNoRows) {
-				return nil
-			}
-			return err
+			return servedAfter(ctx, tx, a, &d)
 		}
-		d.Released = true
 		t.CaseID = a.CaseID
 		if err := closeAllocationPeriod(ctx, tx, allocationID, t.At, a.CaseID,
 			fmt.Sprintf("allocation-%d-departed", allocationID), t.Actor); err != nil {
 			return err
 		}
-		if err := recordTransition(ctx, tx, t); err != nil {
-			return err
-		}
-		na, err := serveWaitlist(ctx, tx, a.BedID)
-		if err != nil || na == nil {
-			return err
-		}
-		d.NextCaseID, d.AllocationID = na.CaseID, na.ID
-		return nil
+		return recordTransition(ctx, tx, t)
 	})
 	if err != nil {
 		return nil, mapError(fmt.Sprintf("release allocation %d", allocationID), err)
@@ -351,22 +328,14 @@ func (db *DB) ReleaseAllocation(ctx context.Context, r civicflow.Release) (*civi
 		case admitted:
 			return civicflow.Errorf(civicflow.ECONFLICT, "the person has been admitted; record a departure instead")
 		case released:
-			var done bool
-			if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM case_events WHERE case_id = $1 AND event_key = $2)`,
-				r.Transition.CaseID, r.Transition.Key).Scan(&done); err != nil {
+			done, err := stepDone(ctx, tx, r.Transition.CaseID, r.Transition.Key)
+			if err != nil {
 				return err
 			}
 			if !done {
 				return civicflow.Errorf(civicflow.ECONFLICT, "the bed was already released")
 			}
-			// An earlier attempt of this step released it: the case it
-			// served, if still waiting for admission, holds the bed now.
-			err := tx.QueryRow(ctx, `SELECT case_id, id FROM bed_allocations WHERE bed_id = $1 AND id > $2
-				AND released_at IS NULL AND admitted_at IS NULL`, a.BedID, a.ID).Scan(&d.NextCaseID, &d.AllocationID)
-			if errors.Is(err, pgx.ErrNoRows) {
-				return nil
-			}
-			return err
+			return servedAfter(ctx, tx, a, &d)
 		}
 		if _, err := tx.Exec(ctx, `UPDATE bed_allocations SET released_at = $2, release_reason = $3, release_cause = $4
 			WHERE id = $1`, r.AllocationID, r.Transition.At, r.Transition.Reasons, string(r.Reason)); err != nil {
@@ -399,30 +368,44 @@ func (db *DB) Waitlist(ctx context.Context, level civicflow.CareLevel) ([]int64,
 	return ids, mapError("list waitlist", err)
 }
 
-// freeBed ends a current allocation (the resident's support ended) and
-// gives the bed to the case the wait-list rule picks (serveWaitlist), in
-// the caller's transaction. It answers the departure: the case that left
-// and the waiting case that got the bed (0 if none).
-func freeBed(ctx context.Context, tx pgx.Tx, allocationID int64, at time.Time, reason string) (civicflow.Departure, error) {
+// freeBed ends an admitted allocation (a departure, or the end of the
+// resident's support) and gives the bed to the case the wait-list rule
+// picks (serveWaitlist), in the caller's transaction. It answers the
+// allocation as it was and the departure: the case that left and the
+// waiting case that got the bed (0 if none); Released is false when the
+// allocation was not admitted or already released.
+func freeBed(ctx context.Context, tx pgx.Tx, allocationID int64, at time.Time, reason string) (*civicflow.Allocation, civicflow.Departure, error) {
 	var d civicflow.Departure
 	a, err := scanAllocation(tx.QueryRow(ctx, allocationByIDSQL, allocationID))
 	if err != nil {
-		return d, mapError(fmt.Sprintf("allocation %d", allocationID), err)
+		return nil, d, err
 	}
 	if err := lockCareLevel(ctx, tx, a.CareLevel); err != nil {
-		return d, err
+		return nil, d, err
 	}
 	d.CaseID = a.CaseID
 	tag, err := tx.Exec(ctx, `UPDATE bed_allocations SET released_at = $2, release_reason = $3, release_cause = 'departure'
 		WHERE id = $1 AND released_at IS NULL AND admitted_at IS NOT NULL`, allocationID, at, reason)
 	if err != nil || tag.RowsAffected() == 0 {
-		return d, err
+		return a, d, err
 	}
 	d.Released = true
 	na, err := serveWaitlist(ctx, tx, a.BedID)
 	if err != nil || na == nil {
-		return d, err
+		return a, d, err
 	}
 	d.NextCaseID, d.AllocationID = na.CaseID, na.ID
-	return d, nil
+	return a, d, nil
+}
+
+// servedAfter fills d with the waiting case that released allocation a's
+// bed went to, if it still holds it awaiting admission: what the release
+// answered the first time, for a retry of the same step to answer again.
+func servedAfter(ctx context.Context, tx pgx.Tx, a *civicflow.Allocation, d *civicflow.Departure) error {
+	err := tx.QueryRow(ctx, `SELECT case_id, id FROM bed_allocations WHERE bed_id = $1 AND id > $2
+		AND released_at IS NULL AND admitted_at IS NULL`, a.BedID, a.ID).Scan(&d.NextCaseID, &d.AllocationID)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil
+	}
+	return err
 }

@@ -300,10 +300,9 @@ func (db *DB) RecordAward(ctx context.Context, w civicflow.AwardWrite) error {
 		} else if err != nil {
 			return mapError(fmt.Sprintf("lock case %d", t.CaseID), err)
 		}
-		var done bool
-		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM case_events WHERE case_id = $1 AND event_key = $2)`,
-			t.CaseID, t.Key).Scan(&done); err != nil {
-			return mapError("look up step "+t.Key, err)
+		done, err := stepDone(ctx, tx, t.CaseID, t.Key)
+		if err != nil {
+			return err
 		}
 		if done {
 			return nil // recorded by an earlier attempt

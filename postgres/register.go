@@ -38,6 +38,16 @@ func stepRecorded(ctx context.Context, tx pgx.Tx, caseID int64, key string) (boo
 	return done, err
 }
 
+// stepDone reports whether the step with key is on the case's timeline:
+// an earlier attempt of the same write recorded it. (stepRecorded also
+// locks the case first, for writes that must run one after the other.)
+func stepDone(ctx context.Context, q pgx.Tx, caseID int64, key string) (bool, error) {
+	var done bool
+	err := q.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM case_events WHERE case_id = $1 AND event_key = $2)`,
+		caseID, key).Scan(&done)
+	return done, mapError("look up step "+key, err)
+}
+
 // EnterDispersed records the district's approval in dispersed support:
 // the step that completes the case, the period of support it opens (from
 // w.StartsOn, with the carer and the care agreement) and the change, in
@@ -250,7 +260,7 @@ func (db *DB) EndSupport(ctx context.Context, w civicflow.TerminationWrite) (*ci
 			return err
 		}
 		if allocationID != nil {
-			next, err := freeBed(ctx, tx, *allocationID, t.At, string(w.Reason))
+			_, next, err := freeBed(ctx, tx, *allocationID, t.At, string(w.Reason))
 			if err != nil {
 				return err
 			}

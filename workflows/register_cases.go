@@ -136,7 +136,7 @@ func (c *transferCase) next(ctx workflow.Context, act civicflow.Action, req Acti
 	case civicflow.ActionConfirmAdmission:
 		// Support goes on without a gap: the dispersed period ends and
 		// the centralised one begins on the day of admission.
-		day := chinaDay(workflow.Now(ctx))
+		day := civicflow.StartOfDay(workflow.Now(ctx))
 		s.to, s.admit, s.supportStart = civicflow.StageCompleted, c.state().AllocationID, &day
 		s.details = map[string]any{"support_start": day.Format("2006-01-02")}
 	default:
@@ -219,10 +219,4 @@ func (c *terminationCase) publicNotice(ctx workflow.Context) error {
 func validDate(s string) bool {
 	_, err := time.Parse(time.DateOnly, s)
 	return err == nil
-}
-
-// chinaDay is the start of t's day in China.
-func chinaDay(t time.Time) time.Time {
-	d := t.In(civicflow.ChinaZone())
-	return time.Date(d.Year(), d.Month(), d.Day(), 0, 0, 0, 0, civicflow.ChinaZone())
 }
