@@ -20,6 +20,14 @@ import (
 	"civicflow/postgres"
 )
 
+// count runs a counting query on the e2e system's database.
+func count(t *testing.T, e *e2eSystem, sql string, args ...any) int {
+	t.Helper()
+	var n int
+	require.NoError(t, e.db.Pool().QueryRow(context.Background(), sql, args...).Scan(&n))
+	return n
+}
+
 func carerBody() map[string]any {
 	return map[string]any{"name": "李娜", "relation": "侄女", "phone": "13912340077",
 		"starts_on": time.Now().In(civicflow.ChinaZone()).Format(time.DateOnly)}
@@ -210,6 +218,23 @@ func TestE2ERegisterDispersedTransferAndTermination(t *testing.T) {
 		require.NotEqual(t, c.Ref, en["opened_by_case"])
 		require.NotEqual(t, tref, en["opened_by_case"], "the person is no longer in the register")
 	}
+	// 4. Standards: a date already passed is history (422, nothing
+	// changes); a later one is set, set again the same, removed once.
+	admin := e.login(t, "admin")
+	before := count(t, e, `SELECT count(*) FROM support_standards`)
+	r = e.putJSON(t, "/api/v1/admin/support-standards/610113/2020-01-01", admin, map[string]any{"monthly_amount": 900})
+	require.Equal(t, http.StatusUnprocessableEntity, r.Status, string(r.Raw))
+	require.Contains(t, string(r.Raw), `"field":"effective_from"`)
+	require.Equal(t, before, count(t, e, `SELECT count(*) FROM support_standards`))
+	for range 2 {
+		r = e.putJSON(t, "/api/v1/admin/support-standards/610113/2099-01-01", admin, map[string]any{"monthly_amount": 1500})
+		require.Equal(t, http.StatusOK, r.Status, string(r.Raw))
+	}
+	require.Equal(t, before+1, count(t, e, `SELECT count(*) FROM support_standards`), "the same standard set twice is one")
+	require.Equal(t, http.StatusNoContent, e.do(t, http.MethodDelete, "/api/v1/admin/support-standards/610113/2099-01-01", admin, nil).Status)
+	require.Equal(t, http.StatusNotFound, e.do(t, http.MethodDelete, "/api/v1/admin/support-standards/610113/2099-01-01", admin, nil).Status)
+	require.Equal(t, before, count(t, e, `SELECT count(*) FROM support_standards`))
+
 	saveHistory(t, e, civicflow.CaseWorkflowID(c.ID), "centralised_care_dispersed")
 	saveHistory(t, e, civicflow.CaseWorkflowID(tc.ID), "support_transfer_admitted")
 	saveHistory(t, e, civicflow.CaseWorkflowID(zc.ID), "support_termination_completed")
