@@ -112,9 +112,11 @@ type TierRule struct {
 // AwardState is where an award stands on its way to payment.
 type AwardState string
 
-// Award states. Payment runs (a later process) move awards on.
+// Award states. A disbursement run's paid line moves an award on.
 const (
 	AwardAwaitingPayment AwardState = "awaiting_payment"
+	// AwardPaid: the award's line in a disbursement run was paid.
+	AwardPaid AwardState = "paid"
 )
 
 // EducationAward is an approved grant recorded for payment.

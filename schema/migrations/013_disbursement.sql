@@ -293,6 +293,18 @@ CREATE TABLE bank_return_rows (
 ALTER TABLE education_awards DROP CONSTRAINT IF EXISTS education_awards_state_check;
 ALTER TABLE education_awards ADD CONSTRAINT education_awards_state_check
     CHECK (state IN ('awaiting_payment', 'paid'));
+-- An award is paid only by a paid line of a run, and only once.
+CREATE FUNCTION education_award_paid_by_line() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.state <> OLD.state AND (OLD.state <> 'awaiting_payment' OR NEW.state <> 'paid'
+       OR NOT EXISTS (SELECT 1 FROM payment_lines WHERE award_id = NEW.id AND state = 'paid')) THEN
+        RAISE EXCEPTION 'education award % is paid only by a paid payment line', OLD.id
+            USING ERRCODE = 'check_violation';
+    END IF;
+    RETURN NEW;
+END $$;
+CREATE TRIGGER education_awards_paid_by_line BEFORE UPDATE OF state ON education_awards
+    FOR EACH ROW EXECUTE FUNCTION education_award_paid_by_line();
 
 CREATE TRIGGER roll_imports_no_truncate BEFORE TRUNCATE ON roll_imports
     FOR EACH STATEMENT EXECUTE FUNCTION forbid_change();
