@@ -128,7 +128,9 @@ func (f *fakeAPI) serveOps(w http.ResponseWriter, r *http.Request, raw []byte, u
 		}
 		on, _ := time.Parse(time.DateOnly, req.VisitedOn)
 		v := civicflow.Visit{VisitedOn: on, Findings: req.Findings, Outcome: civicflow.VisitOutcome(req.Outcome), Problems: req.Problems}
-		if bad := v.Check(f.now.In(civicflow.ChinaZone())); len(bad) > 0 {
+		// today as the store has it: the China day at 00:00 UTC, like the parsed date.
+		today, _ := time.Parse(time.DateOnly, f.now.In(civicflow.ChinaZone()).Format(time.DateOnly))
+		if bad := v.Check(today); len(bad) > 0 {
 			apiError(w, 422, civicflow.EINVALID, bad...)
 			return
 		}
@@ -262,8 +264,8 @@ func TestTownshipRecordsAVisit(t *testing.T) {
 	require.Contains(t, body, "照料人外出务工", "what was typed is kept")
 
 	form.Set("problems", "照料人长期外出，无人照料\n住房漏雨, 需修缮")
-	status, _, resp := h.post("/console/campaigns/7/tasks/12/visit", form)
-	require.Equal(t, http.StatusSeeOther, status)
+	status, body, resp := h.post("/console/campaigns/7/tasks/12/visit", form)
+	require.Equal(t, http.StatusSeeOther, status, body)
 	require.Equal(t, "/console/campaigns/7?done=visited", resp.Header.Get("Location"))
 	sent := sentAs[wire.VisitRequest](t, h.api, "POST /api/v1/campaigns/7/tasks/12/visit")
 	require.Equal(t, []string{"照料人长期外出，无人照料", "住房漏雨, 需修缮"}, sent.Problems, "one item a line, commas kept")
